@@ -1,0 +1,1 @@
+//! The configuration model (falco.yaml-compatible). Built in its own issue; nothing here yet.

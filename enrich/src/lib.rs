@@ -1,0 +1,1 @@
+//! Enrichment: process, fd, user and container tables. Built in its own issue; nothing here yet.

@@ -1,0 +1,5 @@
+//! The Falco rules language: YAML loader (lists, macros, rules, append/override,
+//! exceptions), condition parser, field registry, compiler, evaluator and output formatter.
+
+pub mod ast;
+pub mod diag;
