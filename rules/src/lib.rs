@@ -3,3 +3,8 @@
 
 pub mod ast;
 pub mod diag;
+pub mod collection;
+pub mod priority;
+
+pub use priority::Priority;
+pub mod fields;

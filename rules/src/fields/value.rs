@@ -1,0 +1,172 @@
+//! Extracted field values. A [`Value`] lives in a per-evaluation scratch slot and is
+//! overwritten in place for every event, so string buffers are reused, not reallocated.
+
+use std::net::IpAddr;
+
+/// The type of a field, with Falco's type names for `list-fields`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FieldType {
+    /// CHARBUF, FSPATH, FSRELPATH: text.
+    Str,
+    /// BYTEBUF: raw bytes.
+    Bytes,
+    U16,
+    U32,
+    U64,
+    I32,
+    I64,
+    Bool,
+    /// IPADDR: one address; RHS is an address.
+    Ip,
+    /// IPNET: the RHS is a CIDR network the value must fall in.
+    IpNet,
+    /// PORT: u16.
+    Port,
+    /// ABSTIME: epoch ns.
+    AbsTime,
+    /// RELTIME: duration ns.
+    RelTime,
+}
+
+impl FieldType {
+    pub fn falco_name(self) -> &'static str {
+        match self {
+            FieldType::Str => "CHARBUF",
+            FieldType::Bytes => "BYTEBUF",
+            FieldType::U16 => "UINT16",
+            FieldType::U32 => "UINT32",
+            FieldType::U64 => "UINT64",
+            FieldType::I32 => "INT32",
+            FieldType::I64 => "INT64",
+            FieldType::Bool => "BOOL",
+            FieldType::Ip => "IPADDR",
+            FieldType::IpNet => "IPNET",
+            FieldType::Port => "PORT",
+            FieldType::AbsTime => "ABSTIME",
+            FieldType::RelTime => "RELTIME",
+        }
+    }
+
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            FieldType::U16
+                | FieldType::U32
+                | FieldType::U64
+                | FieldType::I32
+                | FieldType::I64
+                | FieldType::Port
+                | FieldType::AbsTime
+                | FieldType::RelTime
+        )
+    }
+}
+
+/// One extracted value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Str(String),
+    Bytes(Vec<u8>),
+    U64(u64),
+    I64(i64),
+    Bool(bool),
+    Ip(IpAddr),
+    /// Several candidates (any ancestor for `proc.aname`, either endpoint for `fd.ip`):
+    /// a comparison holds when it holds for any of them; `!=` holds when none is equal.
+    Any(Vec<Value>),
+}
+
+impl Default for Value {
+    fn default() -> Self {
+        Value::Str(String::new())
+    }
+}
+
+impl Value {
+    /// Overwrites with a string, reusing this slot's buffer when it already holds one.
+    pub fn set_str(&mut self, s: &str) {
+        if let Value::Str(buf) = self {
+            buf.clear();
+            buf.push_str(s);
+        } else {
+            *self = Value::Str(s.to_owned());
+        }
+    }
+
+    /// Gives a cleared string buffer to write into (reused when possible).
+    pub fn str_buf(&mut self) -> &mut String {
+        if !matches!(self, Value::Str(_)) {
+            *self = Value::Str(String::new());
+        }
+        match self {
+            Value::Str(buf) => {
+                buf.clear();
+                buf
+            }
+            _ => unreachable!("just set to Str"),
+        }
+    }
+
+    /// Gives a cleared candidate list to fill (reused when possible).
+    pub fn any_buf(&mut self) -> &mut Vec<Value> {
+        if !matches!(self, Value::Any(_)) {
+            *self = Value::Any(Vec::new());
+        }
+        match self {
+            Value::Any(v) => {
+                v.clear();
+                v
+            }
+            _ => unreachable!("just set to Any"),
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Renders as Falco prints it in text output.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        match self {
+            Value::Str(s) => out.push_str(s),
+            Value::Bytes(b) => out.push_str(&String::from_utf8_lossy(b)),
+            Value::U64(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::I64(v) => {
+                let _ = write!(out, "{v}");
+            }
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Ip(ip) => {
+                let _ = write!(out, "{ip}");
+            }
+            Value::Any(vs) => {
+                for (i, v) in vs.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    v.render(out);
+                }
+            }
+        }
+    }
+
+    /// The value for a JSON alert's `output_fields`: numbers stay numbers, booleans booleans.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Str(s) => serde_json::Value::String(s.clone()),
+            Value::U64(v) => (*v).into(),
+            Value::I64(v) => (*v).into(),
+            Value::Bool(b) => (*b).into(),
+            other => {
+                let mut s = String::new();
+                other.render(&mut s);
+                serde_json::Value::String(s)
+            }
+        }
+    }
+}
