@@ -32,6 +32,11 @@ pub struct ListDef {
     pub items: Vec<String>,
     /// Position of the item (`- list:` mapping).
     pub pos: SourcePos,
+    /// Load counter at the first definition.
+    pub index: usize,
+    /// Load counter at the last define/append/override: what this list can see (lists
+    /// whose index is lower). See Falco's collector.
+    pub visibility: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +44,11 @@ pub struct MacroDef {
     pub name: String,
     pub condition: Text,
     pub pos: SourcePos,
+    /// Load counter at the first definition.
+    pub index: usize,
+    /// Load counter at the last define/append/override: the macro can reference macros
+    /// whose index is lower.
+    pub visibility: usize,
 }
 
 /// The `fields` of an exception: one field name, or a list of them.
@@ -98,6 +108,9 @@ pub struct Collection {
     pub lists: Vec<ListDef>,
     pub macros: Vec<MacroDef>,
     pub rules: Vec<RuleDef>,
+    /// Counts every define/append/override across lists, macros and rules; an item's index
+    /// and visibility are values of this counter.
+    pub counter: usize,
     /// The highest `required_engine_version` seen, as (major, minor, patch).
     pub required_engine_version: Option<(u64, u64, u64)>,
     pub required_plugins: Vec<PluginRequirement>,

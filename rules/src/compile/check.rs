@@ -1,0 +1,544 @@
+//! Compiles a macro-free condition AST into evaluator nodes: resolves fields, types the
+//! right-hand sides, and folds what can be decided at compile time.
+
+use crate::ast::{Compare, Expr, ListModifier, Literal, Op, Operand, Pos, Rhs, Transformer};
+use crate::eval::glob::Glob;
+use crate::eval::hash::FxSet;
+use crate::eval::matcher::{Cidr, Matcher, Ord4, StrMatcher};
+use crate::eval::pmatch::PathTrie;
+use crate::eval::{Check, EvtSet, Node, SlotDef};
+use crate::fields::{self, FieldError, FieldType};
+use peregrine_event::EventType;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Why a condition does not compile, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CheckError {
+    pub message: String,
+    pub pos: Pos,
+    /// An unknown field or event type: `skip-if-unknown-filter` turns it into a warning.
+    pub unknown: bool,
+}
+
+impl CheckError {
+    fn new(message: impl Into<String>, pos: Pos) -> CheckError {
+        CheckError { message: message.into(), pos, unknown: false }
+    }
+}
+
+/// Distinct operands of the whole ruleset, each with one cache slot.
+#[derive(Debug, Default)]
+pub(crate) struct SlotTable {
+    pub defs: Vec<SlotDef>,
+    index: HashMap<String, usize>,
+}
+
+/// An operand resolved to its slot.
+struct Resolved {
+    slot: usize,
+    ftype: FieldType,
+    /// The plain field name when no transformer applies.
+    plain: Option<String>,
+    no_rhs: bool,
+}
+
+impl SlotTable {
+    fn resolve(&mut self, operand: &Operand) -> Result<Resolved, CheckError> {
+        let mut transforms = Vec::new();
+        let mut cur = operand;
+        loop {
+            match cur {
+                Operand::Field(_) => break,
+                Operand::Transform { kind, args, pos } => {
+                    let [inner] = args.as_slice() else {
+                        return Err(CheckError::new(
+                            format!("transformer '{}' takes exactly one argument", kind.name()),
+                            *pos,
+                        ));
+                    };
+                    transforms.push((*kind, *pos));
+                    cur = inner;
+                }
+            }
+        }
+        let Operand::Field(fref) = cur else { unreachable!("loop exits on a field") };
+        transforms.reverse();
+        let field = fields::resolve(&fref.name, fref.arg.as_deref()).map_err(|e| field_error(e, fref.pos))?;
+        let mut ftype = field.ftype();
+        let mut key = field.name().to_string();
+        let mut kinds = Vec::with_capacity(transforms.len());
+        for (t, pos) in &transforms {
+            if *t == Transformer::Val {
+                continue;
+            }
+            ftype = match (t, ftype) {
+                (Transformer::Len, FieldType::Str | FieldType::Bytes) => FieldType::U64,
+                (Transformer::B64, FieldType::Str | FieldType::Bytes) => ftype,
+                (Transformer::ToLower | Transformer::ToUpper | Transformer::Basename, FieldType::Str) => ftype,
+                _ => {
+                    return Err(CheckError::new(
+                        format!(
+                            "transformer '{}' is not supported on field '{}' of type {}",
+                            t.name(),
+                            field.name(),
+                            ftype.falco_name()
+                        ),
+                        *pos,
+                    ))
+                }
+            };
+            key = format!("{}({key})", t.name());
+            kinds.push(*t);
+        }
+        let plain = kinds.is_empty().then(|| field.name().to_string());
+        let no_rhs = field.def().no_rhs;
+        let slot = match self.index.get(&key) {
+            Some(&s) => s,
+            None => {
+                let s = self.defs.len();
+                let ne_requires_all = field.is_any() && field.name().starts_with("fd.");
+                self.defs.push(SlotDef { field, transforms: kinds, ne_requires_all });
+                self.index.insert(key, s);
+                s
+            }
+        };
+        Ok(Resolved { slot, ftype, plain, no_rhs })
+    }
+
+    /// Resolves an operand for output formatting; returns its slot and canonical text.
+    pub(crate) fn resolve_output(&mut self, operand: &Operand) -> Result<usize, CheckError> {
+        self.resolve(operand).map(|r| r.slot)
+    }
+}
+
+fn field_error(e: FieldError, pos: Pos) -> CheckError {
+    match e {
+        FieldError::Unknown { name } => CheckError {
+            message: format!("filter_check called with nonexistent field {name}"),
+            pos,
+            unknown: true,
+        },
+        other => CheckError::new(other.to_string(), pos),
+    }
+}
+
+/// Compiles a condition (macros already inlined).
+pub(crate) fn compile_expr(e: &Expr, slots: &mut SlotTable) -> Result<Node, CheckError> {
+    Ok(match e {
+        Expr::And(items) => {
+            let nodes = items.iter().map(|i| compile_expr(i, slots)).collect::<Result<Vec<_>, _>>()?;
+            make_and(nodes)
+        }
+        Expr::Or(items) => {
+            let nodes = items.iter().map(|i| compile_expr(i, slots)).collect::<Result<Vec<_>, _>>()?;
+            make_or(nodes)
+        }
+        Expr::Not(inner) => match compile_expr(inner, slots)? {
+            Node::Const(b) => Node::Const(!b),
+            Node::Not(n) => *n,
+            n => Node::Not(Box::new(n)),
+        },
+        Expr::Macro { name, pos } => {
+            return Err(CheckError::new(format!("Undefined macro '{name}' used in filter."), *pos))
+        }
+        Expr::Compare(c) => compile_compare(c, slots)?,
+    })
+}
+
+fn make_and(nodes: Vec<Node>) -> Node {
+    let mut flat = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        match n {
+            Node::Const(true) => {}
+            Node::Const(false) => return Node::Const(false),
+            Node::And(inner) => flat.extend(inner.into_vec()),
+            n => flat.push(n),
+        }
+    }
+    finish(flat, true)
+}
+
+fn make_or(nodes: Vec<Node>) -> Node {
+    let mut flat = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        match n {
+            Node::Const(false) => {}
+            Node::Const(true) => return Node::Const(true),
+            Node::Or(inner) => flat.extend(inner.into_vec()),
+            n => flat.push(n),
+        }
+    }
+    let flat = fold_or_checks(flat);
+    finish(flat, false)
+}
+
+fn finish(mut nodes: Vec<Node>, and: bool) -> Node {
+    match nodes.len() {
+        0 => Node::Const(and),
+        1 => nodes.pop().expect("one node"),
+        _ => {
+            // Conditions have no side effects, so cheap checks can go first.
+            nodes.sort_by_key(Node::cost);
+            if and {
+                Node::And(nodes.into())
+            } else {
+                Node::Or(nodes.into())
+            }
+        }
+    }
+}
+
+/// Merges `or`-ed string checks on one operand: equalities into one set, prefixes into one
+/// multi-prefix test (`fd.name startswith /etc or fd.name startswith /usr/bin …`).
+fn fold_or_checks(nodes: Vec<Node>) -> Vec<Node> {
+    let mut out: Vec<Node> = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        if let Node::Check(c) = &n {
+            if !c.negate {
+                if let Some(prev) = out.iter_mut().find_map(|p| match p {
+                    Node::Check(pc) if pc.slot == c.slot && !pc.negate && mergeable(&pc.matcher, &c.matcher) => Some(pc),
+                    _ => None,
+                }) {
+                    let Node::Check(c) = n else { unreachable!() };
+                    merge_into(&mut prev.matcher, c.matcher);
+                    continue;
+                }
+            }
+        }
+        out.push(n);
+    }
+    out
+}
+
+fn mergeable(a: &Matcher, b: &Matcher) -> bool {
+    use StrMatcher::*;
+    match (a, b) {
+        (Matcher::Str(Eq(_) | Set(_)), Matcher::Str(Eq(_) | Set(_))) => true,
+        (Matcher::Str(StartsWith(_) | StartsWithAny(_)), Matcher::Str(StartsWith(_) | StartsWithAny(_))) => true,
+        _ => false,
+    }
+}
+
+fn merge_into(dst: &mut Matcher, src: Matcher) {
+    use StrMatcher::*;
+    let Matcher::Str(d) = dst else { return };
+    let Matcher::Str(s) = src else { return };
+    let merged = match (std::mem::replace(d, Eq("".into())), s) {
+        (a @ (Eq(_) | Set(_)), b @ (Eq(_) | Set(_))) => {
+            let mut set: FxSet<Box<str>> = FxSet::default();
+            for m in [a, b] {
+                match m {
+                    Eq(x) => {
+                        set.insert(x);
+                    }
+                    Set(xs) => set.extend(xs),
+                    _ => {}
+                }
+            }
+            Set(set)
+        }
+        (a, b) => {
+            let mut prefixes = Vec::new();
+            for m in [a, b] {
+                match m {
+                    StartsWith(x) => prefixes.push(x),
+                    StartsWithAny(xs) => prefixes.extend(xs),
+                    _ => {}
+                }
+            }
+            StartsWithAny(prefixes)
+        }
+    };
+    *d = merged;
+}
+
+fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckError> {
+    // evt.type and evt.dir are decided without extraction.
+    if let Operand::Field(f) = &c.lhs {
+        if f.arg.is_none() && f.name == "evt.type" {
+            if let Some(node) = compile_evt_type(c)? {
+                return Ok(node);
+            }
+        }
+        if f.arg.is_none() && f.name == "evt.dir" && matches!(c.op, Op::Eq | Op::Ne) {
+            if let Rhs::Value(lit) = &c.rhs {
+                // Only exit events exist (Falco >= 0.42): '<' always holds, '>' never.
+                let holds = match lit.value.as_str() {
+                    "<" => true,
+                    ">" => false,
+                    other => return Err(CheckError::new(format!("invalid event direction '{other}'"), lit.pos)),
+                };
+                return Ok(Node::Const(holds == (c.op == Op::Eq)));
+            }
+        }
+    }
+    let lhs = slots.resolve(&c.lhs)?;
+    if c.op == Op::Exists {
+        return Ok(check(lhs.slot, Matcher::Exists, false));
+    }
+    let negate = c.op == Op::Ne;
+    let matcher = match &c.rhs {
+        Rhs::None => return Err(CheckError::new(format!("operator '{}' needs a right-hand side", c.op), c.pos)),
+        Rhs::Operand(rhs) => {
+            if matches!(c.op, Op::Regex | Op::PMatch) || matches!(lhs.ftype, FieldType::IpNet) {
+                return Err(CheckError::new(
+                    format!("operator '{}' can't compare against another field", c.op),
+                    c.pos,
+                ));
+            }
+            let r = slots.resolve(rhs)?;
+            if r.no_rhs {
+                return Err(CheckError::new(
+                    format!("field '{}' can't be used on the right-hand side", r.plain.unwrap_or_default()),
+                    c.pos,
+                ));
+            }
+            Matcher::Dynamic { op: c.op, rhs_slot: r.slot }
+        }
+        Rhs::ListRef(lit) => {
+            return Err(CheckError::new(format!("unknown list '{}'", lit.value), lit.pos));
+        }
+        Rhs::Value(lit) => typed_matcher(c, lhs.ftype, std::slice::from_ref(lit), false)?,
+        Rhs::List(items) => typed_matcher(c, lhs.ftype, items, true)?,
+    };
+    Ok(check(lhs.slot, matcher, negate))
+}
+
+fn check(slot: usize, matcher: Matcher, negate: bool) -> Node {
+    Node::Check(Box::new(Check { slot, matcher, negate }))
+}
+
+fn compile_evt_type(c: &Compare) -> Result<Option<Node>, CheckError> {
+    let values: Vec<&Literal> = match (&c.op, &c.rhs) {
+        (Op::Eq | Op::Ne, Rhs::Value(lit)) => vec![lit],
+        (Op::In | Op::Intersects, Rhs::List(items)) => items.iter().collect(),
+        (Op::In | Op::Intersects, Rhs::Value(lit)) => vec![lit],
+        _ => return Ok(None),
+    };
+    let mut set = EvtSet::empty();
+    for lit in values {
+        let t = EventType::from_name(&lit.value).ok_or_else(|| CheckError {
+            message: format!("unknown event type {}", lit.value),
+            pos: lit.pos,
+            unknown: true,
+        })?;
+        set.insert(t);
+    }
+    Ok(Some(Node::EvtType { set, negate: c.op == Op::Ne }))
+}
+
+fn typed_matcher(c: &Compare, ftype: FieldType, items: &[Literal], is_list: bool) -> Result<Matcher, CheckError> {
+    let op = c.op;
+    let first_pos = items.first().map(|l| l.pos).unwrap_or(c.pos);
+    if is_list && !op.takes_list() && c.modifier.is_none() {
+        return Err(CheckError::new(format!("operator '{op}' does not take a list"), c.pos));
+    }
+    if let Some(modifier) = c.modifier {
+        if !matches!(ftype, FieldType::Str | FieldType::Bytes) {
+            return Err(CheckError::new(
+                format!("list modifier '{}' only applies to string fields", modifier.as_str()),
+                c.pos,
+            ));
+        }
+        let ms = items.iter().map(|l| str_matcher(op, l)).collect::<Result<Vec<_>, _>>()?;
+        return Ok(Matcher::Modifier(modifier, ms));
+    }
+    let single = || -> Result<&Literal, CheckError> {
+        match items {
+            [one] => Ok(one),
+            _ => Err(CheckError::new(format!("operator '{op}' needs a single value"), first_pos)),
+        }
+    };
+    let unsupported = || {
+        CheckError::new(
+            format!("operator '{op}' is not supported on fields of type {}", ftype.falco_name()),
+            c.pos,
+        )
+    };
+    match ftype {
+        FieldType::Str | FieldType::Bytes => match op {
+            Op::In | Op::Intersects => {
+                if items.len() == 1 {
+                    Ok(Matcher::Str(StrMatcher::Eq(items[0].value.as_str().into())))
+                } else {
+                    Ok(Matcher::Str(StrMatcher::Set(items.iter().map(|l| l.value.as_str().into()).collect())))
+                }
+            }
+            Op::PMatch => Ok(Matcher::Str(StrMatcher::PMatch(PathTrie::new(items.iter().map(|l| l.value.as_str()))))),
+            _ => Ok(Matcher::Str(str_matcher(op, single()?)?)),
+        },
+        FieldType::Bool => match op {
+            Op::Eq | Op::Ne | Op::In | Op::Intersects => {
+                let lit = single()?;
+                let b = match lit.value.to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(CheckError::new(format!("'{}' is not a valid boolean", lit.value), lit.pos)),
+                };
+                Ok(Matcher::Bool(b))
+            }
+            _ => Err(unsupported()),
+        },
+        FieldType::Ip => match op {
+            Op::Eq | Op::Ne | Op::In | Op::Intersects => {
+                let ips = items
+                    .iter()
+                    .map(|l| {
+                        l.value.parse::<IpAddr>().map_err(|_| {
+                            CheckError::new(format!("'{}' is not a valid IP address", l.value), l.pos)
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Matcher::IpSet(ips))
+            }
+            _ => Err(unsupported()),
+        },
+        FieldType::IpNet => match op {
+            Op::Eq | Op::Ne | Op::In | Op::Intersects => {
+                let nets = items
+                    .iter()
+                    .map(|l| {
+                        Cidr::parse(&l.value).ok_or_else(|| {
+                            CheckError::new(format!("'{}' is not a valid IP network", l.value), l.pos)
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Matcher::Net(nets))
+            }
+            _ => Err(unsupported()),
+        },
+        t if t.is_numeric() => match op {
+            Op::In | Op::Intersects => {
+                let set = items.iter().map(parse_number).collect::<Result<FxSet<_>, _>>()?;
+                Ok(Matcher::NumSet(set))
+            }
+            _ => match Ord4::from_op(op) {
+                Some(o) => Ok(Matcher::Num(o, parse_number(single()?)?)),
+                None => Err(unsupported()),
+            },
+        },
+        _ => Err(unsupported()),
+    }
+}
+
+fn parse_number(lit: &Literal) -> Result<i128, CheckError> {
+    let v = lit.value.trim();
+    let parsed = if let Some(hex) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+        i128::from_str_radix(hex, 16).ok()
+    } else {
+        v.parse::<i128>().ok().or_else(|| {
+            // Falco accepts decimals for numeric fields; they compare by their integer part.
+            v.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i128)
+        })
+    };
+    parsed.ok_or_else(|| CheckError::new(format!("'{}' is not a valid number", lit.value), lit.pos))
+}
+
+fn str_matcher(op: Op, lit: &Literal) -> Result<StrMatcher, CheckError> {
+    let v = lit.value.as_str();
+    Ok(match op {
+        Op::Eq | Op::Ne | Op::In | Op::Intersects => StrMatcher::Eq(v.into()),
+        Op::StartsWith => StrMatcher::StartsWith(v.into()),
+        Op::EndsWith => StrMatcher::EndsWith(v.into()),
+        Op::Contains => StrMatcher::Contains(memchr::memmem::Finder::new(v.as_bytes()).into_owned()),
+        Op::IContains => StrMatcher::IContains(v.to_lowercase().into()),
+        Op::Glob => StrMatcher::Glob(Glob::new(v, false)),
+        Op::IGlob => StrMatcher::Glob(Glob::new(v, true)),
+        Op::Regex => {
+            let re = regex::Regex::new(&format!("^(?:{v})$")).map_err(|e| {
+                CheckError::new(format!("invalid regular expression '{v}': {e}"), lit.pos)
+            })?;
+            StrMatcher::Regex(re)
+        }
+        Op::BContains | Op::BStartsWith => {
+            let bytes = decode_hex(v).ok_or_else(|| {
+                CheckError::new(format!("'{v}' is not a valid hex string for operator '{op}'"), lit.pos)
+            })?;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if op == Op::BContains {
+                StrMatcher::Contains(memchr::memmem::Finder::new(&bytes).into_owned())
+            } else {
+                StrMatcher::StartsWith(text.into())
+            }
+        }
+        Op::PMatch => StrMatcher::PMatch(PathTrie::new([v])),
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+            StrMatcher::Cmp(Ord4::from_op(op).expect("ordering operator"), v.into())
+        }
+        Op::Exists => return Err(CheckError::new("'exists' takes no value", lit.pos)),
+    })
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if s.is_empty() || s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The event types a compiled condition can match (libs' `ppm_event_codes` set algebra).
+pub(crate) fn event_types(node: &Node) -> EvtSet {
+    types(node, false)
+}
+
+fn types(node: &Node, negated: bool) -> EvtSet {
+    match node {
+        Node::And(v) if !negated => v.iter().fold(EvtSet::all(), |acc, n| acc.intersect(&types(n, false))),
+        Node::And(v) => v.iter().fold(EvtSet::empty(), |acc, n| acc.union(&types(n, true))),
+        Node::Or(v) if !negated => v.iter().fold(EvtSet::empty(), |acc, n| acc.union(&types(n, false))),
+        Node::Or(v) => v.iter().fold(EvtSet::all(), |acc, n| acc.intersect(&types(n, true))),
+        Node::Not(n) => types(n, !negated),
+        Node::EvtType { set, negate } => {
+            if *negate != negated {
+                set.complement()
+            } else {
+                set.clone()
+            }
+        }
+        Node::Const(b) => {
+            if *b != negated {
+                EvtSet::all()
+            } else {
+                EvtSet::empty()
+            }
+        }
+        Node::Check(_) => EvtSet::all(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(v: &str) -> Literal {
+        Literal { value: v.into(), quoted: false, pos: Pos::default() }
+    }
+
+    #[test]
+    fn hex_decoding() {
+        assert_eq!(decode_hex("CAFEBABE"), Some(vec![0xca, 0xfe, 0xba, 0xbe]));
+        assert_eq!(decode_hex("cafe babe"), Some(vec![0xca, 0xfe, 0xba, 0xbe]));
+        assert_eq!(decode_hex("abc"), None);
+        assert_eq!(decode_hex("zz"), None);
+        assert_eq!(decode_hex(""), None);
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_number(&lit("42")), Ok(42));
+        assert_eq!(parse_number(&lit("-1")), Ok(-1));
+        assert_eq!(parse_number(&lit("0x1F")), Ok(31));
+        assert_eq!(parse_number(&lit("1.5")), Ok(1));
+        assert!(parse_number(&lit("abc")).is_err());
+    }
+
+    #[test]
+    fn list_modifier_names() {
+        assert_eq!(ListModifier::AnyOf.as_str(), "anyof");
+    }
+}

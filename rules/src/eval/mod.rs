@@ -1,0 +1,285 @@
+//! The evaluator: compiled condition trees over a per-event cache of field values.
+//!
+//! Field values are extracted at most once per event into [`Scratch`] slots shared by every
+//! rule, and string buffers in those slots are reused from event to event.
+
+pub(crate) mod evtset;
+pub(crate) mod glob;
+pub(crate) mod hash;
+pub(crate) mod matcher;
+pub(crate) mod pmatch;
+
+use crate::ast::Transformer;
+use crate::fields::{Field, Value};
+pub use evtset::EvtSet;
+use matcher::Matcher;
+use peregrine_event::Event;
+
+/// One distinct operand (a field, maybe wrapped in transformers) with its cache slot.
+#[derive(Clone, Debug)]
+pub(crate) struct SlotDef {
+    pub field: Field,
+    /// Applied innermost first.
+    pub transforms: Vec<Transformer>,
+    /// How `!=` treats several candidates: `true` = holds only if none is equal (either
+    /// endpoint of `fd.ip`), `false` = holds if any differs (any ancestor for `proc.aname`).
+    pub ne_requires_all: bool,
+}
+
+/// Per-evaluator cache of extracted values, reused across events.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    gen: u64,
+    slots: Vec<SlotState>,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    gen: u64,
+    present: bool,
+    value: Value,
+}
+
+impl Scratch {
+    pub(crate) fn new(slots: usize) -> Scratch {
+        Scratch { gen: 0, slots: (0..slots).map(|_| SlotState::default()).collect() }
+    }
+
+    /// Invalidates every cached value: call once per event.
+    pub(crate) fn next_event(&mut self, slots: usize) {
+        if self.slots.len() < slots {
+            self.slots.resize_with(slots, SlotState::default);
+        }
+        self.gen = self.gen.wrapping_add(1);
+    }
+
+    pub(crate) fn ensure(&mut self, defs: &[SlotDef], slot: usize, ev: &Event) {
+        let st = &mut self.slots[slot];
+        if st.gen == self.gen {
+            return;
+        }
+        st.gen = self.gen;
+        let def = &defs[slot];
+        st.present = def.field.extract(ev, &mut st.value);
+        if st.present {
+            for t in &def.transforms {
+                st.present = apply_transform(*t, &mut st.value);
+                if !st.present {
+                    break;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn value(&self, slot: usize) -> Option<&Value> {
+        let st = &self.slots[slot];
+        (st.present && st.gen == self.gen).then_some(&st.value)
+    }
+}
+
+fn apply_transform(t: Transformer, v: &mut Value) -> bool {
+    match v {
+        Value::Any(items) => {
+            items.retain_mut(|item| apply_transform(t, item));
+            return !items.is_empty();
+        }
+        Value::Str(s) => match t {
+            Transformer::ToLower => {
+                if s.is_ascii() {
+                    s.make_ascii_lowercase();
+                } else {
+                    *s = s.to_lowercase();
+                }
+            }
+            Transformer::ToUpper => {
+                if s.is_ascii() {
+                    s.make_ascii_uppercase();
+                } else {
+                    *s = s.to_uppercase();
+                }
+            }
+            Transformer::Basename => {
+                let start = s.rfind('/').map(|i| i + 1).unwrap_or(0);
+                s.drain(..start);
+            }
+            Transformer::Len => *v = Value::U64(s.chars().count() as u64),
+            Transformer::B64 => match base64_decode(s.as_bytes()) {
+                Some(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => *s = text,
+                    Err(e) => *v = Value::Bytes(e.into_bytes()),
+                },
+                None => return false,
+            },
+            Transformer::Val => {}
+        },
+        Value::Bytes(b) => match t {
+            Transformer::Len => *v = Value::U64(b.len() as u64),
+            Transformer::B64 => match base64_decode(b) {
+                Some(bytes) => *b = bytes,
+                None => return false,
+            },
+            _ => return false,
+        },
+        _ => return t == Transformer::Val,
+    }
+    true
+}
+
+/// Standard base64 (with or without padding). `None` when the input is not base64.
+pub(crate) fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    let trimmed = match input.iter().position(|&c| c == b'=') {
+        Some(i) => {
+            if input[i..].iter().any(|&c| c != b'=') || input.len() % 4 != 0 {
+                return None;
+            }
+            &input[..i]
+        }
+        None => input,
+    };
+    if trimmed.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
+    for chunk in trimmed.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
+/// A compiled condition.
+#[derive(Debug)]
+pub(crate) enum Node {
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Not(Box<Node>),
+    Const(bool),
+    /// `evt.type` checks need no extraction.
+    EvtType { set: EvtSet, negate: bool },
+    Check(Box<Check>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Check {
+    pub slot: usize,
+    pub matcher: Matcher,
+    /// `!=`: the matcher tests equality and the result is negated (only for present values).
+    pub negate: bool,
+}
+
+pub(crate) struct Ctx<'a> {
+    pub ev: &'a Event,
+    pub defs: &'a [SlotDef],
+    pub scratch: &'a mut Scratch,
+}
+
+impl Node {
+    pub(crate) fn eval(&self, cx: &mut Ctx<'_>) -> bool {
+        match self {
+            Node::And(nodes) => nodes.iter().all(|n| n.eval(cx)),
+            Node::Or(nodes) => nodes.iter().any(|n| n.eval(cx)),
+            Node::Not(n) => !n.eval(cx),
+            Node::Const(b) => *b,
+            Node::EvtType { set, negate } => set.contains(cx.ev.etype) != *negate,
+            Node::Check(c) => c.eval(cx),
+        }
+    }
+
+    /// A rough cost, used to evaluate cheap checks first within `and`/`or`.
+    pub(crate) fn cost(&self) -> u32 {
+        match self {
+            Node::Const(_) | Node::EvtType { .. } => 0,
+            Node::Not(n) => n.cost(),
+            Node::And(v) | Node::Or(v) => v.iter().map(Node::cost).sum::<u32>().saturating_add(1),
+            Node::Check(c) => c.matcher.cost(),
+        }
+    }
+}
+
+impl Check {
+    fn eval(&self, cx: &mut Ctx<'_>) -> bool {
+        cx.scratch.ensure(cx.defs, self.slot, cx.ev);
+        if let Some(rhs) = self.matcher.rhs_slot() {
+            cx.scratch.ensure(cx.defs, rhs, cx.ev);
+        }
+        let Some(value) = cx.scratch.value(self.slot) else {
+            return false;
+        };
+        let rhs = self.matcher.rhs_slot().map(|s| cx.scratch.value(s));
+        let rhs = match rhs {
+            Some(None) => return false,
+            Some(Some(v)) => Some(v),
+            None => None,
+        };
+        match value {
+            Value::Any(items) => {
+                if items.is_empty() {
+                    return false;
+                }
+                if !self.negate {
+                    return items.iter().any(|v| self.matcher.test(v, rhs));
+                }
+                if cx.defs[self.slot].ne_requires_all {
+                    !items.iter().any(|v| self.matcher.test(v, rhs))
+                } else {
+                    items.iter().any(|v| !self.matcher.test(v, rhs))
+                }
+            }
+            v => self.matcher.test(v, rhs) != self.negate,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_with_and_without_padding() {
+        assert_eq!(base64_decode(b"aGVsbG8="), Some(b"hello".to_vec()));
+        assert_eq!(base64_decode(b"aGVsbG8"), Some(b"hello".to_vec()));
+        assert_eq!(base64_decode(b"aGk="), Some(b"hi".to_vec()));
+        assert_eq!(base64_decode(b""), Some(vec![]));
+        assert_eq!(base64_decode(b"a"), None);
+        assert_eq!(base64_decode(b"a=b="), None);
+        assert_eq!(base64_decode(b"!!!!"), None);
+    }
+
+    #[test]
+    fn transforms_work_in_place() {
+        let mut v = Value::Str("/usr/bin/Bash".into());
+        assert!(apply_transform(Transformer::Basename, &mut v));
+        assert_eq!(v, Value::Str("Bash".into()));
+        assert!(apply_transform(Transformer::ToUpper, &mut v));
+        assert_eq!(v, Value::Str("BASH".into()));
+        assert!(apply_transform(Transformer::ToLower, &mut v));
+        assert_eq!(v, Value::Str("bash".into()));
+        assert!(apply_transform(Transformer::Len, &mut v));
+        assert_eq!(v, Value::U64(4));
+        let mut dir = Value::Str("/etc/".into());
+        assert!(apply_transform(Transformer::Basename, &mut dir));
+        assert_eq!(dir, Value::Str(String::new()));
+        let mut b = Value::Str("aGVsbG8=".into());
+        assert!(apply_transform(Transformer::B64, &mut b));
+        assert_eq!(b, Value::Str("hello".into()));
+        let mut bad = Value::Str("%%%".into());
+        assert!(!apply_transform(Transformer::B64, &mut bad));
+        let mut u = Value::Str("ÄÖ".into());
+        assert!(apply_transform(Transformer::ToLower, &mut u));
+        assert_eq!(u, Value::Str("äö".into()));
+    }
+}

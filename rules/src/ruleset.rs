@@ -1,0 +1,168 @@
+//! The compiled ruleset: rules indexed by event type, evaluated over a shared per-event
+//! field cache, and turned into alerts.
+
+use crate::alert::{Alert, AlertOptions};
+use crate::eval::{Ctx, EvtSet, Node, Scratch, SlotDef};
+use crate::format::OutputFormat;
+use crate::priority::Priority;
+use crate::timefmt;
+use peregrine_event::{Event, EventType};
+use serde_json::Map;
+use std::sync::Arc;
+
+/// One compiled rule.
+#[derive(Debug)]
+pub struct CompiledRule {
+    pub name: Arc<str>,
+    pub desc: String,
+    pub priority: Priority,
+    pub source: Arc<str>,
+    /// Sorted, as Falco prints them.
+    pub tags: Arc<[String]>,
+    pub enabled: bool,
+    pub evttypes: EvtSet,
+    pub(crate) condition: Node,
+    pub(crate) output: OutputFormat,
+}
+
+/// Falco's `rule_matching`: stop at the first matching rule, or report every match.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RuleMatching {
+    #[default]
+    First,
+    All,
+}
+
+/// A ruleset ready to evaluate. Immutable once built; share it with `Arc` across shards.
+#[derive(Debug)]
+pub struct Ruleset {
+    rules: Vec<CompiledRule>,
+    slots: Vec<SlotDef>,
+    /// Enabled rules per event type (by [`EventType::index`]), in definition order.
+    by_type: Vec<Box<[u32]>>,
+}
+
+impl Ruleset {
+    pub(crate) fn new(rules: Vec<CompiledRule>, slots: Vec<SlotDef>) -> Ruleset {
+        let mut rs = Ruleset { rules, slots, by_type: Vec::new() };
+        rs.reindex();
+        rs
+    }
+
+    fn reindex(&mut self) {
+        let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); EventType::count()];
+        for (i, r) in self.rules.iter().enumerate().filter(|(_, r)| r.enabled) {
+            for t in r.evttypes.iter() {
+                by_type[t.index()].push(i as u32);
+            }
+        }
+        self.by_type = by_type.into_iter().map(Vec::into_boxed_slice).collect();
+    }
+
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, index: usize) -> &CompiledRule {
+        &self.rules[index]
+    }
+
+    pub fn enabled_rules(&self) -> impl Iterator<Item = &CompiledRule> {
+        self.rules.iter().filter(|r| r.enabled)
+    }
+
+    /// Enables or disables rules whose name matches `pattern` (`*` wildcards, as in
+    /// falco.yaml's `rules:` selection). Returns how many rules matched.
+    pub fn set_enabled_by_name(&mut self, pattern: &str, enabled: bool) -> usize {
+        let glob = crate::eval::glob::Glob::new(pattern, false);
+        let n = self.set_enabled_where(|r| glob.matches(&r.name), enabled);
+        self.reindex();
+        n
+    }
+
+    /// Enables or disables rules carrying `tag`.
+    pub fn set_enabled_by_tag(&mut self, tag: &str, enabled: bool) -> usize {
+        let n = self.set_enabled_where(|r| r.tags.iter().any(|t| t == tag), enabled);
+        self.reindex();
+        n
+    }
+
+    /// Disables rules less severe than `min` (falco.yaml `priority`).
+    pub fn apply_min_priority(&mut self, min: Priority) -> usize {
+        let n = self.set_enabled_where(|r| !r.priority.at_least(min), false);
+        self.reindex();
+        n
+    }
+
+    fn set_enabled_where(&mut self, pred: impl Fn(&CompiledRule) -> bool, enabled: bool) -> usize {
+        let mut n = 0;
+        for r in self.rules.iter_mut().filter(|r| pred(r)) {
+            r.enabled = enabled;
+            n += 1;
+        }
+        n
+    }
+
+    /// Every event type some enabled rule can match: what the probes must capture.
+    pub fn event_types(&self) -> EvtSet {
+        self.enabled_rules().fold(EvtSet::empty(), |acc, r| acc.union(&r.evttypes))
+    }
+
+    /// A field cache sized for this ruleset. Keep one per evaluating thread.
+    pub fn new_scratch(&self) -> Scratch {
+        Scratch::new(self.slots.len())
+    }
+
+    /// Evaluates the rules that can fire on this event's type, in definition order, and
+    /// pushes the indices of those that match into `matches`.
+    pub fn evaluate(&self, ev: &Event, scratch: &mut Scratch, mode: RuleMatching, matches: &mut Vec<usize>) {
+        let Some(candidates) = self.by_type.get(ev.etype.index()) else {
+            return;
+        };
+        if candidates.is_empty() {
+            return;
+        }
+        scratch.next_event(self.slots.len());
+        let mut cx = Ctx { ev, defs: &self.slots, scratch };
+        for &i in candidates.iter() {
+            if self.rules[i as usize].condition.eval(&mut cx) {
+                matches.push(i as usize);
+                if mode == RuleMatching::First {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Builds the alert for a rule that matched `ev`. Uses the values `evaluate` cached in
+    /// `scratch` for this event, extracting only what the output adds.
+    pub fn alert(&self, rule: usize, ev: &Event, scratch: &mut Scratch, opts: &AlertOptions) -> Alert {
+        let r = &self.rules[rule];
+        for slot in r.output.slots() {
+            scratch.ensure(&self.slots, slot, ev);
+        }
+        let mut message = String::new();
+        r.output.render(scratch, &mut message);
+        let message = message.trim().to_string();
+        let (time_text, time_key) = if opts.time_iso8601 {
+            (timefmt::iso8601(ev.ts), "evt.time.iso8601")
+        } else {
+            (timefmt::hms(ev.ts, opts.utc_offset_secs), "evt.time")
+        };
+        let output = format!("{time_text}: {} {message}", r.priority);
+        let mut output_fields = Map::new();
+        output_fields.insert(time_key.to_string(), ev.ts.into());
+        r.output.output_fields(scratch, &mut output_fields);
+        Alert {
+            time_ns: ev.ts,
+            rule: r.name.clone(),
+            priority: r.priority,
+            source: r.source.clone(),
+            tags: r.tags.clone(),
+            hostname: opts.hostname.clone(),
+            message,
+            output,
+            output_fields,
+        }
+    }
+}
