@@ -17,6 +17,7 @@ pub use event::Event;
 pub use flags::FlagSet;
 pub use params::{L4Proto, ParamValue, SockAddr, SockTuple};
 pub use types::{Direction, EventType, ParamKind, ParamSpec};
+pub mod synth;
 
 #[cfg(test)]
 mod tests {

@@ -75,10 +75,11 @@ impl OutputFormat {
                 }
                 other => (other, end),
             };
-            let slot = slots.resolve_output(&operand).map_err(|e| err(e.message, pct, e.unknown))?;
-            let key = text[j..end].to_string();
-            if !fields.iter().any(|(k, _)| *k == key) {
-                fields.push((key, slot));
+            let (slot, keys) = slots.resolve_output(&operand).map_err(|e| err(e.message, pct, e.unknown))?;
+            for (key, s) in keys {
+                if !fields.iter().any(|(k, _)| *k == key) {
+                    fields.push((key, s));
+                }
             }
             if !literal.is_empty() {
                 segments.push(Segment::Text(std::mem::take(&mut literal)));

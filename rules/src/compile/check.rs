@@ -37,6 +37,11 @@ pub(crate) struct SlotTable {
 /// An operand resolved to its slot.
 struct Resolved {
     slot: usize,
+    /// Canonical text: `toupper(proc.name)`, `proc.aname[2]`.
+    key: String,
+    /// The slot and name of the bare field under transformers (same as `slot` without).
+    field_slot: usize,
+    field_key: String,
     ftype: FieldType,
     /// The plain field name when no transformer applies.
     plain: Option<String>,
@@ -93,22 +98,32 @@ impl SlotTable {
         }
         let plain = kinds.is_empty().then(|| field.name().to_string());
         let no_rhs = field.def().no_rhs;
-        let slot = match self.index.get(&key) {
-            Some(&s) => s,
-            None => {
-                let s = self.defs.len();
-                let ne_requires_all = field.is_any() && field.name().starts_with("fd.");
-                self.defs.push(SlotDef { field, transforms: kinds, ne_requires_all });
-                self.index.insert(key, s);
-                s
-            }
-        };
-        Ok(Resolved { slot, ftype, plain, no_rhs })
+        let field_key = field.name().to_string();
+        let field_slot = self.slot_for(&field_key, field.clone(), Vec::new());
+        let slot = if kinds.is_empty() { field_slot } else { self.slot_for(&key, field, kinds) };
+        Ok(Resolved { slot, key, field_slot, field_key, ftype, plain, no_rhs })
     }
 
-    /// Resolves an operand for output formatting; returns its slot and canonical text.
-    pub(crate) fn resolve_output(&mut self, operand: &Operand) -> Result<usize, CheckError> {
-        self.resolve(operand).map(|r| r.slot)
+    fn slot_for(&mut self, key: &str, field: fields::Field, transforms: Vec<Transformer>) -> usize {
+        if let Some(&s) = self.index.get(key) {
+            return s;
+        }
+        let s = self.defs.len();
+        let ne_requires_all = field.is_any() && field.name().starts_with("fd.");
+        self.defs.push(SlotDef { field, transforms, ne_requires_all });
+        self.index.insert(key.to_string(), s);
+        s
+    }
+
+    /// Resolves an operand for output formatting: its slot, and the `output_fields` entries
+    /// it contributes (the transformed value and the bare field, as Falco reports both).
+    pub(crate) fn resolve_output(&mut self, operand: &Operand) -> Result<(usize, Vec<(String, usize)>), CheckError> {
+        let r = self.resolve(operand)?;
+        let mut keys = vec![(r.field_key, r.field_slot)];
+        if r.slot != r.field_slot {
+            keys.push((r.key, r.slot));
+        }
+        Ok((r.slot, keys))
     }
 }
 

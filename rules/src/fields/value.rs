@@ -147,7 +147,7 @@ impl Value {
             Value::Any(vs) => {
                 for (i, v) in vs.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(' ');
                     }
                     v.render(out);
                 }
