@@ -305,35 +305,42 @@ fn raw_value(value: &ParamValue, ftype: FieldType, out: &mut Value) -> bool {
 /// PPM flags: read = O_RDONLY or O_RDWR, write = O_WRONLY or O_RDWR.
 fn open_check(f: F, ev: &Event) -> bool {
     const EXEC_BITS: u64 = 0o111;
-    let flag = |name: &str| {
-        ev.etype
-            .param_index(name)
-            .and_then(|i| ev.param(i).as_u64())
+    let Some((flags_idx, mode_idx)) = open_param_indices(ev.etype) else {
+        return false;
     };
-    match ev.etype {
-        EventType::OPEN | EventType::OPENAT | EventType::OPENAT2 => {
-            let Some(flags) = flag("flags") else {
-                return false;
-            };
-            let acc = flags & open::O_ACCMODE;
-            match f {
-                F::IsOpenRead => acc == open::O_RDONLY || acc == open::O_RDWR,
-                F::IsOpenWrite => acc == open::O_WRONLY || acc == open::O_RDWR,
-                F::IsOpenCreate => {
-                    flags & open::O_F_CREATED != 0
-                        || (flags & open::O_TMPFILE == open::O_TMPFILE
-                            && ev.res().is_some_and(|r| r >= 0))
-                }
-                F::IsOpenExec => {
-                    let creates =
-                        flags & open::O_CREAT != 0 || flags & open::O_TMPFILE == open::O_TMPFILE;
-                    creates && flag("mode").is_some_and(|m| m & EXEC_BITS != 0)
-                }
-                _ => false,
-            }
+    let exec_mode = || {
+        ev.param(mode_idx)
+            .as_u64()
+            .is_some_and(|m| m & EXEC_BITS != 0)
+    };
+    let Some(flags_idx) = flags_idx else {
+        // creat: always creates, so only the mode matters.
+        return f == F::IsOpenExec && exec_mode();
+    };
+    let Some(flags) = ev.param(flags_idx).as_u64() else {
+        return false;
+    };
+    let acc = flags & open::O_ACCMODE;
+    let tmpfile = flags & open::O_TMPFILE == open::O_TMPFILE;
+    match f {
+        F::IsOpenRead => acc == open::O_RDONLY || acc == open::O_RDWR,
+        F::IsOpenWrite => acc == open::O_WRONLY || acc == open::O_RDWR,
+        F::IsOpenCreate => {
+            flags & open::O_F_CREATED != 0 || (tmpfile && ev.res().is_some_and(|r| r >= 0))
         }
-        EventType::CREAT => f == F::IsOpenExec && flag("mode").is_some_and(|m| m & EXEC_BITS != 0),
+        F::IsOpenExec => (flags & open::O_CREAT != 0 || tmpfile) && exec_mode(),
         _ => false,
+    }
+}
+
+/// Where the open family keeps its flags and mode, fixed by the schemas (checked by a
+/// test), so the hot `evt.is_open_*` checks need no name lookup.
+fn open_param_indices(etype: EventType) -> Option<(Option<usize>, usize)> {
+    match etype {
+        EventType::OPEN => Some((Some(2), 3)),
+        EventType::OPENAT | EventType::OPENAT2 => Some((Some(3), 4)),
+        EventType::CREAT => Some((None, 2)),
+        _ => None,
     }
 }
 
@@ -388,4 +395,23 @@ fn abspath(f: F, ev: &Event, out: &mut Value) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_indices_match_schemas() {
+        for t in [
+            EventType::OPEN,
+            EventType::OPENAT,
+            EventType::OPENAT2,
+            EventType::CREAT,
+        ] {
+            let (flags, mode) = open_param_indices(t).unwrap();
+            assert_eq!(flags, t.param_index("flags"), "{t}");
+            assert_eq!(Some(mode), t.param_index("mode"), "{t}");
+        }
+    }
 }

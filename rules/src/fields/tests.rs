@@ -482,6 +482,26 @@ fn failed_open_without_fd() {
             ("evt.arg.flags", s("O_RDWR|O_CREAT|O_F_CREATED")),
         ],
     );
+    let creat = event(
+        EventType::CREAT,
+        vec![
+            ParamValue::Int(5),
+            ParamValue::Str("/tmp//x".into()),
+            ParamValue::Uint(0o700),
+        ],
+    );
+    check(
+        &creat,
+        &[
+            ("evt.is_open_exec", b(true)),
+            ("evt.is_open_read", b(false)),
+            ("evt.is_open_create", b(false)),
+            ("fd.name", s("/tmp//x")),
+            ("fd.nameraw", s("/tmp/x")),
+            ("fd.typechar", s("f")),
+            ("evt.arg.mode", s("S_IXUSR|S_IWUSR|S_IRUSR")),
+        ],
+    );
     let at = event(
         EventType::OPENAT,
         vec![
