@@ -48,6 +48,9 @@ pub mod open {
     pub const O_SYNC: u64 = 0o4010000;
     pub const O_PATH: u64 = 0o10000000;
     pub const O_TMPFILE: u64 = 0o20200000;
+    /// Not a Linux bit: the probe sets it when the open created the file (Falco's
+    /// PPM_O_F_CREATED), which `evt.is_open_create` reports.
+    pub const O_F_CREATED: u64 = 1 << 32;
 }
 
 /// Flag bits reported for an executable by the exec probe (Falco's PPM_EXE_*).
@@ -76,6 +79,7 @@ const OPEN_BITS: &[(u64, &str)] = &[
     (open::O_NOATIME, "O_NOATIME"),
     (open::O_CLOEXEC, "O_CLOEXEC"),
     (open::O_PATH, "O_PATH"),
+    (open::O_F_CREATED, "O_F_CREATED"),
 ];
 
 const MODE_BITS: &[(u64, &str)] = &[

@@ -107,6 +107,16 @@ impl Value {
         }
     }
 
+    /// Overwrites with bytes, reusing this slot's buffer when it already holds one.
+    pub fn set_bytes(&mut self, b: &[u8]) {
+        if let Value::Bytes(buf) = self {
+            buf.clear();
+            buf.extend_from_slice(b);
+        } else {
+            *self = Value::Bytes(b.to_vec());
+        }
+    }
+
     /// Gives a cleared candidate list to fill (reused when possible).
     pub fn any_buf(&mut self) -> &mut Vec<Value> {
         if !matches!(self, Value::Any(_)) {

@@ -1,0 +1,376 @@
+//! `fd.*` fields: the file descriptor the event acts on. As in Falco they exist only for
+//! events that create, use or close an fd, and only with process context; when the fd
+//! itself is unknown (a failed open), the name comes from the event's parameters.
+
+use super::registry::{FieldDef, Id};
+use super::render::{self, Style, AT_FDCWD};
+use super::value::{FieldType, Value};
+use super::{any_slots, set_bool, set_i64, set_u64};
+use peregrine_event::{Event, EventType, FdInfo, FdKind, L4Proto, SockTuple, SocketRole};
+use std::fmt::Write;
+use std::net::IpAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum F {
+    Num,
+    Type,
+    Typechar,
+    Name,
+    Nameraw,
+    Directory,
+    Filename,
+    Ip,
+    Cip,
+    Sip,
+    Lip,
+    Rip,
+    Port,
+    Cport,
+    Sport,
+    Lport,
+    Rport,
+    L4proto,
+    Sockfamily,
+    IsServer,
+    Uid,
+    Containername,
+    Containerdirectory,
+    Net,
+    Cnet,
+    Snet,
+    Lnet,
+    Rnet,
+    Connected,
+    NameChanged,
+    CipName,
+    SipName,
+    LipName,
+    RipName,
+    Dev,
+    DevMajor,
+    DevMinor,
+    Ino,
+}
+
+const fn d(name: &'static str, t: FieldType, desc: &'static str, f: F) -> FieldDef {
+    FieldDef::new(name, t, "fd", desc, Id::Fd(f))
+}
+
+use FieldType as T;
+
+pub(crate) const DEFS: &[FieldDef] = &[
+    d("fd.num", T::I64, "the unique number identifying the file descriptor.", F::Num),
+    d("fd.type", T::Str, "type of FD: 'file', 'directory', 'ipv4', 'ipv6', 'unix', 'pipe', 'event', 'signalfd', 'eventpoll', 'inotify', 'memfd'…", F::Type),
+    d("fd.typechar", T::Str, "type of FD as a single character: 'f' file, '4'/'6' inet socket, 'u' unix socket, 'p' pipe, … 'o' unknown.", F::Typechar),
+    d("fd.name", T::Str, "FD full name: the absolute path for files, the connection tuple for sockets.", F::Name),
+    d("fd.nameraw", T::Str, "the path as passed to the syscall, not made absolute.", F::Nameraw),
+    d("fd.directory", T::Str, "If the fd is a file, the directory that contains it.", F::Directory),
+    d("fd.filename", T::Str, "If the fd is a file, the filename without the path.", F::Filename),
+    d("fd.ip", T::Ip, "matches the ip address (client or server) of the fd.", F::Ip).filter_only(),
+    d("fd.cip", T::Ip, "client IP address.", F::Cip),
+    d("fd.sip", T::Ip, "server IP address.", F::Sip),
+    d("fd.lip", T::Ip, "local IP address.", F::Lip),
+    d("fd.rip", T::Ip, "remote IP address.", F::Rip),
+    d("fd.port", T::Port, "matches the port (either client or server) of the fd.", F::Port).filter_only(),
+    d("fd.cport", T::Port, "for TCP/UDP FDs, the client port.", F::Cport),
+    d("fd.sport", T::Port, "for TCP/UDP FDs, server port.", F::Sport),
+    d("fd.lport", T::Port, "for TCP/UDP FDs, the local port.", F::Lport),
+    d("fd.rport", T::Port, "for TCP/UDP FDs, the remote port.", F::Rport),
+    d("fd.l4proto", T::Str, "the IP protocol of a socket: 'tcp', 'udp', 'icmp' or 'raw'.", F::L4proto),
+    d("fd.sockfamily", T::Str, "the socket family for socket events: 'ip' or 'unix'.", F::Sockfamily),
+    d("fd.is_server", T::Bool, "'true' if the process owning this FD is the server endpoint in the connection.", F::IsServer),
+    d("fd.uid", T::Str, "a unique identifier for the FD: the thread id followed by the FD number.", F::Uid),
+    d("fd.containername", T::Str, "the container ID, ':', and the FD name.", F::Containername),
+    d("fd.containerdirectory", T::Str, "the container ID, ':', and the directory name.", F::Containerdirectory),
+    d("fd.net", T::IpNet, "matches the IP network (client or server) of the fd.", F::Net).filter_only(),
+    d("fd.cnet", T::IpNet, "matches the client IP network of the fd.", F::Cnet).filter_only(),
+    d("fd.snet", T::IpNet, "matches the server IP network of the fd.", F::Snet).filter_only(),
+    d("fd.lnet", T::IpNet, "matches the local IP network of the fd.", F::Lnet).filter_only(),
+    d("fd.rnet", T::IpNet, "matches the remote IP network of the fd.", F::Rnet).filter_only(),
+    d("fd.connected", T::Bool, "for TCP/UDP FDs, 'true' if the socket is connected.", F::Connected),
+    d("fd.name_changed", T::Bool, "True when this event changed the name of its fd (e.g. a UDP tuple change).", F::NameChanged),
+    d("fd.cip.name", T::Str, "Domain name associated with the client IP address.", F::CipName),
+    d("fd.sip.name", T::Str, "Domain name associated with the server IP address.", F::SipName),
+    d("fd.lip.name", T::Str, "Domain name associated with the local IP address.", F::LipName),
+    d("fd.rip.name", T::Str, "Domain name associated with the remote IP address.", F::RipName),
+    d("fd.dev", T::I32, "device number (major/minor) containing the referenced file.", F::Dev),
+    d("fd.dev.major", T::I32, "major device number containing the referenced file.", F::DevMajor),
+    d("fd.dev.minor", T::I32, "minor device number containing the referenced file.", F::DevMinor),
+    d("fd.ino", T::I64, "inode number of the referenced file.", F::Ino),
+];
+
+/// The endpoint fields, which extract both ends as candidates.
+pub(crate) fn is_any(f: F) -> bool {
+    matches!(f, F::Ip | F::Port | F::Net)
+}
+
+/// Both ends of an inet socket, client first: (client ip, client port, server ip, server port).
+fn inet(info: &FdInfo) -> Option<(IpAddr, u16, IpAddr, u16)> {
+    if !matches!(info.kind, FdKind::Ipv4 | FdKind::Ipv6) {
+        return None;
+    }
+    match info.tuple.as_ref()? {
+        SockTuple::Inet {
+            sip,
+            sport,
+            dip,
+            dport,
+            ..
+        } => Some((*sip, *sport, *dip, *dport)),
+        SockTuple::Unix { .. } => None,
+    }
+}
+
+/// (local ip, local port, remote ip, remote port) from this process's role.
+fn local_remote(info: &FdInfo) -> Option<(IpAddr, u16, IpAddr, u16)> {
+    let (cip, cport, sip, sport) = inet(info)?;
+    match info.role {
+        SocketRole::Client => Some((cip, cport, sip, sport)),
+        SocketRole::Server => Some((sip, sport, cip, cport)),
+        SocketRole::None => None,
+    }
+}
+
+/// Client/server ends, only when the role is known (Falco's `is_role_none` check).
+fn with_role(info: &FdInfo) -> Option<(IpAddr, u16, IpAddr, u16)> {
+    (info.role != SocketRole::None)
+        .then(|| inet(info))
+        .flatten()
+}
+
+pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
+    let Some(p) = ev.process.as_deref() else {
+        return false;
+    };
+    let info = ev.fd.as_deref();
+    if info.is_none() && ev.fd_num().is_none() {
+        return false; // not an fd event
+    }
+    match f {
+        F::Num => match ev.fd_num().or(info.map(|i| i.num)) {
+            Some(n) => set_i64(out, n),
+            None => false,
+        },
+        F::Uid => {
+            let fd = ev.fd_num().or(info.map(|i| i.num)).unwrap_or(-1);
+            let _ = write!(out.str_buf(), "{}{fd}", ev.tid);
+            true
+        }
+        F::Type => info.is_some_and(|i| {
+            out.set_str(i.kind.type_name());
+            true
+        }),
+        F::Typechar => {
+            let c = match info {
+                Some(i) => i.kind.typechar(),
+                None => creator_typechar(ev.etype),
+            };
+            out.set_str(c);
+            true
+        }
+        F::Name | F::Containername => {
+            let buf = out.str_buf();
+            if f == F::Containername {
+                buf.push_str(&p.container_id);
+                buf.push(':');
+            }
+            let failed_connect = ev.etype == EventType::CONNECT && ev.res().is_some_and(|r| r < 0);
+            match info {
+                Some(i) if !failed_connect => buf.push_str(&i.name),
+                _ => write_creator_name(ev, false, buf),
+            }
+            true
+        }
+        F::Nameraw => {
+            let buf = out.str_buf();
+            match info {
+                Some(i) => render::write_collapsed(&i.nameraw, buf),
+                None => {
+                    write_creator_name(ev, true, buf);
+                    let mut prev_slash = false;
+                    buf.retain(|c| {
+                        let keep = !(c == '/' && prev_slash);
+                        prev_slash = c == '/';
+                        keep
+                    });
+                }
+            }
+            true
+        }
+        F::Directory | F::Containerdirectory => {
+            let buf = out.str_buf();
+            let start = if f == F::Containerdirectory {
+                buf.push_str(&p.container_id);
+                buf.push(':');
+                buf.len()
+            } else {
+                0
+            };
+            match info {
+                Some(i) if i.kind == FdKind::Directory => buf.push_str(&i.name),
+                Some(i) if i.kind == FdKind::File => {
+                    buf.push_str(&i.name);
+                    falco_dirname(buf, start);
+                }
+                Some(_) => return false,
+                None => {
+                    write_creator_name(ev, false, buf);
+                    falco_dirname(buf, start);
+                }
+            }
+            true
+        }
+        F::Filename => match info {
+            Some(i) if i.kind == FdKind::File => {
+                let name = i.name.as_str();
+                let base = match name.rfind('/') {
+                    Some(pos) if pos + 1 < name.len() => &name[pos + 1..],
+                    Some(_) => name,
+                    None => "/",
+                };
+                out.set_str(base);
+                true
+            }
+            _ => false,
+        },
+        F::Ip => info
+            .and_then(inet)
+            .is_some_and(|(c, _, s, _)| set_any(out, [Value::Ip(c), Value::Ip(s)])),
+        F::Net => info
+            .and_then(inet)
+            .is_some_and(|(c, _, s, _)| set_any(out, [Value::Ip(c), Value::Ip(s)])),
+        F::Port => info.and_then(inet).is_some_and(|(_, cp, _, sp)| {
+            set_any(out, [Value::U64(cp.into()), Value::U64(sp.into())])
+        }),
+        F::Cip | F::Cnet => info
+            .and_then(with_role)
+            .is_some_and(|(c, ..)| set_ip(out, c)),
+        F::Sip | F::Snet => info
+            .and_then(with_role)
+            .is_some_and(|(_, _, s, _)| set_ip(out, s)),
+        F::Cport => info
+            .and_then(with_role)
+            .is_some_and(|(_, cp, ..)| set_u64(out, cp.into())),
+        F::Sport => info
+            .and_then(with_role)
+            .is_some_and(|(.., sp)| set_u64(out, sp.into())),
+        F::Lip | F::Lnet => info
+            .and_then(local_remote)
+            .is_some_and(|(l, ..)| set_ip(out, l)),
+        F::Rip | F::Rnet => info
+            .and_then(local_remote)
+            .is_some_and(|(_, _, r, _)| set_ip(out, r)),
+        F::Lport => info
+            .and_then(local_remote)
+            .is_some_and(|(_, lp, ..)| set_u64(out, lp.into())),
+        F::Rport => info
+            .and_then(local_remote)
+            .is_some_and(|(.., rp)| set_u64(out, rp.into())),
+        F::L4proto => info.is_some_and(|i| {
+            out.set_str(l4proto(i));
+            true
+        }),
+        F::Sockfamily => match info.map(|i| i.kind) {
+            Some(FdKind::Ipv4 | FdKind::Ipv6) => {
+                out.set_str("ip");
+                true
+            }
+            Some(FdKind::Unix) => {
+                out.set_str("unix");
+                true
+            }
+            _ => false,
+        },
+        F::IsServer => info.is_some_and(|i| {
+            let inet_sock = matches!(i.kind, FdKind::Ipv4 | FdKind::Ipv6);
+            set_bool(out, inet_sock && i.role == SocketRole::Server)
+        }),
+        F::Connected => info.is_some_and(|i| set_bool(out, i.connected)),
+        F::NameChanged => info.is_some_and(|i| set_bool(out, i.name_changed)),
+        // No DNS cache yet: these never have a value.
+        F::CipName | F::SipName | F::LipName | F::RipName => false,
+        F::Dev => info.is_some_and(|i| set_i64(out, i.dev as i64)),
+        // The kernel's "new" dev_t encoding: 12 bits of major, 20 of minor, interleaved.
+        F::DevMajor => info.is_some_and(|i| set_i64(out, ((i.dev & 0xfff00) >> 8) as i64)),
+        F::DevMinor => {
+            info.is_some_and(|i| set_i64(out, ((i.dev & 0xff) | ((i.dev >> 12) & 0xfff00)) as i64))
+        }
+        F::Ino => info.is_some_and(|i| set_i64(out, i.ino as i64)),
+    }
+}
+
+fn set_ip(out: &mut Value, ip: IpAddr) -> bool {
+    *out = Value::Ip(ip);
+    true
+}
+
+fn set_any<const N: usize>(out: &mut Value, vals: [Value; N]) -> bool {
+    let slots = any_slots(out);
+    slots.clear();
+    slots.extend(vals);
+    true
+}
+
+/// `fd.l4proto`; Falco prints `<NA>` for non-sockets and unknown protocols.
+fn l4proto(i: &FdInfo) -> &'static str {
+    match render::fd_l4proto(i) {
+        Some(p) if p != L4Proto::Unknown && i.kind.is_socket() => p.as_str(),
+        _ => "<NA>",
+    }
+}
+
+/// `fd.typechar` when the fd is unknown: guessed from the event type, like Falco.
+fn creator_typechar(etype: EventType) -> &'static str {
+    match etype {
+        EventType::OPEN | EventType::OPENAT | EventType::OPENAT2 | EventType::CREAT => "f",
+        // Falco's guess: it cannot tell IPv4 from IPv6 or unix here.
+        EventType::SOCKET | EventType::ACCEPT | EventType::ACCEPT4 => "4",
+        _ => "o",
+    }
+}
+
+/// The name an fd-creating event gives its (unknown) fd; "" for other fd events.
+fn write_creator_name(ev: &Event, raw: bool, buf: &mut String) {
+    match ev.etype {
+        // Falco resolves open/creat names against the cwd even for `fd.nameraw`.
+        EventType::OPEN | EventType::CREAT => render::write_param(ev, 1, Style::Preferred, buf),
+        EventType::CONNECT | EventType::ACCEPT | EventType::ACCEPT4 => {
+            render::write_param(ev, 1, Style::Preferred, buf)
+        }
+        EventType::OPENAT | EventType::OPENAT2 => {
+            let Some(name) = ev.param(2).as_str() else {
+                return;
+            };
+            if raw {
+                buf.push_str(name);
+                return;
+            }
+            match (ev.param(1).as_i64(), ev.process.as_deref()) {
+                _ if name.starts_with('/') => render::write_joined("", name, buf),
+                (Some(AT_FDCWD), Some(p)) => render::write_joined(&p.cwd, name, buf),
+                _ => {
+                    buf.push_str("<UNKNOWN>/");
+                    buf.push_str(name);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Falco's `fd.directory` cut, applied to `buf[start..]`: everything before the last '/',
+/// or "/" when that is the only one; a trailing-slash path is kept whole.
+fn falco_dirname(buf: &mut String, start: usize) {
+    let name = &buf[start..];
+    match name.rfind('/') {
+        Some(pos) if pos != 0 => {
+            if pos + 1 < name.len() {
+                buf.truncate(start + pos);
+            }
+        }
+        _ => {
+            buf.truncate(start);
+            buf.push('/');
+        }
+    }
+}
