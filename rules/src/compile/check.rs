@@ -109,7 +109,7 @@ impl SlotTable {
             return s;
         }
         let s = self.defs.len();
-        let ne_requires_all = field.is_any() && field.name().starts_with("fd.");
+        let ne_requires_all = field.def().any_ne == fields::AnyNe::NoneEqual;
         self.defs.push(SlotDef { field, transforms, ne_requires_all });
         self.index.insert(key.to_string(), s);
         s
