@@ -8,3 +8,4 @@ pub mod priority;
 
 pub use priority::Priority;
 pub mod fields;
+pub mod parser;
