@@ -18,6 +18,11 @@ mod escaping;
 mod grammar;
 mod lexer;
 
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
+
 pub use escaping::{unescape, EscapeError};
 pub use grammar::MAX_DEPTH;
 
