@@ -22,6 +22,8 @@ mod lexer;
 mod test_support;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upstream_tests;
 
 pub use escaping::{unescape, EscapeError};
 pub use grammar::MAX_DEPTH;
