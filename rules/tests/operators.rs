@@ -310,3 +310,30 @@ fn compile_errors_name_the_problem() {
         assert!(msg.contains(want), "{cond}: got {msg:?}, want {want:?}");
     }
 }
+
+/// Vectors from libs' `filter_op_pmatch.ut.cpp` (an open of /opt/dir/subdir/file.txt).
+#[test]
+fn pmatch_upstream_vectors() {
+    let ev = open_event("/opt/dir/subdir/file.txt", open::O_RDONLY);
+    check(
+        &[
+            ("fd.name pmatch (/opt/dir)", true),
+            ("fd.name pmatch (/opt/dir/subdir)", true),
+            ("fd.name pmatch (/opt/dir2)", false),
+            ("fd.name pmatch (/opt/dir, /opt/dir2)", true),
+            ("fd.name pmatch (/opt/dir3, /opt/dir2)", false),
+            ("fd.name pmatch (/opt/*)", true),
+            ("fd.name pmatch (/opt/*/subdir)", true),
+            ("fd.name pmatch (/opt/di?/subdir)", true),
+            ("fd.name pmatch (/opt/dii?/subdir)", false),
+            ("fd.name pmatch (/opt/di[r]/subdir)", true),
+            ("fd.name pmatch (/opt/di[!r]/subdir)", false),
+            ("fd.name pmatch (/opt/di/subdir)", false),
+            ("fd.name pmatch (/opt/di[t]/subdir)", false),
+            ("fd.name pmatch (/opt/*/subdir2)", false),
+            ("fd.name pmatch (/opt/*/*)", true),
+            ("fd.name pmatch (/opt/*/*/subsubdir)", false),
+        ],
+        &ev,
+    );
+}

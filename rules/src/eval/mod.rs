@@ -282,4 +282,37 @@ mod tests {
         assert!(apply_transform(Transformer::ToLower, &mut u));
         assert_eq!(u, Value::Str("äö".into()));
     }
+
+    /// Vectors from libs' `filter_transformer.ut.cpp`.
+    #[test]
+    fn upstream_transformer_vectors() {
+        let cases: &[(Transformer, &str, Option<&str>)] = &[
+            (Transformer::ToUpper, "hello", Some("HELLO")),
+            (Transformer::ToUpper, "eXcItED", Some("EXCITED")),
+            (Transformer::ToUpper, "", Some("")),
+            (Transformer::ToLower, "HELLO", Some("hello")),
+            (Transformer::ToLower, "NoT_eXcItED", Some("not_excited")),
+            (Transformer::ToLower, "", Some("")),
+            (Transformer::B64, "aGVsbG8=", Some("hello")),
+            (Transformer::B64, "d29ybGQgIQ==", Some("world !")),
+            (Transformer::B64, "", Some("")),
+            (Transformer::B64, "!!!", None),
+            (Transformer::Basename, "/home/ubuntu/hello.txt", Some("hello.txt")),
+            (Transformer::Basename, "/usr/local/bin/cat", Some("cat")),
+            (Transformer::Basename, "/", Some("")),
+            (Transformer::Basename, "", Some("")),
+            (Transformer::Basename, "/hello/", Some("")),
+            (Transformer::Basename, "hello", Some("hello")),
+        ];
+        for (t, input, want) in cases {
+            let mut v = Value::Str(input.to_string());
+            let ok = apply_transform(*t, &mut v);
+            match want {
+                Some(w) => assert_eq!((ok, v), (true, Value::Str(w.to_string())), "{t:?}({input:?})"),
+                None => assert!(!ok, "{t:?}({input:?}) must fail"),
+            }
+        }
+        // Numeric values take no string transformer.
+        assert!(!apply_transform(Transformer::ToUpper, &mut Value::U64(1)));
+    }
 }
