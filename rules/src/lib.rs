@@ -8,3 +8,5 @@ pub mod priority;
 
 pub use priority::Priority;
 pub mod fields;
+pub mod loader;
+pub mod yaml;
