@@ -159,48 +159,141 @@ pub struct YamlError {
     pub mark: Mark,
 }
 
+/// How many times [`load_all`] re-parses to accept closing brackets that yaml-cpp accepts.
+const MAX_BRACKET_FIXES: usize = 128;
+
 /// Parses every document of a YAML stream. An empty stream has no documents; an empty
 /// document is a null node.
+///
+/// yaml-cpp accepts a flow collection closed on its own line at the indentation of the key
+/// that owns it (upstream rules do this after quoted items); saphyr-parser rejects it with
+/// "invalid indentation". Such a bracket is moved right by inserting blanks before it and the
+/// input is parsed again; positions are mapped back to the original text.
 pub fn load_all(input: &str) -> Result<Vec<Node>, YamlError> {
-    let positions = Positions::new(input);
-    let mut builder = Builder::new(&positions, input.len());
-    let mut parser = Parser::new_from_str(input);
+    let mut text = std::borrow::Cow::Borrowed(input);
+    let mut patches: Vec<Patch> = Vec::new();
+    for _ in 0..MAX_BRACKET_FIXES {
+        let positions = Positions::new(&text, &patches);
+        match parse(&text, &positions) {
+            Ok(docs) => return Ok(docs),
+            Err((error, Some(at))) => match misindented_bracket(&text, at) {
+                Some(line) => {
+                    let added = grow_patch(&mut patches, at, line);
+                    text.to_mut().insert_str(at, &" ".repeat(added));
+                }
+                None => return Err(error),
+            },
+            Err((error, None)) => return Err(error),
+        }
+    }
+    let positions = Positions::new(&text, &patches);
+    parse(&text, &positions).map_err(|(error, _)| error)
+}
+
+/// Parses `text`; a failure carries the byte offset (in `text`) of an "invalid indentation"
+/// error, which may be a bracket to fix.
+fn parse(text: &str, positions: &Positions) -> Result<Vec<Node>, (YamlError, Option<usize>)> {
+    let mut builder = Builder::new(positions, text.len());
+    let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| YamlError {
-            message: e.info().to_string(),
-            mark: positions.mark(*e.marker()),
+        let (event, span) = next.map_err(|e| {
+            let fixable =
+                (e.info() == "invalid indentation").then(|| positions.text_offset(*e.marker()));
+            let error = YamlError {
+                message: e.info().to_string(),
+                mark: positions.mark(*e.marker()),
+            };
+            (error, fixable)
         })?;
-        builder.on_event(event, span.start)?;
+        builder.on_event(event, span.start).map_err(|e| (e, None))?;
     }
     Ok(builder.documents)
 }
 
-/// Converts the parser's markers (character index, 0-based column) into [`Mark`]s.
+/// The line (0-based) of a closing bracket at `at` that has only blanks before it.
+fn misindented_bracket(text: &str, at: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if !matches!(bytes.get(at), Some(b']' | b'}')) {
+        return None;
+    }
+    let before = bytes.get(..at)?;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    if !before.get(line_start..)?.iter().all(|&b| b == b' ') {
+        return None;
+    }
+    Some(before.iter().filter(|&&b| b == b'\n').count())
+}
+
+/// Records blanks inserted before the bracket at `at`; a bracket that needs more gets twice
+/// as many as last time. Returns how many blanks to insert now.
+fn grow_patch(patches: &mut Vec<Patch>, at: usize, line: usize) -> usize {
+    if let Some(last) = patches.last_mut() {
+        if last.line == line && last.at + last.added == at {
+            let more = last.added;
+            last.added += more;
+            return more;
+        }
+    }
+    patches.push(Patch { at, added: 1, line });
+    1
+}
+
+/// Blanks inserted into the text before parsing: `added` bytes at byte `at` of the patched
+/// text, on 0-based line `line`.
+#[derive(Clone, Copy, Debug)]
+struct Patch {
+    at: usize,
+    added: usize,
+    line: usize,
+}
+
+/// Converts the parser's markers (character index, 0-based column) into [`Mark`]s of the
+/// original input.
 struct Positions {
-    /// Byte offset of every character, when the input is not pure ASCII.
+    /// Byte offset of every character, when the text is not pure ASCII.
     char_offsets: Option<Vec<usize>>,
     len: usize,
+    patches: Vec<Patch>,
 }
 
 impl Positions {
-    fn new(input: &str) -> Positions {
+    fn new(text: &str, patches: &[Patch]) -> Positions {
         let char_offsets =
-            (!input.is_ascii()).then(|| input.char_indices().map(|(i, _)| i).collect());
+            (!text.is_ascii()).then(|| text.char_indices().map(|(i, _)| i).collect());
         Positions {
             char_offsets,
-            len: input.len(),
+            len: text.len(),
+            patches: patches.to_vec(),
+        }
+    }
+
+    /// The byte offset in the (patched) text.
+    fn text_offset(&self, m: Marker) -> usize {
+        match &self.char_offsets {
+            None => m.index().min(self.len),
+            Some(offsets) => offsets.get(m.index()).copied().unwrap_or(self.len),
         }
     }
 
     fn mark(&self, m: Marker) -> Mark {
-        let offset = match &self.char_offsets {
-            None => m.index().min(self.len),
-            Some(offsets) => offsets.get(m.index()).copied().unwrap_or(self.len),
-        };
+        let offset = self.text_offset(m);
+        let mut shift = 0;
+        let mut column_shift = 0;
+        for p in &self.patches {
+            let inserted_before = offset.saturating_sub(p.at).min(p.added);
+            shift += inserted_before;
+            if p.line + 1 == m.line() {
+                column_shift += inserted_before;
+            }
+        }
         Mark {
             line: u32::try_from(m.line()).unwrap_or(u32::MAX),
-            column: u32::try_from(m.col().saturating_add(1)).unwrap_or(u32::MAX),
-            offset,
+            column: u32::try_from(m.col().saturating_sub(column_shift).saturating_add(1))
+                .unwrap_or(u32::MAX),
+            offset: offset - shift.min(offset),
         }
     }
 }
@@ -537,6 +630,29 @@ mod tests {
         assert!(load_all(&ok).is_ok());
         // The parser has its own, lower limit for flow collections.
         assert!(load_all(&"[".repeat(100_000)).is_err());
+    }
+
+    #[test]
+    fn closing_bracket_at_key_indentation_is_accepted() {
+        let input = "- list: a\n  items: [\n    \"x\",\n    \"y\"\n  ]\n- list: b\n  items: [\"z\",\n]\n- c: d\n";
+        let docs = load_all(input).expect("yaml-cpp accepts this");
+        let items = docs[0].as_sequence().expect("seq");
+        let a = items[0]
+            .get("items")
+            .and_then(Node::as_sequence)
+            .expect("a items");
+        assert_eq!(
+            a.iter().filter_map(Node::as_str).collect::<Vec<_>>(),
+            ["x", "y"]
+        );
+        assert_eq!(a[1].mark, mark(4, 5, 34));
+        let b = &items[1];
+        assert_eq!(b.mark, mark(6, 3, 44));
+        assert_eq!(b.get("items").map(|n| n.mark), Some(mark(7, 10, 61)));
+        assert_eq!(items[2].mark, mark(9, 3, 71));
+        assert_eq!(&input[71..72], "c");
+        // A bracket that is not alone on its line is a real error.
+        assert!(load_all("- a: [\"x\"\n  ]]\n").is_err());
     }
 
     #[test]
