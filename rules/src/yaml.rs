@@ -7,7 +7,9 @@
 //! * aliases are resolved by copying the anchored node, within a size budget so that a
 //!   "billion laughs" document fails with an error instead of exhausting memory;
 //! * nesting is limited to [`MAX_DEPTH`] collections, so no recursion over the tree can
-//!   overflow the stack.
+//!   overflow the stack;
+//! * a flow collection closed on its own line at its key's indentation is accepted, as by
+//!   yaml-cpp (see [`load_all`]).
 //!
 //! Positions are 1-based lines and columns (columns count characters) plus a byte offset.
 

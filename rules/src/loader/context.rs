@@ -122,7 +122,7 @@ impl LoadError {
 
 /// The line around byte `offset` (at most [`SNIPPET_WIDTH`] bytes, `...` where cut) and a
 /// line with a caret under the position, each ending in a newline — as Falco prints it.
-pub(crate) fn snippet(content: &str, offset: usize) -> String {
+pub fn snippet(content: &str, offset: usize) -> String {
     const NO_CONTEXT: &str = "<No context available>\n";
     let bytes = content.as_bytes();
     if bytes.is_empty() {

@@ -37,6 +37,7 @@ mod version;
 #[cfg(test)]
 mod tests;
 
+pub use context::snippet;
 pub use exceptions::{exception_condition, exception_fields};
 pub use files::{rules_files, MissingEntry, RulesFiles};
 pub use render::{render_json, render_json_results, render_summary, render_text};
@@ -50,6 +51,7 @@ use crate::collection::{Collection, SourcePos, Text};
 use crate::diag::{Code, Diagnostic, ErrorCode, WarningCode};
 use crate::yaml::{self, Mark, Node, ScalarStyle, YamlError};
 use context::{Ctx, LoadError};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Reads one rules file and applies its items, in order, to `collection`. Returns the
@@ -69,6 +71,22 @@ pub fn read_rules(file_name: &str, content: &str, collection: &mut Collection) -
         reader.diags.push(diag);
     }
     reader.diags
+}
+
+/// Reads a rules file from disk and applies it like [`read_rules`], naming it by its path.
+/// A file that cannot be read gives `LOAD_ERR_FILE_READ`. Bytes that are not UTF-8 are
+/// replaced (yaml-cpp passes them through), so such a file still loads.
+pub fn read_rules_file(path: &Path, collection: &mut Collection) -> Vec<Diagnostic> {
+    let name = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => read_rules(&name, &String::from_utf8_lossy(&bytes), collection),
+        Err(e) => vec![Ctx::file(&name).diagnostic(
+            Code::Error(ErrorCode::FileRead),
+            format!("Could not open {name} for reading: {e}"),
+            &name,
+            "",
+        )],
+    }
 }
 
 /// The state of reading one file.

@@ -1032,6 +1032,26 @@ fn with_exceptions_then(exceptions: &str, rest: &str) -> &'static str {
 }
 
 #[test]
+fn reading_files_from_disk() {
+    let dir = std::env::temp_dir().join(format!("peregrine-read-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("r.yaml");
+    std::fs::write(&path, b"- list: l\n  items: [caf\xe9]\n").expect("write");
+    let mut c = Collection::default();
+    assert!(read_rules_file(&path, &mut c).is_empty());
+    assert_eq!(c.list("l").expect("list").items, ["caf\u{fffd}"]);
+    let missing = dir.join("missing.yaml");
+    let diags = read_rules_file(&missing, &mut c);
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].code, Code::Error(ErrorCode::FileRead));
+    assert!(diags[0]
+        .message
+        .starts_with(&format!("Could not open {} for reading", missing.display())));
+    assert_eq!(diags[0].context.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn error_after_warnings_keeps_both() {
     let (_, diags) = load("- rule: r\n  append: true\n  condition: x\n");
     assert_eq!(diags.len(), 2);
