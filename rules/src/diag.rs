@@ -40,7 +40,8 @@ impl ErrorCode {
     }
 }
 
-/// Warning codes, exactly as Falco names them.
+/// Warning codes, exactly as Falco names them. `description()` is Falco's short text
+/// (`falco_load_result.cpp`, `warning_strings`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WarningCode {
     UnknownSource,
@@ -83,21 +84,21 @@ impl WarningCode {
 
     pub fn description(self) -> &'static str {
         match self {
-            WarningCode::UnknownSource => "Unknown source",
+            WarningCode::UnknownSource => "Unknown event source",
             WarningCode::UnsafeNaCheck => "Unsafe <NA> comparison in condition",
-            WarningCode::NoEvttype => "No event types in condition",
-            WarningCode::UnknownFilter => "Unknown filter in condition",
+            WarningCode::NoEvttype => "Condition has no event-type restriction",
+            WarningCode::UnknownFilter => "Unknown field or event-type in condition or output",
             WarningCode::UnusedMacro => "Unused macro",
             WarningCode::UnusedList => "Unused list",
             WarningCode::UnknownItem => "Unknown rules file item",
             WarningCode::DeprecatedItem => "Used deprecated item",
             WarningCode::WarningExtension => "Warning in extension item",
-            WarningCode::AppendNoValues => "Overriding/appending list with no values",
+            WarningCode::AppendNoValues => "Overriding/appending with no values",
             WarningCode::ExceptionNameNotUnique => "Multiple exceptions defined with the same name",
             WarningCode::InvalidMacroName => "Invalid macro name",
             WarningCode::InvalidListName => "Invalid list name",
-            WarningCode::CompileCondition => "Condition has been compiled with warnings",
-            WarningCode::UnknownKey => "Unknown key in item",
+            WarningCode::CompileCondition => "Warning in rule condition",
+            WarningCode::UnknownKey => "Unknown key in item definition",
         }
     }
 }
@@ -153,12 +154,26 @@ impl Diagnostic {
         matches!(self.code, Code::Error(_))
     }
 
-    /// The innermost item (rule/macro/list) this is about: `(item_type, item_name)`.
+    /// The innermost item (rule/macro/list/exception, engine or plugin requirement, or the
+    /// file) this is about: `(item_type, item_name)`, as Falco's context names them.
     pub fn item(&self) -> Option<(&str, &str)> {
         self.context
             .iter()
             .rev()
-            .find(|l| matches!(l.item_type.as_str(), "rule" | "macro" | "list" | "required_engine_version" | "required_plugin_versions" | "rules content" | "rules content item"))
+            .find(|l| {
+                matches!(
+                    l.item_type.as_str(),
+                    "rule"
+                        | "macro"
+                        | "list"
+                        | "exception"
+                        | "required_engine_version"
+                        | "required plugin versions"
+                        | "required plugin versions entry"
+                        | "rules content"
+                        | "rules content item"
+                )
+            })
             .map(|l| (l.item_type.as_str(), l.item_name.as_str()))
     }
 
