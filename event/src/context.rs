@@ -101,10 +101,9 @@ impl ProcessInfo {
     }
 
     pub fn env_var(&self, key: &str) -> Option<&str> {
-        self.env.iter().find_map(|kv| {
-            kv.strip_prefix(key)
-                .and_then(|rest| rest.strip_prefix('='))
-        })
+        self.env
+            .iter()
+            .find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
     }
 }
 

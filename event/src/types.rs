@@ -23,7 +23,9 @@ pub enum ParamKind {
     /// An absolute or cwd-relative path, as the process passed it.
     FsPath,
     /// A path relative to the directory fd in parameter `dirfd_index`.
-    FsRelPath { dirfd_index: u8 },
+    FsRelPath {
+        dirfd_index: u8,
+    },
     CharBuf,
     ByteBuf,
     /// NUL-separated strings (exec arguments, environment).
@@ -106,57 +108,323 @@ const CLONE_PARAMS: &[ParamSpec] = &[
 const MODELLED: &[(&str, &[ParamSpec])] = &[
     ("execve", EXEC_PARAMS),
     ("execveat", EXEC_PARAMS),
-    ("open", &[p("fd", Fd), p("name", FsPath), p("flags", Flags(FlagSet::OpenFlags)), p("mode", Mode), p("dev", Uint), p("ino", Uint)]),
-    ("openat", &[p("fd", Fd), p("dirfd", Fd), p("name", rel(1)), p("flags", Flags(FlagSet::OpenFlags)), p("mode", Mode), p("dev", Uint), p("ino", Uint)]),
-    ("openat2", &[p("fd", Fd), p("dirfd", Fd), p("name", rel(1)), p("flags", Flags(FlagSet::OpenFlags)), p("mode", Mode), p("resolve", Flags(FlagSet::ResolveFlags)), p("dev", Uint), p("ino", Uint)]),
-    ("creat", &[p("fd", Fd), p("name", FsPath), p("mode", Mode), p("dev", Uint), p("ino", Uint), p("creat_flags", Flags(FlagSet::CreatFlags))]),
-    ("connect", &[p("res", Errno), p("tuple", SockTuple), p("fd", Fd), p("addr", SockAddr)]),
-    ("accept", &[p("fd", Fd), p("tuple", SockTuple), p("queuepct", Uint), p("queuelen", Uint), p("queuemax", Uint)]),
-    ("accept4", &[p("fd", Fd), p("tuple", SockTuple), p("queuepct", Uint), p("queuelen", Uint), p("queuemax", Uint), p("flags", Flags(FlagSet::SocketFlags))]),
+    (
+        "open",
+        &[
+            p("fd", Fd),
+            p("name", FsPath),
+            p("flags", Flags(FlagSet::OpenFlags)),
+            p("mode", Mode),
+            p("dev", Uint),
+            p("ino", Uint),
+        ],
+    ),
+    (
+        "openat",
+        &[
+            p("fd", Fd),
+            p("dirfd", Fd),
+            p("name", rel(1)),
+            p("flags", Flags(FlagSet::OpenFlags)),
+            p("mode", Mode),
+            p("dev", Uint),
+            p("ino", Uint),
+        ],
+    ),
+    (
+        "openat2",
+        &[
+            p("fd", Fd),
+            p("dirfd", Fd),
+            p("name", rel(1)),
+            p("flags", Flags(FlagSet::OpenFlags)),
+            p("mode", Mode),
+            p("resolve", Flags(FlagSet::ResolveFlags)),
+            p("dev", Uint),
+            p("ino", Uint),
+        ],
+    ),
+    (
+        "creat",
+        &[
+            p("fd", Fd),
+            p("name", FsPath),
+            p("mode", Mode),
+            p("dev", Uint),
+            p("ino", Uint),
+            p("creat_flags", Flags(FlagSet::CreatFlags)),
+        ],
+    ),
+    (
+        "connect",
+        &[
+            p("res", Errno),
+            p("tuple", SockTuple),
+            p("fd", Fd),
+            p("addr", SockAddr),
+        ],
+    ),
+    (
+        "accept",
+        &[
+            p("fd", Fd),
+            p("tuple", SockTuple),
+            p("queuepct", Uint),
+            p("queuelen", Uint),
+            p("queuemax", Uint),
+        ],
+    ),
+    (
+        "accept4",
+        &[
+            p("fd", Fd),
+            p("tuple", SockTuple),
+            p("queuepct", Uint),
+            p("queuelen", Uint),
+            p("queuemax", Uint),
+            p("flags", Flags(FlagSet::SocketFlags)),
+        ],
+    ),
     ("listen", &[p("res", Errno), p("fd", Fd), p("backlog", Int)]),
     ("bind", &[p("res", Errno), p("addr", SockAddr), p("fd", Fd)]),
-    ("socket", &[p("fd", Fd), p("domain", Enum(FlagSet::SocketFamily)), p("type", Uint), p("proto", Uint), p("flags", Flags(FlagSet::SocketFlags))]),
-    ("sendto", &[p("res", Errno), p("data", ByteBuf), p("fd", Fd), p("size", Uint), p("tuple", SockTuple)]),
-    ("sendmsg", &[p("res", Errno), p("data", ByteBuf), p("fd", Fd), p("size", Uint), p("tuple", SockTuple)]),
-    ("recvfrom", &[p("res", Errno), p("data", ByteBuf), p("tuple", SockTuple), p("fd", Fd), p("size", Uint)]),
-    ("recvmsg", &[p("res", Errno), p("size", Uint), p("data", ByteBuf), p("tuple", SockTuple), p("msgcontrol", ByteBuf), p("fd", Fd)]),
+    (
+        "socket",
+        &[
+            p("fd", Fd),
+            p("domain", Enum(FlagSet::SocketFamily)),
+            p("type", Uint),
+            p("proto", Uint),
+            p("flags", Flags(FlagSet::SocketFlags)),
+        ],
+    ),
+    (
+        "sendto",
+        &[
+            p("res", Errno),
+            p("data", ByteBuf),
+            p("fd", Fd),
+            p("size", Uint),
+            p("tuple", SockTuple),
+        ],
+    ),
+    (
+        "sendmsg",
+        &[
+            p("res", Errno),
+            p("data", ByteBuf),
+            p("fd", Fd),
+            p("size", Uint),
+            p("tuple", SockTuple),
+        ],
+    ),
+    (
+        "recvfrom",
+        &[
+            p("res", Errno),
+            p("data", ByteBuf),
+            p("tuple", SockTuple),
+            p("fd", Fd),
+            p("size", Uint),
+        ],
+    ),
+    (
+        "recvmsg",
+        &[
+            p("res", Errno),
+            p("size", Uint),
+            p("data", ByteBuf),
+            p("tuple", SockTuple),
+            p("msgcontrol", ByteBuf),
+            p("fd", Fd),
+        ],
+    ),
     ("dup", &[p("res", Fd), p("oldfd", Fd)]),
     ("dup2", &[p("res", Fd), p("oldfd", Fd), p("newfd", Fd)]),
-    ("dup3", &[p("res", Fd), p("oldfd", Fd), p("newfd", Fd), p("flags", Flags(FlagSet::CloexecFlags))]),
-    ("chmod", &[p("res", Errno), p("filename", FsPath), p("mode", Mode)]),
+    (
+        "dup3",
+        &[
+            p("res", Fd),
+            p("oldfd", Fd),
+            p("newfd", Fd),
+            p("flags", Flags(FlagSet::CloexecFlags)),
+        ],
+    ),
+    (
+        "chmod",
+        &[p("res", Errno), p("filename", FsPath), p("mode", Mode)],
+    ),
     ("fchmod", &[p("res", Errno), p("fd", Fd), p("mode", Mode)]),
-    ("fchmodat", &[p("res", Errno), p("dirfd", Fd), p("filename", rel(1)), p("mode", Mode)]),
-    ("mkdir", &[p("res", Errno), p("path", FsPath), p("mode", Mode)]),
-    ("mkdirat", &[p("res", Errno), p("dirfd", Fd), p("path", rel(1)), p("mode", Mode)]),
+    (
+        "fchmodat",
+        &[
+            p("res", Errno),
+            p("dirfd", Fd),
+            p("filename", rel(1)),
+            p("mode", Mode),
+        ],
+    ),
+    (
+        "mkdir",
+        &[p("res", Errno), p("path", FsPath), p("mode", Mode)],
+    ),
+    (
+        "mkdirat",
+        &[
+            p("res", Errno),
+            p("dirfd", Fd),
+            p("path", rel(1)),
+            p("mode", Mode),
+        ],
+    ),
     ("rmdir", &[p("res", Errno), p("path", FsPath)]),
     ("unlink", &[p("res", Errno), p("path", FsPath)]),
-    ("unlinkat", &[p("res", Errno), p("dirfd", Fd), p("name", rel(1)), p("flags", Flags(FlagSet::UnlinkatFlags))]),
-    ("rename", &[p("res", Errno), p("oldpath", FsPath), p("newpath", FsPath)]),
-    ("renameat", &[p("res", Errno), p("olddirfd", Fd), p("oldpath", rel(1)), p("newdirfd", Fd), p("newpath", rel(3))]),
-    ("renameat2", &[p("res", Errno), p("olddirfd", Fd), p("oldpath", rel(1)), p("newdirfd", Fd), p("newpath", rel(3)), p("flags", Flags(FlagSet::RenameFlags))]),
-    ("symlink", &[p("res", Errno), p("target", CharBuf), p("linkpath", FsPath)]),
-    ("symlinkat", &[p("res", Errno), p("target", CharBuf), p("linkdirfd", Fd), p("linkpath", rel(2))]),
-    ("link", &[p("res", Errno), p("oldpath", FsPath), p("newpath", FsPath)]),
-    ("linkat", &[p("res", Errno), p("olddir", Fd), p("oldpath", rel(1)), p("newdir", Fd), p("newpath", rel(3)), p("flags", Flags(FlagSet::LinkatFlags))]),
-    ("ptrace", &[p("res", Errno), p("addr", Dynamic), p("data", Dynamic), p("request", Enum(FlagSet::PtraceRequest)), p("pid", Pid)]),
+    (
+        "unlinkat",
+        &[
+            p("res", Errno),
+            p("dirfd", Fd),
+            p("name", rel(1)),
+            p("flags", Flags(FlagSet::UnlinkatFlags)),
+        ],
+    ),
+    (
+        "rename",
+        &[p("res", Errno), p("oldpath", FsPath), p("newpath", FsPath)],
+    ),
+    (
+        "renameat",
+        &[
+            p("res", Errno),
+            p("olddirfd", Fd),
+            p("oldpath", rel(1)),
+            p("newdirfd", Fd),
+            p("newpath", rel(3)),
+        ],
+    ),
+    (
+        "renameat2",
+        &[
+            p("res", Errno),
+            p("olddirfd", Fd),
+            p("oldpath", rel(1)),
+            p("newdirfd", Fd),
+            p("newpath", rel(3)),
+            p("flags", Flags(FlagSet::RenameFlags)),
+        ],
+    ),
+    (
+        "symlink",
+        &[p("res", Errno), p("target", CharBuf), p("linkpath", FsPath)],
+    ),
+    (
+        "symlinkat",
+        &[
+            p("res", Errno),
+            p("target", CharBuf),
+            p("linkdirfd", Fd),
+            p("linkpath", rel(2)),
+        ],
+    ),
+    (
+        "link",
+        &[p("res", Errno), p("oldpath", FsPath), p("newpath", FsPath)],
+    ),
+    (
+        "linkat",
+        &[
+            p("res", Errno),
+            p("olddir", Fd),
+            p("oldpath", rel(1)),
+            p("newdir", Fd),
+            p("newpath", rel(3)),
+            p("flags", Flags(FlagSet::LinkatFlags)),
+        ],
+    ),
+    (
+        "ptrace",
+        &[
+            p("res", Errno),
+            p("addr", Dynamic),
+            p("data", Dynamic),
+            p("request", Enum(FlagSet::PtraceRequest)),
+            p("pid", Pid),
+        ],
+    ),
     ("setuid", &[p("res", Errno), p("uid", Uid)]),
     ("setgid", &[p("res", Errno), p("gid", Gid)]),
-    ("setns", &[p("res", Errno), p("fd", Fd), p("nstype", Flags(FlagSet::CloneFlags))]),
-    ("unshare", &[p("res", Errno), p("flags", Flags(FlagSet::CloneFlags))]),
+    (
+        "setns",
+        &[
+            p("res", Errno),
+            p("fd", Fd),
+            p("nstype", Flags(FlagSet::CloneFlags)),
+        ],
+    ),
+    (
+        "unshare",
+        &[p("res", Errno), p("flags", Flags(FlagSet::CloneFlags))],
+    ),
     ("bpf", &[p("fd", Fd), p("cmd", Enum(FlagSet::BpfCmd))]),
-    ("init_module", &[p("res", Errno), p("img", ByteBuf), p("length", Uint), p("uargs", CharBuf)]),
-    ("finit_module", &[p("res", Errno), p("fd", Fd), p("uargs", CharBuf), p("flags", Flags(FlagSet::FinitModuleFlags))]),
-    ("userfaultfd", &[p("res", Errno), p("flags", Flags(FlagSet::UserfaultfdFlags))]),
+    (
+        "init_module",
+        &[
+            p("res", Errno),
+            p("img", ByteBuf),
+            p("length", Uint),
+            p("uargs", CharBuf),
+        ],
+    ),
+    (
+        "finit_module",
+        &[
+            p("res", Errno),
+            p("fd", Fd),
+            p("uargs", CharBuf),
+            p("flags", Flags(FlagSet::FinitModuleFlags)),
+        ],
+    ),
+    (
+        "userfaultfd",
+        &[
+            p("res", Errno),
+            p("flags", Flags(FlagSet::UserfaultfdFlags)),
+        ],
+    ),
     ("close", &[p("res", Errno), p("fd", Fd)]),
     ("clone", CLONE_PARAMS),
     ("clone3", CLONE_PARAMS),
     ("fork", CLONE_PARAMS),
     ("vfork", CLONE_PARAMS),
-    ("procexit", &[p("status", Int), p("ret", Int), p("sig", Uint), p("core", Uint), p("reaper_tid", Pid)]),
+    (
+        "procexit",
+        &[
+            p("status", Int),
+            p("ret", Int),
+            p("sig", Uint),
+            p("core", Uint),
+            p("reaper_tid", Pid),
+        ],
+    ),
     ("chdir", &[p("res", Errno), p("path", FsPath)]),
     ("fchdir", &[p("res", Errno), p("fd", Fd)]),
-    ("setresuid", &[p("res", Errno), p("ruid", Uid), p("euid", Uid), p("suid", Uid)]),
-    ("setresgid", &[p("res", Errno), p("rgid", Gid), p("egid", Gid), p("sgid", Gid)]),
+    (
+        "setresuid",
+        &[
+            p("res", Errno),
+            p("ruid", Uid),
+            p("euid", Uid),
+            p("suid", Uid),
+        ],
+    ),
+    (
+        "setresgid",
+        &[
+            p("res", Errno),
+            p("rgid", Gid),
+            p("egid", Gid),
+            p("sgid", Gid),
+        ],
+    ),
 ];
 
 /// An event type: an index into the table of known names. Serialized by name, so captures
@@ -211,7 +479,11 @@ event_type_consts! {
 impl EventType {
     /// Looks a name up among all known event types.
     pub fn from_name(name: &str) -> Option<EventType> {
-        table().names.iter().position(|n| *n == name).map(|i| EventType(i as u16))
+        table()
+            .names
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| EventType(i as u16))
     }
 
     pub fn from_index(index: u16) -> Option<EventType> {
@@ -237,7 +509,10 @@ impl EventType {
 
     /// The parameter schema; empty for types Peregrine does not capture.
     pub fn params(self) -> &'static [ParamSpec] {
-        MODELLED.get(self.0 as usize).map(|(_, p)| *p).unwrap_or(&[])
+        MODELLED
+            .get(self.0 as usize)
+            .map(|(_, p)| *p)
+            .unwrap_or(&[])
     }
 
     /// Whether Peregrine's probes produce this type.
@@ -254,7 +529,10 @@ impl EventType {
     }
 
     pub fn is_open(self) -> bool {
-        matches!(self, Self::OPEN | Self::OPENAT | Self::OPENAT2 | Self::CREAT)
+        matches!(
+            self,
+            Self::OPEN | Self::OPENAT | Self::OPENAT2 | Self::CREAT
+        )
     }
 
     pub fn is_clone(self) -> bool {
@@ -322,7 +600,10 @@ mod tests {
 
     #[test]
     fn every_syscall_name_is_known() {
-        assert_eq!(EventType::from_name("pivot_root").map(|t| t.name()), Some("pivot_root"));
+        assert_eq!(
+            EventType::from_name("pivot_root").map(|t| t.name()),
+            Some("pivot_root")
+        );
         assert!(!EventType::from_name("pivot_root").unwrap().is_modelled());
         assert!(EventType::from_name("no_such_call").is_none());
         let openat = EventType::from_name("openat").unwrap();
@@ -334,7 +615,12 @@ mod tests {
         for t in EventType::all().filter(|t| t.is_modelled()) {
             for spec in t.params() {
                 if let FsRelPath { dirfd_index } = spec.kind {
-                    assert_eq!(t.params()[dirfd_index as usize].kind, Fd, "{t} {}", spec.name);
+                    assert_eq!(
+                        t.params()[dirfd_index as usize].kind,
+                        Fd,
+                        "{t} {}",
+                        spec.name
+                    );
                 }
             }
         }

@@ -7,7 +7,11 @@ use peregrine_rules::{fields, loader, CompileOptions, LoadOutcome};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "peregrine", version, about = "Runtime security agent: Falco rules over eBPF events")]
+#[command(
+    name = "peregrine",
+    version,
+    about = "Runtime security agent: Falco rules over eBPF events"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -47,17 +51,34 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 fn sources(paths: &[PathBuf]) -> Result<Vec<RulesSource>> {
     if paths.is_empty() {
-        return Ok(vec![RulesSource::new(peregrine_config::DEFAULT_RULES_NAME, peregrine_config::DEFAULT_RULES)]);
+        return Ok(vec![RulesSource::new(
+            peregrine_config::DEFAULT_RULES_NAME,
+            peregrine_config::DEFAULT_RULES,
+        )]);
     }
-    let files = loader::rules_files(paths).context("listing rules files")?;
-    Ok(files.iter().map(|p| RulesSource::read(p)).collect())
+    let listed = loader::rules_files(paths);
+    if let Some(missing) = listed.missing.first() {
+        // Rules given on the command line must exist (Falco's `-r`).
+        return Err(anyhow::anyhow!("{missing}")).context("reading rules files");
+    }
+    for ignored in &listed.ignored {
+        eprintln!(
+            "ignoring {}: rules files must be named *.yaml or *.yml",
+            ignored.display()
+        );
+    }
+    Ok(listed.files.iter().map(|p| RulesSource::read(p)).collect())
 }
 
 fn validate(paths: &[PathBuf], json: bool) -> Result<i32> {
     let sources = sources(paths)?;
     let outcome = peregrine_rules::load_sources(&sources, &CompileOptions::default());
     if json {
-        println!("{}", loader::render_json(&outcome));
+        let results = outcome
+            .files
+            .iter()
+            .map(|f| (f.name.as_str(), f.diagnostics.as_slice()));
+        println!("{}", loader::render_json_results(results));
     } else {
         for f in &outcome.files {
             print!("{}", loader::render_text(&f.name, &f.diagnostics));
@@ -87,7 +108,10 @@ fn print_summary(outcome: &LoadOutcome) {
 
 fn list_fields(prefix: Option<&str>, markdown: bool) {
     let mut category = "";
-    for def in fields::registry().iter().filter(|d| prefix.is_none_or(|p| d.name.starts_with(p))) {
+    for def in fields::registry()
+        .iter()
+        .filter(|d| prefix.is_none_or(|p| d.name.starts_with(p)))
+    {
         if def.category != category {
             category = def.category;
             if markdown {
@@ -97,9 +121,19 @@ fn list_fields(prefix: Option<&str>, markdown: bool) {
             }
         }
         if markdown {
-            println!("| `{}` | {} | {} |", def.name, def.ftype.falco_name(), def.desc);
+            println!(
+                "| `{}` | {} | {} |",
+                def.name,
+                def.ftype.falco_name(),
+                def.desc
+            );
         } else {
-            println!("{:<40} {:<8} {}", def.name, def.ftype.falco_name(), def.desc);
+            println!(
+                "{:<40} {:<8} {}",
+                def.name,
+                def.ftype.falco_name(),
+                def.desc
+            );
         }
     }
 }

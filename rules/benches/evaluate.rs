@@ -21,7 +21,9 @@ fn testdata() -> PathBuf {
 fn ruleset(sources: Vec<RulesSource>, enable_all: bool) -> Ruleset {
     let out = load_sources(&sources, &CompileOptions::default());
     let errors: Vec<_> = out.errors().map(|d| d.to_string()).collect();
-    let mut rs = out.ruleset.unwrap_or_else(|| panic!("rules must load: {errors:?}"));
+    let mut rs = out
+        .ruleset
+        .unwrap_or_else(|| panic!("rules must load: {errors:?}"));
     if enable_all {
         rs.set_enabled_by_name("*", true);
     }
@@ -29,7 +31,13 @@ fn ruleset(sources: Vec<RulesSource>, enable_all: bool) -> Ruleset {
 }
 
 fn stream() -> Vec<Event> {
-    Generator::new(SynthConfig { seed: 42, containers: 12, ..Default::default() }).take(EVENTS).collect()
+    Generator::new(SynthConfig {
+        seed: 42,
+        containers: 12,
+        ..Default::default()
+    })
+    .take(EVENTS)
+    .collect()
 }
 
 fn run(rs: &Ruleset, events: &[Event]) -> usize {
@@ -47,14 +55,28 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(events.len() as u64));
     group.sample_size(20);
 
-    let seed = ruleset(vec![RulesSource::new("seed_rules.yaml", peregrine_config_seed())], false);
-    eprintln!("seed ruleset: {} alerts over {} events", run(&seed, &events), events.len());
+    let seed = ruleset(
+        vec![RulesSource::new("seed_rules.yaml", peregrine_config_seed())],
+        false,
+    );
+    eprintln!(
+        "seed ruleset: {} alerts over {} events",
+        run(&seed, &events),
+        events.len()
+    );
     group.bench_function("seed_rules", |b| b.iter(|| black_box(run(&seed, &events))));
 
     let upstream = testdata().join("upstream");
     if upstream.is_dir() {
-        let files = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"];
-        let sources = files.iter().map(|f| RulesSource::read(&upstream.join(f))).collect();
+        let files = [
+            "falco_rules.yaml",
+            "falco-incubating_rules.yaml",
+            "falco-sandbox_rules.yaml",
+        ];
+        let sources = files
+            .iter()
+            .map(|f| RulesSource::read(&upstream.join(f)))
+            .collect();
         let all = ruleset(sources, true);
         eprintln!(
             "upstream rules ({} enabled): {} alerts over {} events",
@@ -62,7 +84,9 @@ fn bench(c: &mut Criterion) {
             run(&all, &events),
             events.len()
         );
-        group.bench_function("all_upstream_rules", |b| b.iter(|| black_box(run(&all, &events))));
+        group.bench_function("all_upstream_rules", |b| {
+            b.iter(|| black_box(run(&all, &events)))
+        });
     } else {
         eprintln!("skipping upstream rules: {} not found", upstream.display());
     }
@@ -70,8 +94,10 @@ fn bench(c: &mut Criterion) {
 }
 
 fn peregrine_config_seed() -> String {
-    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/defaults/default_rules.yaml"))
-        .expect("embedded default rules")
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/defaults/default_rules.yaml"),
+    )
+    .expect("embedded default rules")
 }
 
 criterion_group!(benches, bench);

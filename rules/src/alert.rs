@@ -17,7 +17,11 @@ pub struct AlertOptions {
 
 impl Default for AlertOptions {
     fn default() -> Self {
-        AlertOptions { hostname: Arc::from("localhost"), time_iso8601: false, utc_offset_secs: 0 }
+        AlertOptions {
+            hostname: Arc::from("localhost"),
+            time_iso8601: false,
+            utc_offset_secs: 0,
+        }
     }
 }
 
@@ -32,7 +36,12 @@ pub struct JsonOptions {
 
 impl Default for JsonOptions {
     fn default() -> Self {
-        JsonOptions { include_output: true, include_output_fields: true, include_tags: true, include_message: false }
+        JsonOptions {
+            include_output: true,
+            include_output_fields: true,
+            include_tags: true,
+            include_message: false,
+        }
     }
 }
 
@@ -66,13 +75,22 @@ impl Alert {
             m.insert("output".into(), Json::String(self.output.clone()));
         }
         if opts.include_output_fields {
-            m.insert("output_fields".into(), Json::Object(self.output_fields.clone()));
+            m.insert(
+                "output_fields".into(),
+                Json::Object(self.output_fields.clone()),
+            );
         }
-        m.insert("priority".into(), Json::String(self.priority.as_str().into()));
+        m.insert(
+            "priority".into(),
+            Json::String(self.priority.as_str().into()),
+        );
         m.insert("rule".into(), Json::String(self.rule.to_string()));
         m.insert("source".into(), Json::String(self.source.to_string()));
         if opts.include_tags {
-            m.insert("tags".into(), Json::Array(self.tags.iter().map(|t| Json::String(t.clone())).collect()));
+            m.insert(
+                "tags".into(),
+                Json::Array(self.tags.iter().map(|t| Json::String(t.clone())).collect()),
+            );
         }
         m.insert("time".into(), Json::String(timefmt::rfc3339(self.time_ns)));
         Json::Object(m)

@@ -17,7 +17,10 @@ pub enum Expr {
     Or(Vec<Expr>),
     Not(Box<Expr>),
     /// A bare identifier: a macro reference.
-    Macro { name: String, pos: Pos },
+    Macro {
+        name: String,
+        pos: Pos,
+    },
     /// `lhs op rhs`; for `exists`, `rhs` is [`Rhs::None`].
     Compare(Compare),
 }

@@ -194,6 +194,12 @@ impl fmt::Display for Diagnostic {
                 write!(f, "{kind} '{name}': ")?;
             }
         }
-        write!(f, "{} ({}): {}", self.code.as_str(), self.code.description(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code.as_str(),
+            self.code.description(),
+            self.message
+        )
     }
 }

@@ -17,15 +17,23 @@ pub struct RulesSource {
 
 impl RulesSource {
     pub fn new(name: impl Into<String>, content: impl Into<String>) -> RulesSource {
-        RulesSource { name: name.into(), content: Ok(content.into()) }
+        RulesSource {
+            name: name.into(),
+            content: Ok(content.into()),
+        }
     }
 
     /// Reads a file; a read failure becomes a `LOAD_ERR_FILE_READ` when loaded.
     pub fn read(path: &Path) -> RulesSource {
         let content = std::fs::read(path)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| String::from_utf8(bytes).map_err(|e| format!("not valid UTF-8: {e}")));
-        RulesSource { name: path.display().to_string(), content }
+            .and_then(|bytes| {
+                String::from_utf8(bytes).map_err(|e| format!("not valid UTF-8: {e}"))
+            });
+        RulesSource {
+            name: path.display().to_string(),
+            content,
+        }
     }
 }
 
@@ -76,7 +84,10 @@ impl LoadOutcome {
 
 /// Loads files from disk, in order.
 pub fn load_files(paths: &[impl AsRef<Path>], opts: &CompileOptions) -> LoadOutcome {
-    let sources: Vec<RulesSource> = paths.iter().map(|p| RulesSource::read(p.as_ref())).collect();
+    let sources: Vec<RulesSource> = paths
+        .iter()
+        .map(|p| RulesSource::read(p.as_ref()))
+        .collect();
     load_sources(&sources, opts)
 }
 
@@ -105,7 +116,11 @@ pub fn load_sources(sources: &[RulesSource], opts: &CompileOptions) -> LoadOutco
                         snippet: None,
                     }],
                 });
-                return LoadOutcome { files, ruleset: None, collection };
+                return LoadOutcome {
+                    files,
+                    ruleset: None,
+                    collection,
+                };
             }
         };
         let mut diagnostics = read_rules(&src.name, content, &mut collection);
@@ -119,28 +134,36 @@ pub fn load_sources(sources: &[RulesSource], opts: &CompileOptions) -> LoadOutco
             fill_snippet(d, &src.name, content);
         }
         let failed = diagnostics.iter().any(Diagnostic::is_error);
-        files.push(FileResult { name: src.name.clone(), diagnostics });
+        files.push(FileResult {
+            name: src.name.clone(),
+            diagnostics,
+        });
         if failed {
-            return LoadOutcome { files, ruleset: None, collection };
+            return LoadOutcome {
+                files,
+                ruleset: None,
+                collection,
+            };
         }
     }
     if sources.is_empty() {
         ruleset = compile(&collection, opts).ruleset;
     }
-    LoadOutcome { files, ruleset, collection }
+    LoadOutcome {
+        files,
+        ruleset,
+        collection,
+    }
 }
 
-/// Adds the offending line with a caret under the column, when the problem is in `file`.
+/// Adds the offending line with a caret under the position, when the problem is in `file`.
 fn fill_snippet(d: &mut Diagnostic, file: &str, content: &str) {
     if d.snippet.is_some() {
         return;
     }
     let Some(loc) = d.context.last() else { return };
-    if loc.file != file || loc.line == 0 {
+    if loc.file != file {
         return;
     }
-    let Some(line) = content.lines().nth(loc.line as usize - 1) else { return };
-    let shown: String = line.chars().take(160).collect();
-    let caret_col = (loc.column.max(1) as usize - 1).min(shown.chars().count());
-    d.snippet = Some(format!("{shown}\n{}^", " ".repeat(caret_col)));
+    d.snippet = Some(crate::loader::snippet(content, loc.offset));
 }

@@ -32,7 +32,11 @@ pub(crate) struct FormatError {
 }
 
 fn err(message: String, offset: usize, unknown: bool) -> FormatError {
-    FormatError { message, offset, unknown }
+    FormatError {
+        message,
+        offset,
+        unknown,
+    }
 }
 
 impl OutputFormat {
@@ -54,11 +58,28 @@ impl OutputFormat {
             while j < bytes.len() && bytes[j].is_ascii_digit() {
                 j += 1;
             }
-            let width = if j > pct + 1 { text[pct + 1..j].parse::<usize>().ok() } else { None };
-            let token_end = text[j..].find(char::is_whitespace).map(|e| j + e).unwrap_or(text.len());
-            let bad = || err(format!("invalid formatting token {}", &text[j..token_end]), pct, true);
+            let width = if j > pct + 1 {
+                text[pct + 1..j].parse::<usize>().ok()
+            } else {
+                None
+            };
+            let token_end = text[j..]
+                .find(char::is_whitespace)
+                .map(|e| j + e)
+                .unwrap_or(text.len());
+            let bad = || {
+                err(
+                    format!("invalid formatting token {}", &text[j..token_end]),
+                    pct,
+                    true,
+                )
+            };
             if j >= bytes.len() || bytes[j] == b'(' {
-                return Err(err(format!("invalid formatting token %{}", &text[pct + 1..token_end]), pct, false));
+                return Err(err(
+                    format!("invalid formatting token %{}", &text[pct + 1..token_end]),
+                    pct,
+                    false,
+                ));
             }
             let (operand, end) = parser::parse_operand_at(text, j).map_err(|_| bad())?;
             let (operand, end) = match operand {
@@ -67,7 +88,9 @@ impl OutputFormat {
                     let name = f.name.clone();
                     let cut = (1..name.len())
                         .rev()
-                        .find(|&n| name.is_char_boundary(n) && fields::resolve(&name[..n], None).is_ok())
+                        .find(|&n| {
+                            name.is_char_boundary(n) && fields::resolve(&name[..n], None).is_ok()
+                        })
                         .ok_or_else(bad)?;
                     let mut f = f;
                     f.name.truncate(cut);
@@ -75,7 +98,9 @@ impl OutputFormat {
                 }
                 other => (other, end),
             };
-            let (slot, keys) = slots.resolve_output(&operand).map_err(|e| err(e.message, pct, e.unknown))?;
+            let (slot, keys) = slots
+                .resolve_output(&operand)
+                .map_err(|e| err(e.message, pct, e.unknown))?;
             for (key, s) in keys {
                 if !fields.iter().any(|(k, _)| *k == key) {
                     fields.push((key, s));
@@ -127,7 +152,10 @@ impl OutputFormat {
 
     pub(crate) fn output_fields(&self, scratch: &Scratch, into: &mut Map<String, Json>) {
         for (key, slot) in &self.fields {
-            let v = scratch.value(*slot).map(Value::to_json).unwrap_or(Json::Null);
+            let v = scratch
+                .value(*slot)
+                .map(Value::to_json)
+                .unwrap_or(Json::Null);
             into.insert(key.clone(), v);
         }
     }

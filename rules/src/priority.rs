@@ -100,7 +100,10 @@ mod tests {
     fn parses_case_insensitively_with_info_alias() {
         assert_eq!("WARNING".parse::<Priority>(), Ok(Priority::Warning));
         assert_eq!("Info".parse::<Priority>(), Ok(Priority::Informational));
-        assert_eq!("informational".parse::<Priority>(), Ok(Priority::Informational));
+        assert_eq!(
+            "informational".parse::<Priority>(),
+            Ok(Priority::Informational)
+        );
         assert!("loud".parse::<Priority>().is_err());
         assert!(Priority::Critical.at_least(Priority::Warning));
         assert!(!Priority::Notice.at_least(Priority::Warning));

@@ -44,7 +44,11 @@ pub struct Ruleset {
 
 impl Ruleset {
     pub(crate) fn new(rules: Vec<CompiledRule>, slots: Vec<SlotDef>) -> Ruleset {
-        let mut rs = Ruleset { rules, slots, by_type: Vec::new() };
+        let mut rs = Ruleset {
+            rules,
+            slots,
+            by_type: Vec::new(),
+        };
         rs.reindex();
         rs
     }
@@ -105,7 +109,8 @@ impl Ruleset {
 
     /// Every event type some enabled rule can match: what the probes must capture.
     pub fn event_types(&self) -> EvtSet {
-        self.enabled_rules().fold(EvtSet::empty(), |acc, r| acc.union(&r.evttypes))
+        self.enabled_rules()
+            .fold(EvtSet::empty(), |acc, r| acc.union(&r.evttypes))
     }
 
     /// A field cache sized for this ruleset. Keep one per evaluating thread.
@@ -115,7 +120,13 @@ impl Ruleset {
 
     /// Evaluates the rules that can fire on this event's type, in definition order, and
     /// pushes the indices of those that match into `matches`.
-    pub fn evaluate(&self, ev: &Event, scratch: &mut Scratch, mode: RuleMatching, matches: &mut Vec<usize>) {
+    pub fn evaluate(
+        &self,
+        ev: &Event,
+        scratch: &mut Scratch,
+        mode: RuleMatching,
+        matches: &mut Vec<usize>,
+    ) {
         let Some(candidates) = self.by_type.get(ev.etype.index()) else {
             return;
         };
@@ -123,7 +134,11 @@ impl Ruleset {
             return;
         }
         scratch.next_event(self.slots.len());
-        let mut cx = Ctx { ev, defs: &self.slots, scratch };
+        let mut cx = Ctx {
+            ev,
+            defs: &self.slots,
+            scratch,
+        };
         for &i in candidates.iter() {
             if self.rules[i as usize].condition.eval(&mut cx) {
                 matches.push(i as usize);
@@ -136,7 +151,13 @@ impl Ruleset {
 
     /// Builds the alert for a rule that matched `ev`. Uses the values `evaluate` cached in
     /// `scratch` for this event, extracting only what the output adds.
-    pub fn alert(&self, rule: usize, ev: &Event, scratch: &mut Scratch, opts: &AlertOptions) -> Alert {
+    pub fn alert(
+        &self,
+        rule: usize,
+        ev: &Event,
+        scratch: &mut Scratch,
+        opts: &AlertOptions,
+    ) -> Alert {
         let r = &self.rules[rule];
         for slot in r.output.slots() {
             scratch.ensure(&self.slots, slot, ev);

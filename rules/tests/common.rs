@@ -25,7 +25,12 @@ pub fn testdata() -> Option<PathBuf> {
 }
 
 pub fn user(uid: u32, name: &str) -> Arc<UserInfo> {
-    Arc::new(UserInfo { uid, name: name.into(), homedir: "/root".into(), shell: "/bin/sh".into() })
+    Arc::new(UserInfo {
+        uid,
+        name: name.into(),
+        homedir: "/root".into(),
+        shell: "/bin/sh".into(),
+    })
 }
 
 /// bash (pid 100, child of sshd 50, child of systemd 1) → cat /etc/shadow (pid 200).
@@ -122,8 +127,18 @@ pub fn shadow_read() -> Event {
 /// `curl` connecting from 10.1.2.3:40000 to `dip:dport` over TCP.
 pub fn connect_event(dip: &str, dport: u16) -> Event {
     let dip: IpAddr = dip.parse().unwrap();
-    let sip: IpAddr = if dip.is_ipv4() { "10.1.2.3".parse().unwrap() } else { "fd00::3".parse().unwrap() };
-    let tuple = SockTuple::Inet { proto: L4Proto::Tcp, sip, sport: 40000, dip, dport };
+    let sip: IpAddr = if dip.is_ipv4() {
+        "10.1.2.3".parse().unwrap()
+    } else {
+        "fd00::3".parse().unwrap()
+    };
+    let tuple = SockTuple::Inet {
+        proto: L4Proto::Tcp,
+        sip,
+        sport: 40000,
+        dip,
+        dport,
+    };
     let mut ev = Event::new(
         EventType::CONNECT,
         TS,
@@ -132,13 +147,20 @@ pub fn connect_event(dip: &str, dport: u16) -> Event {
             ParamValue::Int(0),
             ParamValue::Tuple(tuple.clone()),
             ParamValue::Int(5),
-            ParamValue::Addr(SockAddr::Inet { ip: dip, port: dport }),
+            ParamValue::Addr(SockAddr::Inet {
+                ip: dip,
+                port: dport,
+            }),
         ],
     );
     ev.process = Some(process("curl", &["-s", "http://x"]));
     ev.fd = Some(Arc::new(FdInfo {
         num: 5,
-        kind: if dip.is_ipv4() { FdKind::Ipv4 } else { FdKind::Ipv6 },
+        kind: if dip.is_ipv4() {
+            FdKind::Ipv4
+        } else {
+            FdKind::Ipv6
+        },
         name: tuple.to_string(),
         tuple: Some(tuple),
         l4proto: Some(L4Proto::Tcp),
@@ -168,7 +190,10 @@ pub fn in_container(mut ev: Event, repo: &str) -> Event {
 }
 
 pub fn no_suggested() -> CompileOptions {
-    CompileOptions { suggested_output: false, ..Default::default() }
+    CompileOptions {
+        suggested_output: false,
+        ..Default::default()
+    }
 }
 
 /// A ruleset with one rule; panics with the diagnostics if it does not load.
@@ -180,7 +205,8 @@ pub fn one_rule(condition: &str, output: &str) -> Ruleset {
     );
     let out = load_sources(&[RulesSource::new("test.yaml", yaml)], &no_suggested());
     let errs: Vec<String> = out.errors().map(|d| d.to_string()).collect();
-    out.ruleset.unwrap_or_else(|| panic!("condition {condition:?} failed: {errs:?}"))
+    out.ruleset
+        .unwrap_or_else(|| panic!("condition {condition:?} failed: {errs:?}"))
 }
 
 pub fn matches(rs: &Ruleset, ev: &Event) -> bool {
@@ -201,10 +227,17 @@ pub fn compile_error(condition: &str) -> String {
         serde_json::to_string(condition).unwrap()
     );
     let out = load_sources(&[RulesSource::new("bad.yaml", yaml)], &no_suggested());
-    let err = out.errors().next().unwrap_or_else(|| panic!("{condition:?} compiled"));
+    let err = out
+        .errors()
+        .next()
+        .unwrap_or_else(|| panic!("{condition:?} compiled"));
     err.message.clone()
 }
 
 pub fn alert_opts() -> AlertOptions {
-    AlertOptions { hostname: "test-host".into(), time_iso8601: true, utc_offset_secs: 0 }
+    AlertOptions {
+        hostname: "test-host".into(),
+        time_iso8601: true,
+        utc_offset_secs: 0,
+    }
 }

@@ -31,7 +31,10 @@ fn format_error(output: &str) -> String {
         serde_json::to_string(output).unwrap()
     );
     let out = load_sources(&[RulesSource::new("t.yaml", yaml)], &no_suggested());
-    let e = out.errors().next().unwrap_or_else(|| panic!("{output:?} compiled"));
+    let e = out
+        .errors()
+        .next()
+        .unwrap_or_else(|| panic!("{output:?} compiled"));
     assert_eq!(e.code.as_str(), "LOAD_ERR_COMPILE_OUTPUT", "{output:?}");
     e.message.clone()
 }
@@ -41,9 +44,18 @@ fn tokens_widths_and_adjacent_text() {
     let ev = shadow_read();
     assert_eq!(format("start %proc.name end", &ev).0, "start cat end");
     assert_eq!(format("start %2proc.name end", &ev).0, "start ca end");
-    assert_eq!(format("start %10proc.name end", &ev).0, "start cat        end");
-    assert_eq!(format("start%proc.nameand%thread.tidend", &ev).0, "startcatand200end");
-    assert_eq!(format("start%proc.aname[0]and%proc.apid[0]end", &ev).0, "startcatand200end");
+    assert_eq!(
+        format("start %10proc.name end", &ev).0,
+        "start cat        end"
+    );
+    assert_eq!(
+        format("start%proc.nameand%thread.tidend", &ev).0,
+        "startcatand200end"
+    );
+    assert_eq!(
+        format("start%proc.aname[0]and%proc.apid[0]end", &ev).0,
+        "startcatand200end"
+    );
     assert_eq!(format("start end", &ev).0, "start end");
     assert_eq!(format("(%fd.name.)", &ev).0, "(/etc/shadow.)");
     assert_eq!(format("*start %proc.name end", &ev).0, "start cat end");
@@ -71,10 +83,22 @@ fn transformers_in_outputs() {
     assert_eq!(fields.get("toupper(proc.name)"), Some(&json!("CAT")));
     let (text, fields) = format("start %tolower(toupper(proc.name)) end", &ev);
     assert_eq!(text, "start cat end");
-    assert_eq!(fields.get("tolower(toupper(proc.name))"), Some(&json!("cat")));
-    assert_eq!(format("start %2toupper(proc.name) end", &ev).0, "start CA end");
-    assert_eq!(format("start%toupper(proc.name)and%basename(fd.name)end", &ev).0, "startCATandshadowend");
-    assert_eq!(format("start %toupper( proc.name ) end", &ev).0, "start CAT end");
+    assert_eq!(
+        fields.get("tolower(toupper(proc.name))"),
+        Some(&json!("cat"))
+    );
+    assert_eq!(
+        format("start %2toupper(proc.name) end", &ev).0,
+        "start CA end"
+    );
+    assert_eq!(
+        format("start%toupper(proc.name)and%basename(fd.name)end", &ev).0,
+        "startCATandshadowend"
+    );
+    assert_eq!(
+        format("start %toupper( proc.name ) end", &ev).0,
+        "start CAT end"
+    );
     assert_eq!(format("%proc.aname", &ev).0, "bash sshd systemd");
 }
 
@@ -99,7 +123,10 @@ fn invalid_tokens_are_rejected() {
         let msg = format_error(bad);
         assert!(!msg.is_empty(), "{bad}");
     }
-    assert_eq!(format_error("An open was seen %not_a_real_field"), "invalid formatting token not_a_real_field");
+    assert_eq!(
+        format_error("An open was seen %not_a_real_field"),
+        "invalid formatting token not_a_real_field"
+    );
 }
 
 /// Falco's `test/output_files/single_rule_with_cat_write.{json,txt}`: same rule, same event
@@ -108,10 +135,15 @@ fn invalid_tokens_are_rejected() {
 fn json_and_text_alerts_match_falco_examples() {
     let Some(data) = testdata() else { return };
     let dir = data.join("upstream/tests");
-    let rules = std::fs::read_to_string(dir.join("falco-2583ea9-test-rules/single_rule_with_tags.yaml")).unwrap();
+    let rules =
+        std::fs::read_to_string(dir.join("falco-2583ea9-test-rules/single_rule_with_tags.yaml"))
+            .unwrap();
     let out = load_sources(
         &[RulesSource::new("single_rule_with_tags.yaml", rules)],
-        &CompileOptions { suggested_output: false, ..Default::default() },
+        &CompileOptions {
+            suggested_output: false,
+            ..Default::default()
+        },
     );
     let rs = out.ruleset.expect("loads");
     let mut ev = open_event("/dev/null", open::O_WRONLY);
@@ -127,11 +159,18 @@ fn json_and_text_alerts_match_falco_examples() {
     let mut a = alert(&rs, &ev);
     a.hostname = "test-falco-hostname".into();
 
-    let expected_json = std::fs::read_to_string(dir.join("falco-2583ea9-test/output_files_single_rule_with_cat_write.json")).unwrap();
-    let first: serde_json::Value = serde_json::from_str(expected_json.lines().next().unwrap()).unwrap();
+    let expected_json = std::fs::read_to_string(
+        dir.join("falco-2583ea9-test/output_files_single_rule_with_cat_write.json"),
+    )
+    .unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(expected_json.lines().next().unwrap()).unwrap();
     assert_eq!(a.to_json(&JsonOptions::default()), first);
 
-    let expected_text = std::fs::read_to_string(dir.join("falco-2583ea9-test/output_files_single_rule_with_cat_write.txt")).unwrap();
+    let expected_text = std::fs::read_to_string(
+        dir.join("falco-2583ea9-test/output_files_single_rule_with_cat_write.txt"),
+    )
+    .unwrap();
     assert_eq!(a.to_text_line(), expected_text.lines().next().unwrap());
 }
 
@@ -140,26 +179,51 @@ fn json_keys_are_sorted_and_optional_keys_follow_options() {
     let rs = one_rule("proc.name = cat", "read %fd.name by %proc.name");
     let a = alert(&rs, &shadow_read());
     let line = a.to_json_line(&JsonOptions::default());
-    let keys: Vec<&str> = ["\"hostname\"", "\"output\"", "\"output_fields\"", "\"priority\"", "\"rule\"", "\"source\"", "\"tags\"", "\"time\""]
-        .into_iter()
-        .collect();
+    let keys: Vec<&str> = [
+        "\"hostname\"",
+        "\"output\"",
+        "\"output_fields\"",
+        "\"priority\"",
+        "\"rule\"",
+        "\"source\"",
+        "\"tags\"",
+        "\"time\"",
+    ]
+    .into_iter()
+    .collect();
     let mut last = 0;
     for k in keys {
-        let at = line.find(k).unwrap_or_else(|| panic!("{k} missing in {line}"));
+        let at = line
+            .find(k)
+            .unwrap_or_else(|| panic!("{k} missing in {line}"));
         assert!(at >= last, "{k} out of order in {line}");
         last = at;
     }
-    assert!(line.contains("\"tags\":[\"a\",\"b\"]"), "tags sorted: {line}");
-    let minimal = a.to_json(&JsonOptions { include_output: false, include_output_fields: false, include_tags: false, include_message: true });
+    assert!(
+        line.contains("\"tags\":[\"a\",\"b\"]"),
+        "tags sorted: {line}"
+    );
+    let minimal = a.to_json(&JsonOptions {
+        include_output: false,
+        include_output_fields: false,
+        include_tags: false,
+        include_message: true,
+    });
     assert_eq!(minimal["message"], json!("read /etc/shadow by cat"));
     assert!(minimal.get("output").is_none() && minimal.get("tags").is_none());
-    assert_eq!(a.output, "2016-08-04T16:17:57.881781397+0000: Warning read /etc/shadow by cat");
+    assert_eq!(
+        a.output,
+        "2016-08-04T16:17:57.881781397+0000: Warning read /etc/shadow by cat"
+    );
 }
 
 #[test]
 fn suggested_container_fields_are_appended_by_default() {
     let yaml = "- rule: r\n  desc: d\n  condition: proc.name = cat\n  output: read %fd.name\n  priority: INFO\n";
-    let out = load_sources(&[RulesSource::new("t.yaml", yaml)], &CompileOptions::default());
+    let out = load_sources(
+        &[RulesSource::new("t.yaml", yaml)],
+        &CompileOptions::default(),
+    );
     let rs = out.ruleset.unwrap();
     let a = alert(&rs, &shadow_read());
     assert_eq!(
@@ -167,15 +231,29 @@ fn suggested_container_fields_are_appended_by_default() {
         "read /etc/shadow container_id=host container_name=host container_image_repository=<NA> \
          container_image_tag=<NA> k8s_pod_name=<NA> k8s_ns_name=<NA>"
     );
-    assert_eq!(a.output_fields["container.image.repository"], serde_json::Value::Null);
+    assert_eq!(
+        a.output_fields["container.image.repository"],
+        serde_json::Value::Null
+    );
     let c = alert(&rs, &in_container(shadow_read(), "docker.io/library/nginx"));
-    assert!(c.message.contains("container_id=abcdef012345 container_name=web-1"), "{}", c.message);
-    assert!(c.message.contains("container_image_repository=docker.io/library/nginx container_image_tag=1.0"));
+    assert!(
+        c.message
+            .contains("container_id=abcdef012345 container_name=web-1"),
+        "{}",
+        c.message
+    );
+    assert!(c
+        .message
+        .contains("container_image_repository=docker.io/library/nginx container_image_tag=1.0"));
 }
 
 #[test]
 fn control_characters_are_escaped_in_text_lines() {
     let rs = one_rule("proc.name = cat", "file=%fd.name");
     let a = alert(&rs, &open_event("/tmp/a\nb", open::O_RDONLY));
-    assert!(a.to_text_line().ends_with("file=/tmp/a\\nb"), "{}", a.to_text_line());
+    assert!(
+        a.to_text_line().ends_with("file=/tmp/a\\nb"),
+        "{}",
+        a.to_text_line()
+    );
 }

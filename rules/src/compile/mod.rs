@@ -53,7 +53,10 @@ pub struct CompileOptions {
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        CompileOptions { suggested_output: true, append_output: Vec::new() }
+        CompileOptions {
+            suggested_output: true,
+            append_output: Vec::new(),
+        }
     }
 }
 
@@ -89,11 +92,21 @@ fn expr_loc(text: &Text, cond: &str, pos: Pos) -> Location {
 struct Failure(Diagnostic);
 
 fn error(code: ErrorCode, message: impl Into<String>, context: Vec<Location>) -> Failure {
-    Failure(Diagnostic { code: Code::Error(code), message: message.into(), context, snippet: None })
+    Failure(Diagnostic {
+        code: Code::Error(code),
+        message: message.into(),
+        context,
+        snippet: None,
+    })
 }
 
 fn warning(code: WarningCode, message: impl Into<String>, context: Vec<Location>) -> Diagnostic {
-    Diagnostic { code: Code::Warning(code), message: message.into(), context, snippet: None }
+    Diagnostic {
+        code: Code::Warning(code),
+        message: message.into(),
+        context,
+        snippet: None,
+    }
 }
 
 /// The result of compiling a collection.
@@ -106,10 +119,16 @@ pub struct CompileOutput {
 pub fn compile(col: &Collection, opts: &CompileOptions) -> CompileOutput {
     let mut diags = Vec::new();
     match compile_inner(col, opts, &mut diags) {
-        Ok(ruleset) => CompileOutput { ruleset: Some(ruleset), diagnostics: diags },
+        Ok(ruleset) => CompileOutput {
+            ruleset: Some(ruleset),
+            diagnostics: diags,
+        },
         Err(Failure(d)) => {
             diags.push(d);
-            CompileOutput { ruleset: None, diagnostics: diags }
+            CompileOutput {
+                ruleset: None,
+                diagnostics: diags,
+            }
         }
     }
 }
@@ -124,7 +143,11 @@ fn substitute_lists(cond: &str, lists: &mut [ExpandedList]) -> String {
     text
 }
 
-fn compile_inner(col: &Collection, opts: &CompileOptions, diags: &mut Vec<Diagnostic>) -> Result<Ruleset, Failure> {
+fn compile_inner(
+    col: &Collection,
+    opts: &CompileOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Ruleset, Failure> {
     let mut lists = expand_lists(col);
 
     // Macros: parse all, then resolve each against the macros visible to it, in order.
@@ -170,13 +193,25 @@ fn compile_inner(col: &Collection, opts: &CompileOptions, diags: &mut Vec<Diagno
         }
         macro_asts[i] = ast;
     }
-    let all_macros: HashMap<&str, &Expr> =
-        col.macros.iter().zip(macro_asts.iter()).map(|(m, a)| (m.name.as_str(), a)).collect();
+    let all_macros: HashMap<&str, &Expr> = col
+        .macros
+        .iter()
+        .zip(macro_asts.iter())
+        .map(|(m, a)| (m.name.as_str(), a))
+        .collect();
 
     let mut slots = SlotTable::default();
     let mut rules = Vec::with_capacity(col.rules.len());
     for r in &col.rules {
-        if let Some(rule) = compile_rule(r, opts, &mut lists, &all_macros, &mut used_macros, &mut slots, diags)? {
+        if let Some(rule) = compile_rule(
+            r,
+            opts,
+            &mut lists,
+            &all_macros,
+            &mut used_macros,
+            &mut slots,
+            diags,
+        )? {
             rules.push(rule);
         }
     }
@@ -252,37 +287,65 @@ fn compile_rule(
         if output.contains(deprecated) {
             diags.push(warning(
                 WarningCode::DeprecatedItem,
-                format!("usage of deprecated field '{}' has been detected in the rule output", &deprecated[1..]),
+                format!(
+                    "usage of deprecated field '{}' has been detected in the rule output",
+                    &deprecated[1..]
+                ),
                 output_loc(),
             ));
         }
     }
 
     // Condition: exceptions, lists, parse, macros, compile.
-    let cond_text = if r.exceptions.is_empty() { r.condition.value.clone() } else { exception_condition(r) };
+    let cond_text = if r.exceptions.is_empty() {
+        r.condition.value.clone()
+    } else {
+        exception_condition(r)
+    };
     let text = substitute_lists(&cond_text, lists);
     let cond_loc = |pos: Pos| {
-        vec![rule_loc(), loc("rule condition", "", &r.condition.pos), expr_loc(&r.condition, &text, pos)]
+        vec![
+            rule_loc(),
+            loc("rule condition", "", &r.condition.pos),
+            expr_loc(&r.condition, &text, pos),
+        ]
     };
-    let mut ast = parser::parse_condition(&text)
-        .map_err(|e| error(ErrorCode::CompileCondition, e.message.clone(), cond_loc(e.pos)))?;
+    let mut ast = parser::parse_condition(&text).map_err(|e| {
+        error(
+            ErrorCode::CompileCondition,
+            e.message.clone(),
+            cond_loc(e.pos),
+        )
+    })?;
     macros::inline_macros(&mut ast, macros, used_macros)
         .map_err(|e| error(ErrorCode::Validate, e.message.clone(), cond_loc(e.pos)))?;
     let mut uses_evt_dir = false;
     ast.walk(&mut |e| {
         if let Expr::Compare(c) = e {
             if let crate::ast::Operand::Field(f) = &c.lhs {
-                uses_evt_dir |= f.name == "evt.dir" || f.name.starts_with("evt.latency") || f.name == "evt.wait_latency";
+                uses_evt_dir |= f.name == "evt.dir"
+                    || f.name.starts_with("evt.latency")
+                    || f.name == "evt.wait_latency";
             }
         }
     });
     let node = match compile_expr(&ast, slots) {
         Ok(n) => n,
         Err(e) if e.unknown && r.skip_if_unknown_filter => {
-            diags.push(warning(WarningCode::UnknownFilter, e.message.clone(), cond_loc(e.pos)));
+            diags.push(warning(
+                WarningCode::UnknownFilter,
+                e.message.clone(),
+                cond_loc(e.pos),
+            ));
             return Ok(None);
         }
-        Err(e) => return Err(error(ErrorCode::CompileCondition, e.message.clone(), cond_loc(e.pos))),
+        Err(e) => {
+            return Err(error(
+                ErrorCode::CompileCondition,
+                e.message.clone(),
+                cond_loc(e.pos),
+            ))
+        }
     };
     if uses_evt_dir {
         diags.push(warning(

@@ -13,7 +13,9 @@ impl EvtSet {
     }
 
     pub fn empty() -> EvtSet {
-        EvtSet { words: vec![0; Self::words()].into() }
+        EvtSet {
+            words: vec![0; Self::words()].into(),
+        }
     }
 
     pub fn all() -> EvtSet {
@@ -36,16 +38,37 @@ impl EvtSet {
     }
 
     pub fn union(&self, o: &EvtSet) -> EvtSet {
-        EvtSet { words: self.words.iter().zip(o.words.iter()).map(|(a, b)| a | b).collect() }
+        EvtSet {
+            words: self
+                .words
+                .iter()
+                .zip(o.words.iter())
+                .map(|(a, b)| a | b)
+                .collect(),
+        }
     }
 
     pub fn intersect(&self, o: &EvtSet) -> EvtSet {
-        EvtSet { words: self.words.iter().zip(o.words.iter()).map(|(a, b)| a & b).collect() }
+        EvtSet {
+            words: self
+                .words
+                .iter()
+                .zip(o.words.iter())
+                .map(|(a, b)| a & b)
+                .collect(),
+        }
     }
 
     pub fn complement(&self) -> EvtSet {
         let all = Self::all();
-        EvtSet { words: self.words.iter().zip(all.words.iter()).map(|(a, b)| !a & b).collect() }
+        EvtSet {
+            words: self
+                .words
+                .iter()
+                .zip(all.words.iter())
+                .map(|(a, b)| !a & b)
+                .collect(),
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -13,7 +13,10 @@ enum Tok {
     Char(char),
     Any,
     Star,
-    Class { negated: bool, items: Vec<ClassItem> },
+    Class {
+        negated: bool,
+        items: Vec<ClassItem>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -24,7 +27,11 @@ enum ClassItem {
 
 impl Glob {
     pub fn new(pattern: &str, fold_case: bool) -> Glob {
-        let pattern = if fold_case { pattern.to_lowercase() } else { pattern.to_string() };
+        let pattern = if fold_case {
+            pattern.to_lowercase()
+        } else {
+            pattern.to_string()
+        };
         let chars: Vec<char> = pattern.chars().collect();
         let mut tokens = Vec::new();
         let mut i = 0;

@@ -62,11 +62,19 @@ impl Cidr {
     pub(crate) fn contains(&self, ip: &IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix)
+                };
                 u32::from(net) & mask == u32::from(*ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix)
+                };
                 u128::from(net) & mask == u128::from(*ip) & mask
             }
             _ => false,
@@ -84,7 +92,7 @@ pub(crate) enum StrMatcher {
     /// Several prefixes (an `or` of `startswith` on one field, folded at compile time).
     StartsWithAny(Vec<Box<str>>),
     EndsWith(Box<str>),
-    Contains(memmem::Finder<'static>),
+    Contains(Box<memmem::Finder<'static>>),
     /// Needle already lower-cased.
     IContains(Box<str>),
     Glob(Glob),
@@ -113,7 +121,11 @@ impl StrMatcher {
 
     fn cost(&self) -> u32 {
         match self {
-            StrMatcher::Eq(_) | StrMatcher::Set(_) | StrMatcher::StartsWith(_) | StrMatcher::EndsWith(_) | StrMatcher::Cmp(..) => 2,
+            StrMatcher::Eq(_)
+            | StrMatcher::Set(_)
+            | StrMatcher::StartsWith(_)
+            | StrMatcher::EndsWith(_)
+            | StrMatcher::Cmp(..) => 2,
             StrMatcher::StartsWithAny(v) => 2 + v.len() as u32 / 8,
             StrMatcher::Contains(_) | StrMatcher::PMatch(_) => 4,
             StrMatcher::IContains(_) | StrMatcher::Glob(_) => 6,
@@ -131,8 +143,11 @@ fn icontains(hay: &[u8], needle: &[u8]) -> bool {
         let hay = String::from_utf8_lossy(hay).to_lowercase();
         return memmem::find(hay.as_bytes(), needle).is_some();
     }
-    hay.windows(needle.len())
-        .any(|w| w.iter().zip(needle).all(|(a, b)| a.to_ascii_lowercase() == *b))
+    hay.windows(needle.len()).any(|w| {
+        w.iter()
+            .zip(needle)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
 }
 
 #[derive(Debug)]
@@ -147,7 +162,10 @@ pub(crate) enum Matcher {
     IpSet(Vec<IpAddr>),
     Net(Vec<Cidr>),
     /// Compare against another operand of the same event (`val()` or a transformer).
-    Dynamic { op: Op, rhs_slot: usize },
+    Dynamic {
+        op: Op,
+        rhs_slot: usize,
+    },
 }
 
 impl Matcher {
@@ -226,16 +244,13 @@ fn dynamic(op: Op, l: &Value, r: &Value) -> bool {
     };
     match op {
         Op::Eq | Op::Ne | Op::In | Op::Intersects => a == b,
-        Op::Lt | Op::Le | Op::Gt | Op::Ge => {
-            Ord4::from_op(op).is_some_and(|o| o.holds(a.cmp(b)))
-        }
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => Ord4::from_op(op).is_some_and(|o| o.holds(a.cmp(b))),
         Op::Contains | Op::BContains => memmem::find(a, b).is_some(),
         Op::IContains => icontains(a, String::from_utf8_lossy(b).to_lowercase().as_bytes()),
         Op::StartsWith | Op::BStartsWith => a.starts_with(b),
         Op::EndsWith => a.ends_with(b),
-        Op::Glob | Op::IGlob => {
-            Glob::new(&String::from_utf8_lossy(b), op == Op::IGlob).matches(&String::from_utf8_lossy(a))
-        }
+        Op::Glob | Op::IGlob => Glob::new(&String::from_utf8_lossy(b), op == Op::IGlob)
+            .matches(&String::from_utf8_lossy(a)),
         Op::Regex | Op::PMatch | Op::Exists => false,
     }
 }
@@ -272,20 +287,32 @@ mod tests {
         assert!(StrMatcher::IContains("ä".into()).test_bytes("XÄY".as_bytes()));
         assert!(StrMatcher::Cmp(Ord4::Lt, "b".into()).test_bytes(b"a"));
         assert!(!StrMatcher::Cmp(Ord4::Lt, "b".into()).test_bytes(b"b"));
-        assert!(StrMatcher::Contains(memmem::Finder::new("ell").into_owned()).test_bytes(b"hello"));
+        assert!(
+            StrMatcher::Contains(Box::new(memmem::Finder::new("ell").into_owned()))
+                .test_bytes(b"hello")
+        );
     }
 
     #[test]
     fn modifiers() {
         let m = Matcher::Modifier(
             ListModifier::OneOf,
-            vec![StrMatcher::StartsWith("ba".into()), StrMatcher::StartsWith("b".into())],
+            vec![
+                StrMatcher::StartsWith("ba".into()),
+                StrMatcher::StartsWith("b".into()),
+            ],
         );
-        assert!(!m.test(&s("bash"), None), "two match, oneof wants exactly one");
+        assert!(
+            !m.test(&s("bash"), None),
+            "two match, oneof wants exactly one"
+        );
         assert!(m.test(&s("bin"), None));
         let all = Matcher::Modifier(
             ListModifier::AllOf,
-            vec![StrMatcher::StartsWith("ba".into()), StrMatcher::EndsWith("sh".into())],
+            vec![
+                StrMatcher::StartsWith("ba".into()),
+                StrMatcher::EndsWith("sh".into()),
+            ],
         );
         assert!(all.test(&s("bash"), None));
         assert!(!all.test(&s("bat"), None));

@@ -42,7 +42,10 @@ struct SlotState {
 
 impl Scratch {
     pub(crate) fn new(slots: usize) -> Scratch {
-        Scratch { gen: 0, slots: (0..slots).map(|_| SlotState::default()).collect() }
+        Scratch {
+            gen: 0,
+            slots: (0..slots).map(|_| SlotState::default()).collect(),
+        }
     }
 
     /// Invalidates every cached value: call once per event.
@@ -139,7 +142,7 @@ pub(crate) fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
     }
     let trimmed = match input.iter().position(|&c| c == b'=') {
         Some(i) => {
-            if input[i..].iter().any(|&c| c != b'=') || input.len() % 4 != 0 {
+            if input[i..].iter().any(|&c| c != b'=') || !input.len().is_multiple_of(4) {
                 return None;
             }
             &input[..i]
@@ -169,7 +172,10 @@ pub(crate) enum Node {
     Not(Box<Node>),
     Const(bool),
     /// `evt.type` checks need no extraction.
-    EvtType { set: EvtSet, negate: bool },
+    EvtType {
+        set: EvtSet,
+        negate: bool,
+    },
     Check(Box<Check>),
 }
 
@@ -297,7 +303,11 @@ mod tests {
             (Transformer::B64, "d29ybGQgIQ==", Some("world !")),
             (Transformer::B64, "", Some("")),
             (Transformer::B64, "!!!", None),
-            (Transformer::Basename, "/home/ubuntu/hello.txt", Some("hello.txt")),
+            (
+                Transformer::Basename,
+                "/home/ubuntu/hello.txt",
+                Some("hello.txt"),
+            ),
             (Transformer::Basename, "/usr/local/bin/cat", Some("cat")),
             (Transformer::Basename, "/", Some("")),
             (Transformer::Basename, "", Some("")),
@@ -308,7 +318,11 @@ mod tests {
             let mut v = Value::Str(input.to_string());
             let ok = apply_transform(*t, &mut v);
             match want {
-                Some(w) => assert_eq!((ok, v), (true, Value::Str(w.to_string())), "{t:?}({input:?})"),
+                Some(w) => assert_eq!(
+                    (ok, v),
+                    (true, Value::Str(w.to_string())),
+                    "{t:?}({input:?})"
+                ),
                 None => assert!(!ok, "{t:?}({input:?}) must fail"),
             }
         }

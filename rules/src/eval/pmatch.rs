@@ -38,7 +38,8 @@ impl PathTrie {
                 match pos {
                     Some(i) => &mut node.wild[i].1,
                     None => {
-                        node.wild.push((Glob::new(comp, false), TrieNode::default()));
+                        node.wild
+                            .push((Glob::new(comp, false), TrieNode::default()));
                         &mut node.wild.last_mut().expect("just pushed").1
                     }
                 }
@@ -67,7 +68,9 @@ fn walk(node: &TrieNode, rest: &[&str]) -> bool {
             return true;
         }
     }
-    node.wild.iter().any(|(g, next)| g.matches(first) && walk(next, tail))
+    node.wild
+        .iter()
+        .any(|(g, next)| g.matches(first) && walk(next, tail))
 }
 
 #[cfg(test)]

@@ -39,27 +39,62 @@ fn append_text(text: &mut Text, more: &str) {
     text.plain = false;
 }
 
-pub(crate) fn define_list(c: &mut Collection, def: ListDef) {
+/// Ticks the load counter shared by every define/append/replace (Falco's `m_cur_index`).
+fn tick(c: &mut Collection) -> usize {
+    let id = c.counter;
+    c.counter += 1;
+    id
+}
+
+/// A new list or macro gets index = visibility = the counter; a redefinition keeps the
+/// first index but sees everything defined up to now.
+fn first_index<T>(
+    defs: &[T],
+    index: &HashMap<String, usize>,
+    name: &str,
+    get: impl Fn(&T) -> usize,
+    id: usize,
+) -> usize {
+    index
+        .get(name)
+        .and_then(|&i| defs.get(i))
+        .map(get)
+        .unwrap_or(id)
+}
+
+pub(crate) fn define_list(c: &mut Collection, mut def: ListDef) {
+    let id = tick(c);
+    def.index = first_index(&c.lists, &c.list_index, &def.name, |l| l.index, id);
+    def.visibility = id;
     let name = def.name.clone();
     define(&mut c.lists, &mut c.list_index, &name, def);
 }
 
 pub(crate) fn append_list(c: &mut Collection, def: ListDef, ctx: &Ctx) -> Result<(), LoadError> {
+    let id = c.counter;
     let prev = existing(&mut c.lists, &c.list_index, &def.name)
         .ok_or_else(|| LoadError::validate(ERROR_NO_PREVIOUS_LIST, ctx))?;
     prev.items.extend(def.items);
+    prev.visibility = id;
+    c.counter += 1;
     Ok(())
 }
 
-pub(crate) fn define_macro(c: &mut Collection, def: MacroDef) {
+pub(crate) fn define_macro(c: &mut Collection, mut def: MacroDef) {
+    let id = tick(c);
+    def.index = first_index(&c.macros, &c.macro_index, &def.name, |m| m.index, id);
+    def.visibility = id;
     let name = def.name.clone();
     define(&mut c.macros, &mut c.macro_index, &name, def);
 }
 
 pub(crate) fn append_macro(c: &mut Collection, def: MacroDef, ctx: &Ctx) -> Result<(), LoadError> {
+    let id = c.counter;
     let prev = existing(&mut c.macros, &c.macro_index, &def.name)
         .ok_or_else(|| LoadError::validate(ERROR_NO_PREVIOUS_MACRO, ctx))?;
     append_text(&mut prev.condition, &def.condition.value);
+    prev.visibility = id;
+    c.counter += 1;
     Ok(())
 }
 
@@ -79,6 +114,7 @@ pub(crate) fn define_rule(
         ));
     }
     def.exceptions = exceptions::define(raw_exceptions)?;
+    tick(c);
     let name = def.name.clone();
     define(&mut c.rules, &mut c.rule_index, &name, def);
     Ok(())
@@ -165,6 +201,7 @@ pub(crate) fn append_rule(
     if let Some(raw) = update.exceptions {
         exceptions::append(prev, raw)?;
     }
+    c.counter += 1;
     Ok(())
 }
 
@@ -218,5 +255,6 @@ pub(crate) fn replace_rule(
     if let Some(duration) = update.capture_duration_ms {
         prev.capture_duration_ms = duration;
     }
+    c.counter += 1;
     Ok(())
 }

@@ -31,6 +31,8 @@ pub(crate) fn read_list(r: &mut Reader<'_>, item: &Node, parent: &Ctx) -> Result
         name,
         items,
         pos: r.pos(item.mark),
+        index: 0,
+        visibility: 0,
     };
     if append {
         collector::append_list(r.collection, def, &ctx)
@@ -58,6 +60,8 @@ pub(crate) fn read_macro(r: &mut Reader<'_>, item: &Node, parent: &Ctx) -> Resul
         name,
         condition,
         pos: r.pos(item.mark),
+        index: 0,
+        visibility: 0,
     };
     if append {
         collector::append_macro(r.collection, def, &ctx)
