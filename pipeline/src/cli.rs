@@ -81,7 +81,8 @@ fn validate(paths: &[PathBuf], json: bool) -> Result<i32> {
         println!("{}", loader::render_json_results(results));
     } else {
         for f in &outcome.files {
-            print!("{}", loader::render_text(&f.name, &f.diagnostics));
+            let text = loader::render_text(&f.name, &f.diagnostics);
+            println!("{}", text.trim_end());
         }
         print_summary(&outcome);
     }

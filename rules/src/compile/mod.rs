@@ -91,11 +91,27 @@ fn expr_loc(text: &Text, cond: &str, pos: Pos) -> Location {
 
 struct Failure(Diagnostic);
 
+/// Puts the file (`rules content`) first, as every loader diagnostic has it.
+fn in_file(mut context: Vec<Location>) -> Vec<Location> {
+    if let Some(first) = context.first() {
+        let file = Location {
+            item_type: "rules content".to_string(),
+            item_name: String::new(),
+            file: first.file.clone(),
+            line: 1,
+            column: 1,
+            offset: 0,
+        };
+        context.insert(0, file);
+    }
+    context
+}
+
 fn error(code: ErrorCode, message: impl Into<String>, context: Vec<Location>) -> Failure {
     Failure(Diagnostic {
         code: Code::Error(code),
         message: message.into(),
-        context,
+        context: in_file(context),
         snippet: None,
     })
 }
@@ -104,7 +120,7 @@ fn warning(code: WarningCode, message: impl Into<String>, context: Vec<Location>
     Diagnostic {
         code: Code::Warning(code),
         message: message.into(),
-        context,
+        context: in_file(context),
         snippet: None,
     }
 }
@@ -293,6 +309,27 @@ fn compile_rule(
                 ),
                 output_loc(),
             ));
+        }
+    }
+
+    // Exception fields must exist (Falco checks them when collecting; we have the registry here).
+    for ex in &r.exceptions {
+        let names: Vec<&String> = match &ex.fields {
+            crate::collection::ExceptionFields::Single(f) => vec![f],
+            crate::collection::ExceptionFields::List(fs) => fs.iter().collect(),
+        };
+        for name in names {
+            let (base, arg) = match name.split_once('[') {
+                Some((b, rest)) => (b, rest.strip_suffix(']')),
+                None => (name.as_str(), None),
+            };
+            if crate::fields::resolve(base, arg).is_err() {
+                return Err(error(
+                    ErrorCode::Validate,
+                    format!("'{name}' is not a supported filter field"),
+                    vec![rule_loc(), loc("exception", &ex.name, &ex.pos)],
+                ));
+            }
         }
     }
 
