@@ -64,24 +64,7 @@ impl Event {
 
     /// The fd the event acts on: the `fd` parameter when it is an input, else the result.
     pub fn fd_num(&self) -> Option<i64> {
-        let params = self.etype.params();
-        if let Some(i) = params.iter().skip(1).position(|p| p.name == "fd") {
-            return self.param(i + 1).as_i64();
-        }
-        if self.etype.is_open()
-            || self.etype == EventType::SOCKET
-            || matches!(
-                self.etype,
-                EventType::ACCEPT
-                    | EventType::ACCEPT4
-                    | EventType::BPF
-                    | EventType::DUP
-                    | EventType::DUP2
-                    | EventType::DUP3
-            )
-        {
-            return self.param(0).as_i64();
-        }
-        None
+        let index = self.etype.fd_param()?;
+        self.param(index).as_i64()
     }
 }

@@ -434,6 +434,30 @@ pub struct EventType(u16);
 
 struct Table {
     names: Vec<&'static str>,
+    /// Per modelled type: which parameter holds the fd the event acts on.
+    fd_params: Vec<Option<usize>>,
+}
+
+/// The fd an event acts on: an input `fd` parameter, or the result for calls that create one.
+fn fd_param_of(name: &str, params: &[ParamSpec]) -> Option<usize> {
+    if let Some(i) = params.iter().skip(1).position(|p| p.name == "fd") {
+        return Some(i + 1);
+    }
+    let creates_fd = matches!(
+        name,
+        "open"
+            | "openat"
+            | "openat2"
+            | "creat"
+            | "socket"
+            | "accept"
+            | "accept4"
+            | "bpf"
+            | "dup"
+            | "dup2"
+            | "dup3"
+    );
+    creates_fd.then_some(0)
 }
 
 fn table() -> &'static Table {
@@ -445,7 +469,8 @@ fn table() -> &'static Table {
                 names.push(name);
             }
         }
-        Table { names }
+        let fd_params = MODELLED.iter().map(|(n, p)| fd_param_of(n, p)).collect();
+        Table { names, fd_params }
     })
 }
 
@@ -518,6 +543,12 @@ impl EventType {
     /// Whether Peregrine's probes produce this type.
     pub fn is_modelled(self) -> bool {
         (self.0 as usize) < MODELLED.len()
+    }
+
+    /// The parameter holding the fd this event type acts on (an input `fd`, or the result
+    /// for calls that create one); a table lookup.
+    pub fn fd_param(self) -> Option<usize> {
+        table().fd_params.get(self.0 as usize).copied().flatten()
     }
 
     pub fn param_index(self, name: &str) -> Option<usize> {

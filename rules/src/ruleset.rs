@@ -38,15 +38,20 @@ pub enum RuleMatching {
 pub struct Ruleset {
     rules: Vec<CompiledRule>,
     slots: Vec<SlotDef>,
+    /// Cache slots for subexpressions shared between rules.
+    memos: usize,
     /// Enabled rules per event type (by [`EventType::index`]), in definition order.
     by_type: Vec<Box<[u32]>>,
 }
 
 impl Ruleset {
-    pub(crate) fn new(rules: Vec<CompiledRule>, slots: Vec<SlotDef>) -> Ruleset {
+    pub(crate) fn new(mut rules: Vec<CompiledRule>, slots: Vec<SlotDef>) -> Ruleset {
+        let mut roots: Vec<&mut Node> = rules.iter_mut().map(|r| &mut r.condition).collect();
+        let memos = crate::eval::memo::share_subexpressions(&mut roots);
         let mut rs = Ruleset {
             rules,
             slots,
+            memos,
             by_type: Vec::new(),
         };
         rs.reindex();
@@ -115,7 +120,7 @@ impl Ruleset {
 
     /// A field cache sized for this ruleset. Keep one per evaluating thread.
     pub fn new_scratch(&self) -> Scratch {
-        Scratch::new(self.slots.len())
+        Scratch::new(self.slots.len(), self.memos)
     }
 
     /// Evaluates the rules that can fire on this event's type, in definition order, and
@@ -133,7 +138,7 @@ impl Ruleset {
         if candidates.is_empty() {
             return;
         }
-        scratch.next_event(self.slots.len());
+        scratch.next_event(self.slots.len(), self.memos);
         let mut cx = Ctx {
             ev,
             defs: &self.slots,

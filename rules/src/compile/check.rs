@@ -231,13 +231,63 @@ fn finish(mut nodes: Vec<Node>, and: bool) -> Node {
         0 => Node::Const(and),
         1 => nodes.pop().expect("one node"),
         _ => {
-            // Conditions have no side effects, so cheap checks can go first.
-            nodes.sort_by_key(Node::cost);
+            // Conditions have no side effects, so operands may run in any order: put first
+            // those most likely to decide the result for the least work (cost/(1-p) for
+            // `and`, cost/p for `or`). The sort is stable, so ties keep the written order.
+            let score = |n: &Node| {
+                let (cost, pass) = estimate(n);
+                let decisive = if and { 1.0 - pass } else { pass };
+                cost / decisive.max(1e-3)
+            };
+            nodes.sort_by(|a, b| score(a).total_cmp(&score(b)));
             if and {
                 Node::And(nodes.into())
             } else {
                 Node::Or(nodes.into())
             }
+        }
+    }
+}
+
+/// Rough (cost, probability of being true) of a node, from the shape of its checks:
+/// equality and membership tests on constants are rarely true, negations usually are.
+fn estimate(node: &Node) -> (f64, f64) {
+    match node {
+        Node::Const(b) => (0.0, if *b { 1.0 } else { 0.0 }),
+        Node::EvtType { .. } => (0.05, 0.5),
+        Node::Not(n) => {
+            let (c, p) = estimate(n);
+            (c, 1.0 - p)
+        }
+        Node::Memo { inner, .. } => estimate(inner),
+        Node::And(v) => v.iter().fold((0.0, 1.0), |(cost, pass), n| {
+            let (c, p) = estimate(n);
+            (cost + pass * c, pass * p)
+        }),
+        Node::Or(v) => v.iter().fold((0.0, 0.0), |(cost, pass), n| {
+            let (c, p) = estimate(n);
+            (cost + (1.0 - pass) * c, 1.0 - (1.0 - pass) * (1.0 - p))
+        }),
+        Node::Check(c) => {
+            let (cost, p) = match &c.matcher {
+                Matcher::Exists => (1.0, 0.9),
+                Matcher::Str(m) => match m {
+                    StrMatcher::Eq(_) => (1.0, 0.05),
+                    StrMatcher::Set(_) | StrMatcher::StartsWithAny(_) => (1.2, 0.1),
+                    StrMatcher::StartsWith(_) | StrMatcher::EndsWith(_) => (1.0, 0.15),
+                    StrMatcher::Contains(_) | StrMatcher::PMatch(_) => (1.5, 0.1),
+                    StrMatcher::IContains(_) | StrMatcher::Glob(_) => (2.5, 0.1),
+                    StrMatcher::Regex(_) => (4.0, 0.1),
+                    StrMatcher::Cmp(..) => (1.0, 0.5),
+                },
+                Matcher::Modifier(_, ms) => (1.0 + ms.len() as f64 * 0.5, 0.2),
+                Matcher::Num(o, _) => (1.0, if *o == Ord4::Eq { 0.1 } else { 0.6 }),
+                Matcher::NumSet(_) | Matcher::IpSet(_) => (1.0, 0.1),
+                Matcher::Bool(_) => (1.0, 0.5),
+                Matcher::Net(_) => (1.2, 0.3),
+                Matcher::Dynamic { .. } => (2.0, 0.3),
+            };
+            (cost, if c.negate { 1.0 - p } else { p })
         }
     }
 }
@@ -650,6 +700,7 @@ fn types(node: &Node, negated: bool) -> EvtSet {
             }
         }
         Node::Check(_) => EvtSet::all(),
+        Node::Memo { inner, .. } => types(inner, negated),
     }
 }
 

@@ -106,7 +106,7 @@ impl StrMatcher {
     pub(crate) fn test_bytes(&self, s: &[u8]) -> bool {
         match self {
             StrMatcher::Eq(x) => s == x.as_bytes(),
-            StrMatcher::Set(set) => std::str::from_utf8(s).is_ok_and(|s| set.contains(s)),
+            StrMatcher::Set(set) => set_contains_bytes(set, s),
             StrMatcher::StartsWith(p) => s.starts_with(p.as_bytes()),
             StrMatcher::StartsWithAny(ps) => ps.iter().any(|p| s.starts_with(p.as_bytes())),
             StrMatcher::EndsWith(p) => s.ends_with(p.as_bytes()),
@@ -116,20 +116,6 @@ impl StrMatcher {
             StrMatcher::Regex(r) => r.is_match(&String::from_utf8_lossy(s)),
             StrMatcher::PMatch(t) => t.matches(&String::from_utf8_lossy(s)),
             StrMatcher::Cmp(o, x) => o.holds(s.cmp(x.as_bytes())),
-        }
-    }
-
-    fn cost(&self) -> u32 {
-        match self {
-            StrMatcher::Eq(_)
-            | StrMatcher::Set(_)
-            | StrMatcher::StartsWith(_)
-            | StrMatcher::EndsWith(_)
-            | StrMatcher::Cmp(..) => 2,
-            StrMatcher::StartsWithAny(v) => 2 + v.len() as u32 / 8,
-            StrMatcher::Contains(_) | StrMatcher::PMatch(_) => 4,
-            StrMatcher::IContains(_) | StrMatcher::Glob(_) => 6,
-            StrMatcher::Regex(_) => 10,
         }
     }
 }
@@ -176,19 +162,13 @@ impl Matcher {
         }
     }
 
-    pub(crate) fn cost(&self) -> u32 {
-        match self {
-            Matcher::Exists | Matcher::Num(..) | Matcher::NumSet(_) | Matcher::Bool(_) => 1,
-            Matcher::IpSet(_) | Matcher::Net(_) => 2,
-            Matcher::Str(s) => s.cost(),
-            Matcher::Modifier(_, v) => v.iter().map(StrMatcher::cost).sum(),
-            Matcher::Dynamic { .. } => 4,
-        }
-    }
-
     pub(crate) fn test(&self, v: &Value, rhs: Option<&Value>) -> bool {
         match self {
             Matcher::Exists => true,
+            Matcher::Str(StrMatcher::Set(set)) => match v {
+                Value::Str(s) => set.contains(s.as_str()),
+                _ => bytes_of(v).is_some_and(|b| set_contains_bytes(set, b)),
+            },
             Matcher::Str(m) => bytes_of(v).is_some_and(|b| m.test_bytes(b)),
             Matcher::Modifier(kind, ms) => {
                 let Some(b) = bytes_of(v) else { return false };
@@ -206,6 +186,10 @@ impl Matcher {
             Matcher::Dynamic { op, .. } => rhs.is_some_and(|r| dynamic(*op, v, r)),
         }
     }
+}
+
+fn set_contains_bytes(set: &FxSet<Box<str>>, b: &[u8]) -> bool {
+    std::str::from_utf8(b).is_ok_and(|s| set.contains(s))
 }
 
 fn bytes_of(v: &Value) -> Option<&[u8]> {

@@ -7,6 +7,7 @@ pub(crate) mod evtset;
 pub(crate) mod glob;
 pub(crate) mod hash;
 pub(crate) mod matcher;
+pub(crate) mod memo;
 pub(crate) mod pmatch;
 
 use crate::ast::Transformer;
@@ -31,6 +32,8 @@ pub(crate) struct SlotDef {
 pub struct Scratch {
     gen: u64,
     slots: Vec<SlotState>,
+    /// Results of shared subexpressions: (generation, value).
+    memo: Vec<(u64, bool)>,
 }
 
 #[derive(Debug, Default)]
@@ -41,19 +44,24 @@ struct SlotState {
 }
 
 impl Scratch {
-    pub(crate) fn new(slots: usize) -> Scratch {
+    pub(crate) fn new(slots: usize, memos: usize) -> Scratch {
         Scratch {
             gen: 0,
             slots: (0..slots).map(|_| SlotState::default()).collect(),
+            memo: vec![(0, false); memos],
         }
     }
 
     /// Invalidates every cached value: call once per event.
-    pub(crate) fn next_event(&mut self, slots: usize) {
+    pub(crate) fn next_event(&mut self, slots: usize, memos: usize) {
         if self.slots.len() < slots {
             self.slots.resize_with(slots, SlotState::default);
         }
-        self.gen = self.gen.wrapping_add(1);
+        if self.memo.len() < memos {
+            self.memo.resize(memos, (0, false));
+        }
+        // Generation 0 never matches a live event: fresh slots start invalid.
+        self.gen = self.gen.wrapping_add(1).max(1);
     }
 
     pub(crate) fn ensure(&mut self, defs: &[SlotDef], slot: usize, ev: &Event) {
@@ -177,6 +185,11 @@ pub(crate) enum Node {
         negate: bool,
     },
     Check(Box<Check>),
+    /// A subexpression shared by several rules: computed once per event.
+    Memo {
+        slot: u32,
+        inner: Box<Node>,
+    },
 }
 
 #[derive(Debug)]
@@ -202,16 +215,16 @@ impl Node {
             Node::Const(b) => *b,
             Node::EvtType { set, negate } => set.contains(cx.ev.etype) != *negate,
             Node::Check(c) => c.eval(cx),
-        }
-    }
-
-    /// A rough cost, used to evaluate cheap checks first within `and`/`or`.
-    pub(crate) fn cost(&self) -> u32 {
-        match self {
-            Node::Const(_) | Node::EvtType { .. } => 0,
-            Node::Not(n) => n.cost(),
-            Node::And(v) | Node::Or(v) => v.iter().map(Node::cost).sum::<u32>().saturating_add(1),
-            Node::Check(c) => c.matcher.cost(),
+            Node::Memo { slot, inner } => {
+                let gen = cx.scratch.gen;
+                let (at, value) = cx.scratch.memo[*slot as usize];
+                if at == gen {
+                    return value;
+                }
+                let value = inner.eval(cx);
+                cx.scratch.memo[*slot as usize] = (gen, value);
+                value
+            }
         }
     }
 }
