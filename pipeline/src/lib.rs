@@ -1,0 +1,17 @@
+//! Peregrine's pipeline: sources → enrichment → sharded rule evaluation → outputs, with
+//! bounded queues, overflow policies and counters on every edge; the supervisor (actix)
+//! around it for metrics, reload and shutdown; and the `peregrine` command line.
+
+pub mod capture;
+pub mod hostinfo;
+pub mod pipeline;
+pub mod queue;
+pub mod rules_handle;
+pub mod sink;
+pub mod source;
+pub mod stage;
+pub mod stats;
+
+pub use pipeline::{Pipeline, PipelineSettings, QueueSettings};
+pub mod http;
+pub mod supervisor;

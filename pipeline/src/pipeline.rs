@@ -1,0 +1,230 @@
+//! Wiring: source → enrich → K rule shards → output dispatcher → one thread per sink, with
+//! a bounded queue on every edge. Stopping the source drains every queue in order: each
+//! stage ends when its input is closed and empty, so nothing accepted is lost.
+
+use crate::queue::{depth_probe, edge, DepthProbe, Overflow};
+use crate::rules_handle::RulesHandle;
+use crate::sink::Sink;
+use crate::source::Source;
+use crate::stage::enrich::Enricher;
+use crate::stage::rules::ShardContext;
+use crate::stage::{enrich, output, rules, source};
+use crate::stats::{StageSnapshot, StageStats};
+use peregrine_rules::{AlertOptions, RuleMatching, Ruleset};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One edge's size and overflow policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// In batches.
+    pub capacity: usize,
+    pub overflow: Overflow,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            capacity: 64,
+            overflow: Overflow::Block,
+        }
+    }
+}
+
+/// Everything the pipeline needs to know, from the configuration.
+#[derive(Clone, Debug)]
+pub struct PipelineSettings {
+    pub batch_size: usize,
+    pub rule_shards: usize,
+    /// How long a source may wait to fill a batch.
+    pub flush_interval: Duration,
+    /// source → enrich.
+    pub source_queue: QueueSettings,
+    /// enrich → each rule shard.
+    pub enrich_queue: QueueSettings,
+    /// rule shards → output dispatcher.
+    pub rules_queue: QueueSettings,
+    /// dispatcher → each sink.
+    pub outputs_queue: QueueSettings,
+    pub rule_matching: RuleMatching,
+    pub alert: AlertOptions,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        PipelineSettings {
+            batch_size: 1024,
+            rule_shards: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            flush_interval: Duration::from_millis(10),
+            source_queue: QueueSettings::default(),
+            enrich_queue: QueueSettings::default(),
+            rules_queue: QueueSettings::default(),
+            outputs_queue: QueueSettings::default(),
+            rule_matching: RuleMatching::First,
+            alert: AlertOptions::default(),
+        }
+    }
+}
+
+/// A running pipeline.
+pub struct Pipeline {
+    threads: Vec<(String, JoinHandle<()>)>,
+    stop: Arc<AtomicBool>,
+    stages: Vec<Arc<StageStats>>,
+    queues: Vec<(String, DepthProbe)>,
+    rules: Arc<RulesHandle>,
+}
+
+fn spawn(
+    threads: &mut Vec<(String, JoinHandle<()>)>,
+    name: String,
+    f: impl FnOnce() + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = std::thread::Builder::new().name(name.clone()).spawn(f)?;
+    threads.push((name, handle));
+    Ok(())
+}
+
+impl Pipeline {
+    pub fn start(
+        settings: &PipelineSettings,
+        src: Box<dyn Source>,
+        enricher: Box<dyn Enricher>,
+        ruleset: Ruleset,
+        sinks: Vec<Box<dyn Sink>>,
+    ) -> std::io::Result<Pipeline> {
+        let shards = settings.rule_shards.max(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let rules_handle = RulesHandle::new(ruleset);
+        let mut threads = Vec::new();
+        let mut stages = Vec::new();
+        let mut queues: Vec<(String, DepthProbe)> = Vec::new();
+
+        // Sinks first, so every consumer exists before its producer.
+        let mut sink_edges = Vec::new();
+        for sink in sinks {
+            let name: &'static str = Box::leak(format!("output.{}", sink.name()).into_boxed_str());
+            let stats = StageStats::new(name);
+            let (tx, rx) = edge(
+                settings.outputs_queue.capacity,
+                settings.outputs_queue.overflow,
+            );
+            queues.push((name.to_string(), depth_probe(&rx)));
+            let st = stats.clone();
+            spawn(&mut threads, name.to_string(), move || {
+                output::run_sink(rx, sink, st)
+            })?;
+            stages.push(stats.clone());
+            sink_edges.push((tx, stats));
+        }
+
+        let dispatch_stats = StageStats::new("outputs");
+        let (alerts_tx, alerts_rx) =
+            edge(settings.rules_queue.capacity, settings.rules_queue.overflow);
+        queues.push(("rules".into(), depth_probe(&alerts_rx)));
+        let st = dispatch_stats.clone();
+        spawn(&mut threads, "outputs".into(), move || {
+            output::dispatch(alerts_rx, sink_edges, st)
+        })?;
+
+        let rules_stats = StageStats::new("rules");
+        let mut shard_txs = Vec::with_capacity(shards);
+        for i in 0..shards {
+            let (tx, rx) = edge(
+                settings.enrich_queue.capacity,
+                settings.enrich_queue.overflow,
+            );
+            queues.push((format!("enrich.shard{i}"), depth_probe(&rx)));
+            shard_txs.push(tx);
+            let cx = ShardContext {
+                rules: rules_handle.clone(),
+                matching: settings.rule_matching,
+                alert: settings.alert.clone(),
+            };
+            let (out, st) = (alerts_tx.clone(), rules_stats.clone());
+            spawn(&mut threads, format!("rules.shard{i}"), move || {
+                rules::run(rx, out, st, cx)
+            })?;
+        }
+        drop(alerts_tx);
+
+        let enrich_stats = StageStats::new("enrich");
+        let (events_tx, events_rx) = edge(
+            settings.source_queue.capacity,
+            settings.source_queue.overflow,
+        );
+        queues.push(("source".into(), depth_probe(&events_rx)));
+        let (st, hint) = (enrich_stats.clone(), settings.batch_size);
+        spawn(&mut threads, "enrich".into(), move || {
+            enrich::run(events_rx, enricher, shard_txs, st, hint)
+        })?;
+
+        let source_stats = StageStats::new("source");
+        let (st, stop2, batch, wait) = (
+            source_stats.clone(),
+            stop.clone(),
+            settings.batch_size,
+            settings.flush_interval,
+        );
+        spawn(&mut threads, "source".into(), move || {
+            source::run(src, events_tx, st, stop2, batch, wait)
+        })?;
+
+        stages.splice(
+            0..0,
+            [source_stats, enrich_stats, rules_stats, dispatch_stats],
+        );
+        Ok(Pipeline {
+            threads,
+            stop,
+            stages,
+            queues,
+            rules: rules_handle,
+        })
+    }
+
+    pub fn rules(&self) -> &Arc<RulesHandle> {
+        &self.rules
+    }
+
+    /// Counters of every stage: source, enrich, rules, outputs, then one per sink.
+    pub fn snapshot(&self) -> Vec<StageSnapshot> {
+        self.stages.iter().map(|s| s.snapshot()).collect()
+    }
+
+    /// (queue, depth, capacity) of every edge.
+    pub fn queue_depths(&self) -> Vec<(String, usize, usize)> {
+        self.queues
+            .iter()
+            .map(|(n, p)| {
+                let (d, c) = p();
+                (n.clone(), d, c)
+            })
+            .collect()
+    }
+
+    /// Asks the source to stop; the rest drains.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether every stage has finished (after the source ended or was stopped).
+    pub fn is_finished(&self) -> bool {
+        self.threads.iter().all(|(_, h)| h.is_finished())
+    }
+
+    /// Waits for every stage to drain and end; returns the final counters.
+    pub fn join(self) -> Vec<StageSnapshot> {
+        let snapshot_of = self.stages.clone();
+        for (name, handle) in self.threads {
+            if handle.join().is_err() {
+                tracing::error!("stage thread {name} panicked outside a batch");
+            }
+        }
+        snapshot_of.iter().map(|s| s.snapshot()).collect()
+    }
+}

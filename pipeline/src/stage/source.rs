@@ -1,0 +1,47 @@
+//! Drives a [`Source`] into the first queue.
+
+use crate::queue::{EdgeSender, SendOutcome};
+use crate::source::{Pull, Source};
+use crate::stats::{DropReason, StageStats};
+use peregrine_event::Event;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) fn run(
+    mut source: Box<dyn Source>,
+    out: EdgeSender<Vec<Event>>,
+    stats: Arc<StageStats>,
+    stop: Arc<AtomicBool>,
+    batch_size: usize,
+    wait: Duration,
+) {
+    let mut malformed_seen = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let pull = source.pull(batch_size, wait);
+        let malformed = source.malformed();
+        if malformed > malformed_seen {
+            let n = (malformed - malformed_seen) as usize;
+            stats.received(n);
+            stats.dropped(DropReason::Malformed, n);
+            malformed_seen = malformed;
+        }
+        match pull {
+            Pull::Batch(batch) => {
+                let n = batch.len();
+                stats.received(n);
+                match out.send(batch) {
+                    SendOutcome::Sent => stats.passed(n),
+                    SendOutcome::Dropped => stats.dropped(DropReason::QueueFull, n),
+                    SendOutcome::Closed => {
+                        stats.dropped(DropReason::StageFailure, n);
+                        break;
+                    }
+                }
+            }
+            Pull::Idle => {}
+            Pull::End => break,
+        }
+    }
+    tracing::info!(source = source.name(), "source stopped");
+}
