@@ -16,7 +16,7 @@ pub use server::{Metrics, Webserver, MIN_METRICS_INTERVAL};
 pub use system::{BaseSyscalls, DropAction, LogLevel, OutputsQueue, SyscallEventDrops};
 
 use crate::decode::{boolean, choice, invalid, priority, string_list, Cx, Ignored, KeyPath};
-use crate::error::{ConfigError, ConfigWarning};
+use crate::error::{ConfigError, ConfigWarning, Origin};
 use crate::tree::{Kind, Value};
 use peregrine_rules::compile::AppendOutput;
 use peregrine_rules::yaml;
@@ -207,6 +207,11 @@ impl Config {
             config.set(&e.key, &e.value, &p, &mut cx)?;
         }
         config.warnings = cx.warnings;
+        // Sections are decoded depth-first; report in document order, overrides last.
+        config.warnings.sort_by_key(|w| match &w.origin {
+            Origin::File { line, column, .. } => (0, *line, *column),
+            Origin::Override { .. } => (1, 0, 0),
+        });
         Ok(config)
     }
 
