@@ -2,7 +2,8 @@
 //!
 //! Key paths: `a.b.c`; a list index `a[2].b` (an index equal to the list's length appends);
 //! `a[]` appends a new element; `\.` `\[` `\]` `\\` are literal characters in key names.
-//! Values: `{...}` and `[...]` are parsed as YAML (JSON is YAML); anything else is a plain
+//! Values: `{...}` and `[...]` (bracket first and last) are parsed as YAML (JSON is YAML);
+//! anything else is a plain
 //! scalar taken verbatim (quotes included, as Falco does), typed later like any YAML
 //! scalar; an empty value, `~` or `null` is null, which means "the default".
 
@@ -56,12 +57,19 @@ impl Override {
         let mut node = root;
         for (i, segment) in self.path.iter().enumerate() {
             let at = || render(&self.path[..i]);
+            let wants_list = matches!(segment, Segment::Index(_) | Segment::Append);
             if node.is_null() {
-                node.kind = match segment {
-                    Segment::Key(_) => Kind::Map(Vec::new()),
-                    Segment::Index(_) | Segment::Append => Kind::Seq(Vec::new()),
+                node.kind = if wants_list {
+                    Kind::Seq(Vec::new())
+                } else {
+                    Kind::Map(Vec::new())
                 };
                 node.origin = origin.clone();
+            } else if wants_list && node.as_scalar().is_some() {
+                // A scalar where a list is expected counts as a one-item list, so
+                // `rules_file: /a.yaml` plus `-o rules_file[]=/b.yaml` gives both.
+                let item = node.clone();
+                node.kind = Kind::Seq(vec![item]);
             }
             let found = node.describe();
             node = match (segment, &mut node.kind) {
@@ -234,7 +242,9 @@ fn parse_path(key: &str) -> Result<Vec<Segment>, String> {
 
 fn parse_value(raw: &str, origin: &Origin) -> Result<Value, ConfigError> {
     let trimmed = raw.trim();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+    let bracketed = (trimmed.starts_with('{') && trimmed.ends_with('}'))
+        || (trimmed.starts_with('[') && trimmed.ends_with(']'));
+    if bracketed {
         let Origin::Override { text } = origin else {
             return Ok(Value::null(origin.clone()));
         };

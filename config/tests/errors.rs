@@ -395,7 +395,7 @@ fn bad_override_syntax() {
         ("rules_files]=/a", "unmatched `]`"),
         ("[0]=/a", "needs a key name"),
         (r"web\server.enabled=true", "unknown escape"),
-        ("append_output[]={match: [", "not valid YAML/JSON"),
+        ("append_output[]={match: [}", "not valid YAML/JSON"),
     ] {
         let message = error("", &[o]);
         assert!(

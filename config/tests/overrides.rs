@@ -67,6 +67,12 @@ fn list_index_replaces_and_appends() {
         c.rules_files[2..],
         [PathBuf::from("/a.yaml"), PathBuf::from("/b.yaml")]
     );
+    // A scalar counts as a one-item list.
+    let c = with("rules_file: /a.yaml\n", &["rules_file[]=/b.yaml"]);
+    assert_eq!(
+        c.rules_files,
+        vec![PathBuf::from("/a.yaml"), PathBuf::from("/b.yaml")]
+    );
     // Appending to a missing list creates it.
     let c = with("", &["rules_files[]=/only.yaml"]);
     assert_eq!(c.rules_files, vec![PathBuf::from("/only.yaml")]);
@@ -223,4 +229,10 @@ outputs:
         .as_ref()
         .and_then(|o| o.get("slack")?.get("webhookurl")?.as_str());
     assert_eq!(hook, Some("https://hooks.example.invalid/T0"));
+}
+
+#[test]
+fn only_fully_bracketed_values_are_parsed_as_yaml() {
+    let c = with("", &["program_output.program=[ -f /x ] && cat /x"]);
+    assert_eq!(c.program_output.program, "[ -f /x ] && cat /x");
 }
