@@ -1,4 +1,30 @@
-//! Peregrine's configuration model (falco.yaml-compatible keys) and the embedded defaults.
+//! Peregrine's configuration: falco.yaml-compatible keys, Peregrine's `pipeline:` section and
+//! the falcosidekick-shaped `outputs:` section; defaults, `-o key=value` overrides,
+//! environment variable expansion and validation. Also the embedded default config and
+//! rules, so the agent runs with no files at all.
+//!
+//! ```text
+//! YAML file ─▶ tree (values with origins) ─▶ -o overrides ─▶ ${VAR} expansion ─▶ Config
+//! ```
+//!
+//! Unknown keys and wrong types are errors naming the key path, the expectation, what was
+//! found and `file:line:column`; known falco.yaml keys Peregrine does not use are accepted
+//! and listed in [`Config::warnings`].
+
+mod decode;
+mod duration;
+mod env;
+mod error;
+mod model;
+mod overrides;
+mod tree;
+
+pub use error::{ConfigError, ConfigWarning, Origin};
+pub use model::*;
+
+use overrides::Override;
+use peregrine_rules::yaml::YamlError;
+use std::path::Path;
 
 /// The default rules: the reference deployment's own rules (see `shared/seed`), embedded so
 /// the agent runs with no files at all.
@@ -6,3 +32,101 @@ pub const DEFAULT_RULES: &str = include_str!("../defaults/default_rules.yaml");
 
 /// The name the embedded rules are reported under.
 pub const DEFAULT_RULES_NAME: &str = "<embedded>/default_rules.yaml";
+
+/// The default configuration, a commented falco.yaml-style file; it yields `Config::default()`.
+pub const DEFAULT_CONFIG: &str = include_str!("../defaults/peregrine.yaml");
+
+/// The name the embedded configuration is reported under.
+pub const DEFAULT_CONFIG_NAME: &str = "<embedded>/peregrine.yaml";
+
+/// Loads the configuration file at `path` (or the embedded default config when `None`),
+/// then applies `overrides` (`-o key.path=value`, in order, highest precedence).
+pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+    let Some(path) = path else {
+        let mut config = build(
+            DEFAULT_CONFIG_NAME,
+            DEFAULT_CONFIG,
+            overrides,
+            &env::process_env,
+        )?;
+        config.embedded = true;
+        return Ok(config);
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut config = build(
+        &path.display().to_string(),
+        &text,
+        overrides,
+        &env::process_env,
+    )?;
+    config.files = vec![path.to_path_buf()];
+    Ok(config)
+}
+
+/// Loads configuration text as if it were a file called `name` (used in messages).
+pub fn load_str(name: &str, text: &str, overrides: &[String]) -> Result<Config, ConfigError> {
+    build(name, text, overrides, &env::process_env)
+}
+
+/// Parse, override, expand, decode. The result counts as a user's file (`embedded` false).
+fn build(
+    name: &str,
+    text: &str,
+    overrides: &[String],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let at = tree::file_origin(name);
+    let yaml_error = |e: YamlError| ConfigError::Yaml {
+        name: name.to_string(),
+        line: e.mark.line,
+        column: e.mark.column,
+        message: e.message,
+    };
+    let too_many = |count| ConfigError::Yaml {
+        name: name.to_string(),
+        line: 1,
+        column: 1,
+        message: format!("expected one YAML document, found {count}"),
+    };
+    let mut root = tree::parse_document(text, &at, &yaml_error, &too_many)?;
+    let overrides = overrides
+        .iter()
+        .map(|text| Override::parse(text))
+        .collect::<Result<Vec<_>, _>>()?;
+    for o in &overrides {
+        o.apply(&mut root)?;
+    }
+    root.for_each_scalar_mut(&mut |s| {
+        if s.contains('$') {
+            *s = env::expand(s, lookup);
+        }
+    });
+    let mut config = Config::decode(&root)?;
+    config.embedded = false;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_config_reproduces_the_defaults() {
+        let config = load(None, &[]).expect("embedded config loads");
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        assert_eq!(config, Config::default());
+        assert_eq!(config.rules_sources(), vec![RulesSourceSpec::Embedded]);
+        assert!(config.files().is_empty());
+    }
+
+    #[test]
+    fn overrides_and_environment_use_the_lookup() {
+        let env = |name: &str| (name == "PORT").then(|| "9000".to_string());
+        let overrides = vec!["webserver.listen_port=${PORT}".to_string()];
+        let config = build("t.yaml", "", &overrides, &env).unwrap();
+        assert_eq!(config.webserver.listen_port, 9000);
+    }
+}
