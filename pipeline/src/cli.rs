@@ -1,10 +1,12 @@
-//! Subcommands: `validate` (Falco's `-V`) and `list-fields` (Falco's `--list`).
+//! The command line: `peregrine [run]`, `validate` (Falco's `-V`), `list-fields` (`--list`).
 
+use crate::run::{RunOptions, SourceChoice};
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use peregrine_rules::engine::RulesSource;
 use peregrine_rules::{fields, loader, CompileOptions, LoadOutcome};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -12,13 +14,47 @@ use std::path::PathBuf;
     version,
     about = "Runtime security agent: Falco rules over eBPF events"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Without a subcommand: run the agent.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Configuration file (falco.yaml keys); default: the embedded configuration.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Rules file or folder (repeatable); replaces `rules_files`.
+    #[arg(short = 'r', long = "rules", value_name = "FILE_OR_DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Configuration override `key.path=value` (repeatable).
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Event source instead of the configured engine: `replay:FILE` or `synthetic[:RATE]`.
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<SourceChoice>,
+    /// Stop after this many synthetic events.
+    #[arg(long, value_name = "N")]
+    pub events: Option<u64>,
+    /// Stop after this many seconds (Falco's `-M`).
+    #[arg(short = 'M', long = "duration", value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    /// Write the final per-stage counters to this file as JSON.
+    #[arg(long = "stats-file", value_name = "FILE")]
+    pub stats_file: Option<PathBuf>,
+    /// Flush every alert (Falco's `-U`).
+    #[arg(short = 'U', long)]
+    pub unbuffered: bool,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the agent (the default).
+    Run(RunArgs),
     /// Load and compile rules files, print a summary or the errors (Falco's `-V`).
     Validate {
         /// Rules files or folders, in load order (default: the embedded rules).
@@ -39,10 +75,32 @@ pub enum Command {
     },
 }
 
+impl RunArgs {
+    fn into_options(self) -> Result<RunOptions> {
+        let duration = match self.duration {
+            Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+            Some(s) => anyhow::bail!("--duration must be a number of seconds, got {s}"),
+            None => None,
+        };
+        Ok(RunOptions {
+            config: self.config,
+            rules: self.rules,
+            overrides: self.overrides,
+            source: self.source,
+            events: self.events,
+            duration,
+            stats_file: self.stats_file,
+            unbuffered: self.unbuffered,
+        })
+    }
+}
+
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::Validate { rules, json } => validate(&rules, json),
-        Command::ListFields { prefix, markdown } => {
+        None => crate::run::run(cli.run.into_options()?),
+        Some(Command::Run(args)) => crate::run::run(args.into_options()?),
+        Some(Command::Validate { rules, json }) => validate(&rules, json),
+        Some(Command::ListFields { prefix, markdown }) => {
             list_fields(prefix.as_deref(), markdown);
             Ok(0)
         }

@@ -13,5 +13,8 @@ pub mod stage;
 pub mod stats;
 
 pub use pipeline::{Pipeline, PipelineSettings, QueueSettings};
+pub mod cli;
 pub mod http;
+pub mod rules_load;
+pub mod run;
 pub mod supervisor;

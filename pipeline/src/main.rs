@@ -1,9 +1,8 @@
 //! `peregrine`: the agent binary and its command line.
 
-mod cli;
-
 use anyhow::Result;
 use clap::Parser;
+use peregrine::cli;
 
 fn main() -> Result<()> {
     let cli = cli::Cli::parse();

@@ -9,11 +9,10 @@ use crossbeam_channel::Receiver;
 use peregrine_rules::Alert;
 use std::sync::Arc;
 
-pub(crate) fn dispatch(
-    input: Receiver<Vec<Alert>>,
-    sinks: Vec<(EdgeSender<Arc<Vec<Alert>>>, Arc<StageStats>)>,
-    stats: Arc<StageStats>,
-) {
+/// A sink's queue and its counters, as the dispatcher feeds it.
+pub(crate) type SinkFeed = (EdgeSender<Arc<Vec<Alert>>>, Arc<StageStats>);
+
+pub(crate) fn dispatch(input: Receiver<Vec<Alert>>, sinks: Vec<SinkFeed>, stats: Arc<StageStats>) {
     for batch in input {
         let n = batch.len();
         stats.received(n);

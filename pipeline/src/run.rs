@@ -1,0 +1,322 @@
+//! `peregrine run`: configuration → rules → pipeline → supervisor, signals and HTTP server.
+
+use crate::http::{self, WebSettings};
+use crate::pipeline::{Pipeline, PipelineSettings, QueueSettings};
+use crate::queue::Overflow;
+use crate::sink::{FileSink, LineFormat, Sink, StdoutSink};
+use crate::source::{ReplaySource, Source, SyntheticSource};
+use crate::stage::enrich::PassThrough;
+use crate::stats::StageSnapshot;
+use crate::supervisor::{Reload, Shutdown, Supervisor};
+use crate::{hostinfo, rules_load};
+use actix::Actor;
+use anyhow::{bail, Context, Result};
+use peregrine_config::{Config, EngineKind};
+use peregrine_event::synth::SynthConfig;
+use peregrine_rules::{AlertOptions, JsonOptions};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where events come from, when not from the configuration's `engine`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceChoice {
+    Synthetic { rate: Option<u64> },
+    Replay(PathBuf),
+}
+
+impl std::str::FromStr for SourceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(path) = s.strip_prefix("replay:") {
+            return Ok(SourceChoice::Replay(PathBuf::from(path)));
+        }
+        match s.split_once(':') {
+            None if s == "synthetic" => Ok(SourceChoice::Synthetic { rate: None }),
+            Some(("synthetic", rate)) => rate
+                .parse::<u64>()
+                .map(|r| SourceChoice::Synthetic { rate: Some(r) })
+                .map_err(|_| format!("synthetic rate must be events per second, got '{rate}'")),
+            _ => Err(format!(
+                "unknown source '{s}': use replay:FILE or synthetic[:RATE]"
+            )),
+        }
+    }
+}
+
+/// Options of `peregrine run` besides the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub config: Option<PathBuf>,
+    pub rules: Vec<PathBuf>,
+    pub overrides: Vec<String>,
+    pub source: Option<SourceChoice>,
+    /// Stop after this many events (synthetic source).
+    pub events: Option<u64>,
+    /// Stop after this long (Falco's `-M`).
+    pub duration: Option<Duration>,
+    /// Write the final stage counters here as JSON.
+    pub stats_file: Option<PathBuf>,
+    pub unbuffered: bool,
+}
+
+fn queue(q: &peregrine_config::QueueConfig) -> QueueSettings {
+    QueueSettings {
+        capacity: q.capacity,
+        overflow: match q.overflow {
+            peregrine_config::Overflow::Block => Overflow::Block,
+            peregrine_config::Overflow::DropNewest => Overflow::DropNewest,
+        },
+    }
+}
+
+fn settings(cfg: &Config) -> PipelineSettings {
+    let p = &cfg.pipeline;
+    PipelineSettings {
+        batch_size: p.batch_size.max(1),
+        rule_shards: p.rule_shard_count(),
+        flush_interval: p.flush_interval,
+        source_queue: queue(&p.queues.source),
+        enrich_queue: queue(&p.queues.enrich),
+        rules_queue: queue(&p.queues.rules),
+        outputs_queue: queue(&p.queues.outputs),
+        rule_matching: cfg.rule_matching,
+        alert: AlertOptions {
+            hostname: hostinfo::hostname(),
+            time_iso8601: cfg.time_format_iso_8601,
+            utc_offset_secs: hostinfo::utc_offset_secs(),
+        },
+    }
+}
+
+fn line_format(cfg: &Config) -> LineFormat {
+    if cfg.json_output {
+        LineFormat::Json(JsonOptions {
+            include_output: cfg.json_include_output_property,
+            include_output_fields: cfg.json_include_output_fields_property,
+            include_tags: cfg.json_include_tags_property,
+            include_message: cfg.json_include_message_property,
+        })
+    } else {
+        LineFormat::Text
+    }
+}
+
+fn sinks(cfg: &Config, unbuffered: bool) -> Result<Vec<Box<dyn Sink>>> {
+    let format = line_format(cfg);
+    let buffered = cfg.buffered_outputs && !unbuffered;
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if cfg.stdout_output.enabled {
+        sinks.push(Box::new(StdoutSink::new(format, buffered)));
+    }
+    if cfg.file_output.enabled {
+        let path = cfg
+            .file_output
+            .filename
+            .clone()
+            .context("file_output.enabled needs file_output.filename")?;
+        let sink = FileSink::new(&path, format, cfg.file_output.keep_alive, buffered)
+            .with_context(|| format!("opening file_output.filename {}", path.display()))?;
+        sinks.push(Box::new(sink));
+    }
+    Ok(sinks)
+}
+
+fn source(cfg: &Config, opts: &RunOptions) -> Result<Box<dyn Source>> {
+    let synth = &cfg.engine.synthetic;
+    let limit = opts.events.or((synth.events > 0).then_some(synth.events));
+    let synthetic = |rate: Option<u64>| -> Box<dyn Source> {
+        let start_ns = crate::supervisor::now_ns();
+        let sc = SynthConfig {
+            seed: synth.seed,
+            start_ns,
+            ..Default::default()
+        };
+        Box::new(SyntheticSource::new(sc, rate, limit))
+    };
+    Ok(match (&opts.source, cfg.engine.kind) {
+        (Some(SourceChoice::Synthetic { rate }), _) => synthetic(*rate),
+        (Some(SourceChoice::Replay(path)), _) => Box::new(ReplaySource::open(path, None)?),
+        (None, EngineKind::Synthetic) => synthetic((synth.rate > 0).then_some(synth.rate)),
+        (None, EngineKind::Replay) => {
+            let path = cfg.engine.replay.capture_file.as_ref().context("engine.replay.capture_file is not set")?;
+            Box::new(ReplaySource::open(path, None)?)
+        }
+        (None, EngineKind::ModernEbpf) => bail!(
+            "engine.kind modern_ebpf: the kernel probes are not built into this version yet; \
+             run with --source synthetic[:RATE] or --source replay:FILE (or -o engine.kind=synthetic)"
+        ),
+        (None, EngineKind::Nodriver) => bail!("engine.kind nodriver has no event source; use --source"),
+    })
+}
+
+fn init_logging(cfg: &Config) {
+    if !cfg.log_stderr {
+        return;
+    }
+    let level = match cfg.log_level.as_str() {
+        "emergency" | "alert" | "critical" | "error" => "error",
+        "warning" => "warn",
+        "notice" | "info" => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}
+
+/// Falco-style summary lines (operators grep the log for "Events processed").
+fn summarize(stats: &[StageSnapshot]) {
+    let get = |name: &str| {
+        stats
+            .iter()
+            .find(|s| s.stage == name)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (src, rules, outs) = (get("source"), get("rules"), get("outputs"));
+    let dropped: u64 = stats.iter().map(|s| s.dropped).sum();
+    tracing::info!("Events processed: {}", rules.received);
+    tracing::info!(
+        "Events detected: {} (alerts: {})",
+        rules.passed,
+        outs.received
+    );
+    tracing::info!(
+        "Events read: {}, dropped in the pipeline: {dropped}",
+        src.received
+    );
+}
+
+pub fn run(opts: RunOptions) -> Result<i32> {
+    let mut overrides = opts.overrides.clone();
+    if opts.unbuffered {
+        overrides.push("buffered_outputs=false".into());
+    }
+    let mut cfg = peregrine_config::load(opts.config.as_deref(), &overrides)
+        .context("loading the configuration")?;
+    if !opts.rules.is_empty() {
+        // `-r` replaces rules_files entirely, as in Falco.
+        cfg.rules_files = opts.rules.clone();
+    }
+    init_logging(&cfg);
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    let cfg = Arc::new(cfg);
+    let ruleset = rules_load::load(&cfg, !opts.rules.is_empty())?;
+    tracing::info!(
+        "{} rules loaded, {} enabled",
+        ruleset.rules().len(),
+        ruleset.enabled_rules().count()
+    );
+
+    let settings = settings(&cfg);
+    let src = source(&cfg, &opts)?;
+    let sinks = sinks(&cfg, opts.unbuffered)?;
+    let metrics_handle = if cfg.metrics.enabled || cfg.webserver.enabled {
+        Some(
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .context("installing the metrics recorder")?,
+        )
+    } else {
+        None
+    };
+    let watch = if cfg.watch_config_files {
+        rules_load::watched_files(&cfg)
+    } else {
+        Vec::new()
+    };
+
+    let final_stats: Arc<Mutex<Option<Vec<StageSnapshot>>>> = Arc::default();
+    let system = actix::System::new();
+    let result: Result<()> = system.block_on(async {
+        let pipeline = Pipeline::start(&settings, src, Box::new(PassThrough), ruleset, sinks)
+            .context("starting the pipeline")?;
+        let reload_cfg = (opts.config.clone(), overrides.clone(), opts.rules.clone());
+        let reloader = Box::new(move || {
+            let mut cfg = peregrine_config::load(reload_cfg.0.as_deref(), &reload_cfg.1)?;
+            if !reload_cfg.2.is_empty() {
+                cfg.rules_files = reload_cfg.2.clone();
+            }
+            rules_load::load(&cfg, !reload_cfg.2.is_empty())
+        });
+        let stats_slot = final_stats.clone();
+        let on_finish = Box::new(move |s: Vec<StageSnapshot>| {
+            *stats_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+        });
+        let sup = Supervisor::new(pipeline, reloader, watch, on_finish).start();
+        if cfg.webserver.enabled {
+            let web = WebSettings {
+                listen_address: cfg.webserver.listen_address.to_string(),
+                listen_port: cfg.webserver.listen_port,
+                healthz_endpoint: cfg.webserver.k8s_healthz_endpoint.clone(),
+                metrics: cfg.webserver.prometheus_metrics_enabled && cfg.metrics.enabled,
+                threads: cfg.webserver.threadiness as usize,
+            };
+            let server =
+                http::start(&web, metrics_handle.clone()).context("starting the web server")?;
+            actix_rt::spawn(server);
+            tracing::info!(
+                "web server listening on {}:{}",
+                web.listen_address,
+                web.listen_port
+            );
+        }
+        spawn_signal_handlers(sup.clone());
+        if let Some(d) = opts.duration {
+            let sup = sup.clone();
+            actix_rt::spawn(async move {
+                actix_rt::time::sleep(d).await;
+                sup.do_send(Shutdown);
+            });
+        }
+        Ok(())
+    });
+    result?;
+    system.run().context("running the actor system")?;
+    let stats = final_stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default();
+    summarize(&stats);
+    if let Some(path) = &opts.stats_file {
+        std::fs::write(path, serde_json::to_vec_pretty(&stats)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(0)
+}
+
+fn spawn_signal_handlers(sup: actix::Addr<Supervisor>) {
+    use actix_rt::signal::unix::{signal, SignalKind};
+    for (kind, name) in [
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::interrupt(), "SIGINT"),
+    ] {
+        let sup = sup.clone();
+        actix_rt::spawn(async move {
+            let Ok(mut s) = signal(kind) else { return };
+            if s.recv().await.is_some() {
+                tracing::info!("{name} received");
+                sup.do_send(Shutdown);
+            }
+        });
+    }
+    actix_rt::spawn(async move {
+        let Ok(mut s) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while s.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading");
+            sup.do_send(Reload("SIGHUP".into()));
+        }
+    });
+}
