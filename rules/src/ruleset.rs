@@ -73,6 +73,7 @@ impl Ruleset {
             .map(|(rules, t)| {
                 TypeIndex::new(
                     t,
+                    &self.slots,
                     rules
                         .into_iter()
                         .map(|i| (i, &self.rules[i as usize].condition)),

@@ -7,7 +7,7 @@
 
 use super::hash::FxHasher;
 use super::matcher::{Matcher, StrMatcher};
-use super::{Check, Ctx, Node};
+use super::{Check, Ctx, Node, SlotDef};
 use crate::fields::Value;
 use peregrine_event::EventType;
 use std::collections::HashMap;
@@ -32,20 +32,22 @@ enum Atom<'a> {
 
 /// The atoms of `node` when it holds only if one of them holds: an `or` of checks, or of
 /// `and`s (each needs its first indexable operand).
-fn atoms<'a>(node: &'a Node, out: &mut Vec<Atom<'a>>) -> bool {
+fn atoms<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) -> bool {
     let len = out.len();
-    let ok = atoms_inner(node, out);
+    let ok = atoms_inner(node, defs, out);
     if !ok {
         out.truncate(len);
     }
     ok
 }
 
-fn atoms_inner<'a>(node: &'a Node, out: &mut Vec<Atom<'a>>) -> bool {
+fn atoms_inner<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) -> bool {
     match node {
-        Node::Memo { inner, .. } => atoms(inner, out),
-        Node::Or(items) => items.iter().all(|n| atoms(n, out)),
-        Node::And(items) => items.iter().any(|n| atoms(n, out)),
+        Node::Memo { inner, .. } => atoms(inner, defs, out),
+        Node::Or(items) => items.iter().all(|n| atoms(n, defs, out)),
+        Node::And(items) => items.iter().any(|n| atoms(n, defs, out)),
+        // Guards are computed for every event of the type: only cheap ones pay off.
+        Node::Check(c) if !cheap(&defs[c.slot]) || !cheap_matcher(&c.matcher) => false,
         Node::Check(c) => {
             out.push(match &c.matcher {
                 _ if c.negate => Atom::Direct(c),
@@ -77,9 +79,48 @@ fn atoms_inner<'a>(node: &'a Node, out: &mut Vec<Atom<'a>>) -> bool {
     }
 }
 
+/// Whether a field is cheap to extract: one value read from the event, no joining,
+/// rendering or transforming.
+fn cheap(def: &SlotDef) -> bool {
+    let name = def.field.name();
+    def.transforms.is_empty()
+        && !def.field.is_any()
+        && ![
+            "cmdline",
+            "args",
+            "env",
+            "exeline",
+            "evt.arg",
+            "evt.rawarg",
+            "nameraw",
+        ]
+        .iter()
+        .any(|x| name.contains(x))
+}
+
+fn cheap_matcher(m: &Matcher) -> bool {
+    match m {
+        Matcher::Str(s) => matches!(
+            s,
+            StrMatcher::Eq(_)
+                | StrMatcher::Set(_)
+                | StrMatcher::StartsWith(_)
+                | StrMatcher::StartsWithAny(_)
+                | StrMatcher::EndsWith(_)
+        ),
+        Matcher::Exists
+        | Matcher::Num(..)
+        | Matcher::NumSet(_)
+        | Matcher::Bool(_)
+        | Matcher::IpSet(_)
+        | Matcher::Net(_) => true,
+        Matcher::Modifier(..) | Matcher::Dynamic { .. } => false,
+    }
+}
+
 /// The necessary conditions of a rule that can be indexed: each is a list of atoms, one of
 /// which must hold.
-fn guards(cond: &Node) -> Vec<Vec<Atom<'_>>> {
+fn guards<'a>(cond: &'a Node, defs: &[SlotDef]) -> Vec<Vec<Atom<'a>>> {
     let conjuncts: &[Node] = match cond {
         Node::And(items) => items,
         other => std::slice::from_ref(other),
@@ -89,7 +130,7 @@ fn guards(cond: &Node) -> Vec<Vec<Atom<'_>>> {
         .filter_map(|n| {
             let mut out = Vec::new();
             // An `and` at the top is no disjunction: its operands are conjuncts already.
-            (!matches!(n, Node::And(_)) && atoms(n, &mut out)).then_some(out)
+            (!matches!(n, Node::And(_)) && atoms(n, defs, &mut out)).then_some(out)
         })
         .collect()
 }
@@ -143,10 +184,14 @@ fn or_into(dst: &mut [u64], src: &[u64]) {
 impl TypeIndex {
     /// Indexes `rules` (indices with their conditions, in definition order) for events of
     /// type `t`.
-    pub(crate) fn new<'a>(t: EventType, rules: impl Iterator<Item = (u32, &'a Node)>) -> TypeIndex {
+    pub(crate) fn new<'a>(
+        t: EventType,
+        defs: &[SlotDef],
+        rules: impl Iterator<Item = (u32, &'a Node)>,
+    ) -> TypeIndex {
         let (rules, conds): (Vec<u32>, Vec<Node>) =
             rules.map(|(i, c)| (i, c.specialise(t))).unzip();
-        let mut per_rule: Vec<Vec<Vec<Atom<'_>>>> = conds.iter().map(guards).collect();
+        let mut per_rule: Vec<Vec<Vec<Atom<'_>>>> = conds.iter().map(|c| guards(c, defs)).collect();
         // A check worth evaluating up front is one several rules need; the others are left
         // to each rule's own (short-circuiting) evaluation.
         let mut uses: HashMap<String, usize> = HashMap::new();
@@ -280,5 +325,36 @@ impl TypeIndex {
         self.needs[range]
             .iter()
             .all(|&(w, bits)| passed[w as usize] & bits == bits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::check::{compile_expr, SlotTable};
+
+    fn index(cond: &str, t: &str) -> (TypeIndex, SlotTable) {
+        let ast = crate::parser::parse_condition(cond).expect("parses");
+        let mut slots = SlotTable::default();
+        let node = compile_expr(&ast, &mut slots).expect("compiles");
+        let t = EventType::from_name(t).expect("event type");
+        let idx = TypeIndex::new(t, &slots.defs, [(0, &node)].into_iter());
+        (idx, slots)
+    }
+
+    #[test]
+    fn specialised_or_of_types_yields_a_guard() {
+        let (idx, _) = index(
+            "(evt.type = openat and fd.name startswith /etc) or (evt.type = execve and proc.name = sh)",
+            "openat",
+        );
+        assert_eq!(idx.slots.len(), 1, "only the openat branch remains");
+        assert_eq!(idx.slots[0].prefixes.len(), 1);
+        let (idx, _) = index("evt.type = openat and fd.name contains x", "openat");
+        assert!(
+            idx.slots.is_empty() && idx.direct.is_empty(),
+            "contains is no guard"
+        );
+        assert!(idx.may_match(0, &vec![0; idx.words]));
     }
 }
