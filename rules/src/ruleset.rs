@@ -2,6 +2,7 @@
 //! field cache, and turned into alerts.
 
 use crate::alert::{Alert, AlertOptions};
+use crate::eval::guard::TypeIndex;
 use crate::eval::{Ctx, EvtSet, Node, Scratch, SlotDef};
 use crate::format::OutputFormat;
 use crate::priority::Priority;
@@ -40,8 +41,9 @@ pub struct Ruleset {
     slots: Vec<SlotDef>,
     /// Cache slots for subexpressions shared between rules.
     memos: usize,
-    /// Enabled rules per event type (by [`EventType::index`]), in definition order.
-    by_type: Vec<Box<[u32]>>,
+    /// Enabled rules per event type (by [`EventType::index`]), in definition order, with
+    /// the prefilter that picks which of them to evaluate.
+    by_type: Vec<TypeIndex>,
 }
 
 impl Ruleset {
@@ -65,7 +67,19 @@ impl Ruleset {
                 by_type[t.index()].push(i as u32);
             }
         }
-        self.by_type = by_type.into_iter().map(Vec::into_boxed_slice).collect();
+        self.by_type = by_type
+            .into_iter()
+            .zip(EventType::all())
+            .map(|(rules, t)| {
+                TypeIndex::new(
+                    t,
+                    &self.slots,
+                    rules
+                        .into_iter()
+                        .map(|i| (i, &self.rules[i as usize].condition)),
+                )
+            })
+            .collect();
     }
 
     pub fn rules(&self) -> &[CompiledRule] {
@@ -132,26 +146,29 @@ impl Ruleset {
         mode: RuleMatching,
         matches: &mut Vec<usize>,
     ) {
-        let Some(candidates) = self.by_type.get(ev.etype.index()) else {
+        let Some(index) = self.by_type.get(ev.etype.index()) else {
             return;
         };
-        if candidates.is_empty() {
+        if index.rules.is_empty() {
             return;
         }
         scratch.next_event(self.slots.len(), self.memos);
+        let mut passed = std::mem::take(&mut scratch.candidates);
         let mut cx = Ctx {
             ev,
             defs: &self.slots,
             scratch,
         };
-        for &i in candidates.iter() {
-            if self.rules[i as usize].condition.eval(&mut cx) {
+        index.passed(&mut cx, &mut passed);
+        for (pos, &i) in index.rules.iter().enumerate() {
+            if index.may_match(pos, &passed) && index.conds[pos].eval(&mut cx) {
                 matches.push(i as usize);
                 if mode == RuleMatching::First {
-                    return;
+                    break;
                 }
             }
         }
+        cx.scratch.candidates = passed;
     }
 
     /// Builds the alert for a rule that matched `ev`. Uses the values `evaluate` cached in

@@ -11,6 +11,7 @@ use crate::fields::{self, FieldError, FieldType};
 use peregrine_event::EventType;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Why a condition does not compile, and where.
 #[derive(Debug, Clone, PartialEq)]
@@ -310,6 +311,9 @@ fn fold_or_checks(nodes: Vec<Node>) -> Vec<Node> {
                     _ => None,
                 }) {
                     let Node::Check(c) = n else { unreachable!() };
+                    // Checks are shared (`Arc`) only once the ruleset is built.
+                    let c = Arc::into_inner(c).expect("unshared while compiling");
+                    let prev = Arc::get_mut(prev).expect("unshared while compiling");
                     merge_into(&mut prev.matcher, c.matcher);
                     continue;
                 }
@@ -437,7 +441,7 @@ fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckErro
 }
 
 fn check(slot: usize, matcher: Matcher, negate: bool) -> Node {
-    Node::Check(Box::new(Check {
+    Node::Check(Arc::new(Check {
         slot,
         matcher,
         negate,

@@ -81,6 +81,7 @@ fn wrap(node: &mut Node, ids: &mut Interner, counts: &[u32], slots: &mut HashMap
             ids.id(format!("not({inner})"))
         }
         Node::Memo { inner, .. } => return wrap(inner, ids, counts, slots),
+        Node::Check(_) => ids.id(format!("{node:?}")),
         leaf => return ids.id(format!("{leaf:?}")),
     };
     if counts.get(id as usize).copied().unwrap_or(0) >= 2 {

@@ -5,6 +5,7 @@
 
 pub(crate) mod evtset;
 pub(crate) mod glob;
+pub(crate) mod guard;
 pub(crate) mod hash;
 pub(crate) mod matcher;
 pub(crate) mod memo;
@@ -14,7 +15,8 @@ use crate::ast::Transformer;
 use crate::fields::{Field, Value};
 pub use evtset::EvtSet;
 use matcher::Matcher;
-use peregrine_event::Event;
+use peregrine_event::{Event, EventType};
+use std::sync::Arc;
 
 /// One distinct operand (a field, maybe wrapped in transformers) with its cache slot.
 #[derive(Clone, Debug)]
@@ -34,6 +36,8 @@ pub struct Scratch {
     slots: Vec<SlotState>,
     /// Results of shared subexpressions: (generation, value).
     memo: Vec<(u64, bool)>,
+    /// Which rule guards hold for this event (reused buffer).
+    pub(crate) candidates: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +53,7 @@ impl Scratch {
             gen: 0,
             slots: (0..slots).map(|_| SlotState::default()).collect(),
             memo: vec![(0, false); memos],
+            candidates: Vec::new(),
         }
     }
 
@@ -184,7 +189,7 @@ pub(crate) enum Node {
         set: EvtSet,
         negate: bool,
     },
-    Check(Box<Check>),
+    Check(Arc<Check>),
     /// A subexpression shared by several rules: computed once per event.
     Memo {
         slot: u32,
@@ -229,8 +234,52 @@ impl Node {
     }
 }
 
+impl Node {
+    /// This condition as evaluated on events of type `t` only: `evt.type` tests become
+    /// constants and the branches they decide are dropped. Memo slots stay valid, since a
+    /// memo's value is per event and the event has type `t`.
+    pub(crate) fn specialise(&self, t: EventType) -> Node {
+        match self {
+            Node::EvtType { set, negate } => Node::Const(set.contains(t) != *negate),
+            Node::Const(b) => Node::Const(*b),
+            Node::Check(c) => Node::Check(c.clone()),
+            Node::Not(n) => match n.specialise(t) {
+                Node::Const(b) => Node::Const(!b),
+                n => Node::Not(Box::new(n)),
+            },
+            Node::Memo { slot, inner } => match inner.specialise(t) {
+                Node::Const(b) => Node::Const(b),
+                n => Node::Memo {
+                    slot: *slot,
+                    inner: Box::new(n),
+                },
+            },
+            Node::And(items) | Node::Or(items) => {
+                let and = matches!(self, Node::And(_));
+                let mut out = Vec::with_capacity(items.len());
+                for n in items.iter() {
+                    match n.specialise(t) {
+                        // The neutral element drops out, the absorbing one decides.
+                        Node::Const(b) if b == and => {}
+                        Node::Const(b) => return Node::Const(b),
+                        Node::And(inner) if and => out.extend(inner.into_vec()),
+                        Node::Or(inner) if !and => out.extend(inner.into_vec()),
+                        n => out.push(n),
+                    }
+                }
+                match out.len() {
+                    0 => Node::Const(and),
+                    1 => out.pop().expect("one node"),
+                    _ if and => Node::And(out.into()),
+                    _ => Node::Or(out.into()),
+                }
+            }
+        }
+    }
+}
+
 impl Check {
-    fn eval(&self, cx: &mut Ctx<'_>) -> bool {
+    pub(crate) fn eval(&self, cx: &mut Ctx<'_>) -> bool {
         cx.scratch.ensure(cx.defs, self.slot, cx.ev);
         if let Some(rhs) = self.matcher.rhs_slot() {
             cx.scratch.ensure(cx.defs, rhs, cx.ev);
