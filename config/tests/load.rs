@@ -343,7 +343,7 @@ fn every_key_has_its_documented_default() {
         p.queues.rules,
         p.queues.outputs,
     ] {
-        assert_eq!(q.capacity, 64);
+        assert_eq!(q.capacity, 8);
         assert_eq!(q.overflow, Overflow::Block);
     }
     assert_eq!(c.outputs, None);

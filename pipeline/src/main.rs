@@ -4,6 +4,11 @@ use anyhow::Result;
 use clap::Parser;
 use peregrine::cli;
 
+// Events are allocated by one stage and freed by another; mimalloc handles cross-thread
+// frees far better than glibc's arenas.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let cli = cli::Cli::parse();
     let code = cli::run(cli)?;

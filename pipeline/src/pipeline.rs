@@ -27,7 +27,7 @@ pub struct QueueSettings {
 impl Default for QueueSettings {
     fn default() -> Self {
         QueueSettings {
-            capacity: 64,
+            capacity: 8,
             overflow: Overflow::Block,
         }
     }

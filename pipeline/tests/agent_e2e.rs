@@ -52,7 +52,9 @@ fn read(dir: &Path, name: &str) -> String {
 
 fn stats(dir: &Path) -> HashMap<String, Value> {
     let v: Vec<Value> = serde_json::from_str(&read(dir, "stats.json")).expect("stats file");
-    v.into_iter().map(|s| (s["stage"].as_str().unwrap().to_string(), s)).collect()
+    v.into_iter()
+        .map(|s| (s["stage"].as_str().unwrap().to_string(), s))
+        .collect()
 }
 
 fn n(v: &Value, k: &str) -> u64 {
@@ -61,13 +63,39 @@ fn n(v: &Value, k: &str) -> u64 {
 
 fn assert_stage_counts_add_up(stats: &HashMap<String, Value>) {
     for (name, s) in stats {
-        assert_eq!(n(s, "in"), n(s, "out") + n(s, "dropped") + n(s, "filtered"), "stage {name}: {s}");
+        assert_eq!(
+            n(s, "in"),
+            n(s, "out") + n(s, "dropped") + n(s, "filtered"),
+            "stage {name}: {s}"
+        );
     }
 }
 
 const SAFE_PROCS: &[&str] = &[
-    "sh", "bash", "node", "python", "java", "nginx", "postgres", "trivy", "minio", "vault", "containerd-shim", "runc",
-    "pidof", "cat", "ls", "grep", "find", "head", "tail", "kubectl", "helm", "git", "curl", "wget",
+    "sh",
+    "bash",
+    "node",
+    "python",
+    "java",
+    "nginx",
+    "postgres",
+    "trivy",
+    "minio",
+    "vault",
+    "containerd-shim",
+    "runc",
+    "pidof",
+    "cat",
+    "ls",
+    "grep",
+    "find",
+    "head",
+    "tail",
+    "kubectl",
+    "helm",
+    "git",
+    "curl",
+    "wget",
 ];
 const SAFE_IMAGES: &[&str] = &["trivy", "aquasec", "postgres", "minio", "vault", "falco"];
 
@@ -79,23 +107,47 @@ fn oracle(ev: &Event) -> Option<(&'static str, Vec<(&'static str, String)>)> {
     if SAFE_IMAGES.iter().any(|s| repo.contains(s)) {
         return None;
     }
-    let user = p.user.as_ref().map(|u| u.name.to_string()).unwrap_or_default();
+    let user = p
+        .user
+        .as_ref()
+        .map(|u| u.name.to_string())
+        .unwrap_or_default();
     let cname = c.name.as_deref().unwrap_or("").to_string();
     if ev.etype.is_exec() && !SAFE_PROCS.contains(&&*p.name) {
         return Some((
             "Unauthorized Process in Container",
-            vec![("user.name", user), ("proc.cmdline", p.cmdline()), ("container.name", cname), ("container.image.repository", repo.into())],
+            vec![
+                ("user.name", user),
+                ("proc.cmdline", p.cmdline()),
+                ("container.name", cname),
+                ("container.image.repository", repo.into()),
+            ],
         ));
     }
-    let opens = matches!(ev.etype, EventType::OPEN | EventType::OPENAT | EventType::OPENAT2);
+    let opens = matches!(
+        ev.etype,
+        EventType::OPEN | EventType::OPENAT | EventType::OPENAT2
+    );
     let fd = ev.fd.as_ref()?;
-    let flags = ev.param(if ev.etype == EventType::OPEN { 2 } else { 3 }).as_u64()?;
+    let flags = ev
+        .param(if ev.etype == EventType::OPEN { 2 } else { 3 })
+        .as_u64()?;
     let reads = matches!(flags & open::O_ACCMODE, open::O_RDONLY | open::O_RDWR);
-    let sensitive = ["/etc/shadow", "/root/.ssh/id_rsa", "/root/.ssh/authorized_keys"].contains(&fd.name.as_str());
+    let sensitive = [
+        "/etc/shadow",
+        "/root/.ssh/id_rsa",
+        "/root/.ssh/authorized_keys",
+    ]
+    .contains(&fd.name.as_str());
     if opens && reads && fd.kind == FdKind::File && ev.fd_num()? >= 0 && sensitive {
         return Some((
             "Sensitive File Access",
-            vec![("user.name", user), ("fd.name", fd.name.clone()), ("container.name", cname), ("container.image.repository", repo.into())],
+            vec![
+                ("user.name", user),
+                ("fd.name", fd.name.clone()),
+                ("container.name", cname),
+                ("container.image.repository", repo.into()),
+            ],
         ));
     }
     None
@@ -107,19 +159,43 @@ fn synthetic_stream_with_seed_rules_matches_the_oracle_field_by_field() {
     let events = 150_000u64;
     let stats_file = dir.join("stats.json");
     let mut child = spawn(
-        &["--source", "synthetic", "--events", &events.to_string(), "-o", "engine.synthetic.seed=5", "-o", "json_output=true", "--stats-file", stats_file.to_str().unwrap()],
+        &[
+            "--source",
+            "synthetic",
+            "--events",
+            &events.to_string(),
+            "-o",
+            "engine.synthetic.seed=5",
+            "-o",
+            "json_output=true",
+            "--stats-file",
+            stats_file.to_str().unwrap(),
+        ],
         &dir,
     );
-    assert_eq!(wait(&mut child, Duration::from_secs(120)), 0, "{}", read(&dir, "stderr"));
+    assert_eq!(
+        wait(&mut child, Duration::from_secs(120)),
+        0,
+        "{}",
+        read(&dir, "stderr")
+    );
 
     let mut expected: HashMap<String, usize> = HashMap::new();
-    for ev in Generator::new(SynthConfig { seed: 5, ..Default::default() }).take(events as usize) {
+    for ev in Generator::new(SynthConfig {
+        seed: 5,
+        ..Default::default()
+    })
+    .take(events as usize)
+    {
         if let Some((rule, fields)) = oracle(&ev) {
             let key = format!("{rule}|{fields:?}");
             *expected.entry(key).or_default() += 1;
         }
     }
-    assert!(expected.values().sum::<usize>() > 50, "the stream plants suspicious events");
+    assert!(
+        expected.values().sum::<usize>() > 50,
+        "the stream plants suspicious events"
+    );
 
     let mut got: HashMap<String, usize> = HashMap::new();
     for line in read(&dir, "stdout").lines() {
@@ -127,21 +203,56 @@ fn synthetic_stream_with_seed_rules_matches_the_oracle_field_by_field() {
         let rule = a["rule"].as_str().unwrap();
         let of = &a["output_fields"];
         let names: &[&str] = if rule == "Sensitive File Access" {
-            &["user.name", "fd.name", "container.name", "container.image.repository"]
+            &[
+                "user.name",
+                "fd.name",
+                "container.name",
+                "container.image.repository",
+            ]
         } else {
-            &["user.name", "proc.cmdline", "container.name", "container.image.repository"]
+            &[
+                "user.name",
+                "proc.cmdline",
+                "container.name",
+                "container.image.repository",
+            ]
         };
-        let fields: Vec<(&str, String)> = names.iter().map(|f| (*f, of[*f].as_str().unwrap_or("").to_string())).collect();
+        let fields: Vec<(&str, String)> = names
+            .iter()
+            .map(|f| (*f, of[*f].as_str().unwrap_or("").to_string()))
+            .collect();
         // The rest of the alert, as Falco shapes it.
-        let priority = if rule == "Sensitive File Access" { "Critical" } else { "Warning" };
+        let priority = if rule == "Sensitive File Access" {
+            "Critical"
+        } else {
+            "Warning"
+        };
         assert_eq!(a["priority"], priority);
         assert_eq!(a["source"], "syscall");
         assert!(a["time"].as_str().unwrap().ends_with('Z'));
-        assert!(a["output"].as_str().unwrap().contains(&format!(": {priority} ")));
-        assert!(a["output"].as_str().unwrap().contains(&format!("container={}", fields[2].1)));
+        assert!(a["output"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(": {priority} ")));
+        assert!(a["output"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("container={}", fields[2].1)));
         assert!(of["evt.time"].is_u64());
         let keys: Vec<&str> = a.as_object().unwrap().keys().map(|k| k.as_str()).collect();
-        assert_eq!(keys, ["hostname", "output", "output_fields", "priority", "rule", "source", "tags", "time"]);
+        assert_eq!(
+            keys,
+            [
+                "hostname",
+                "output",
+                "output_fields",
+                "priority",
+                "rule",
+                "source",
+                "tags",
+                "time"
+            ]
+        );
         *got.entry(format!("{rule}|{fields:?}")).or_default() += 1;
     }
     assert_eq!(got, expected);
@@ -149,7 +260,10 @@ fn synthetic_stream_with_seed_rules_matches_the_oracle_field_by_field() {
     let s = stats(&dir);
     assert_stage_counts_add_up(&s);
     assert_eq!(n(&s["rules"], "in"), events);
-    assert_eq!(n(&s["output.stdout"], "out"), expected.values().sum::<usize>() as u64);
+    assert_eq!(
+        n(&s["output.stdout"], "out"),
+        expected.values().sum::<usize>() as u64
+    );
     assert!(read(&dir, "stderr").contains("Events processed: 150000"));
 }
 
@@ -157,13 +271,23 @@ const OPEN_RULE: &str = "- rule: opens\n  desc: d\n  condition: evt.type in (ope
 const CONNECT_RULE: &str = "- rule: connects\n  desc: d\n  condition: evt.type = connect\n  output: connect %fd.name\n  priority: NOTICE\n";
 
 fn rules_seen(out: &str) -> (usize, usize) {
-    (out.lines().filter(|l| l.contains(": Informational open ")).count(), out.lines().filter(|l| l.contains(": Notice connect ")).count())
+    (
+        out.lines()
+            .filter(|l| l.contains(": Informational open "))
+            .count(),
+        out.lines()
+            .filter(|l| l.contains(": Notice connect "))
+            .count(),
+    )
 }
 
 fn wait_for(mut cond: impl FnMut() -> bool, what: &str) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -176,8 +300,17 @@ fn reloads_good_rules_rejects_broken_ones_and_drains_on_sigterm() {
     let stats_file = dir.join("stats.json");
     let mut child = spawn(
         &[
-            "--source", "synthetic:20000", "-r", rules.to_str().unwrap(), "-o", "watch_config_files=true",
-            "-o", "append_output[0].suggested_output=false", "-U", "--stats-file", stats_file.to_str().unwrap(),
+            "--source",
+            "synthetic:20000",
+            "-r",
+            rules.to_str().unwrap(),
+            "-o",
+            "watch_config_files=true",
+            "-o",
+            "append_output[0].suggested_output=false",
+            "-U",
+            "--stats-file",
+            stats_file.to_str().unwrap(),
         ],
         &dir,
     );
@@ -185,30 +318,58 @@ fn reloads_good_rules_rejects_broken_ones_and_drains_on_sigterm() {
 
     // A changed rules file is picked up by the file watch.
     std::fs::write(&rules, CONNECT_RULE).unwrap();
-    wait_for(|| read(&dir, "stderr").contains("rules reloaded"), "the reload");
-    wait_for(|| rules_seen(&read(&dir, "stdout")).1 > 100, "connect alerts");
+    wait_for(
+        || read(&dir, "stderr").contains("rules reloaded"),
+        "the reload",
+    );
+    wait_for(
+        || rules_seen(&read(&dir, "stdout")).1 > 100,
+        "connect alerts",
+    );
 
     // A broken file is rejected and the running rules go on.
     std::fs::write(&rules, "- rule: broken\n  desc: d\n  condition: evt.type = connect and\n  output: x\n  priority: INFO\n").unwrap();
-    wait_for(|| read(&dir, "stderr").contains("rejected"), "the rejection");
+    wait_for(
+        || read(&dir, "stderr").contains("rejected"),
+        "the rejection",
+    );
     let before = rules_seen(&read(&dir, "stdout")).1;
-    wait_for(|| rules_seen(&read(&dir, "stdout")).1 > before + 50, "connect alerts after the rejection");
+    wait_for(
+        || rules_seen(&read(&dir, "stdout")).1 > before + 50,
+        "connect alerts after the rejection",
+    );
 
     // SIGHUP reloads too (back to the open rule).
     std::fs::write(&rules, OPEN_RULE).unwrap();
     std::thread::sleep(Duration::from_millis(100));
     signal(&child, libc::SIGHUP);
     let opens_before = rules_seen(&read(&dir, "stdout")).0;
-    wait_for(|| rules_seen(&read(&dir, "stdout")).0 > opens_before + 50, "open alerts after SIGHUP");
+    wait_for(
+        || rules_seen(&read(&dir, "stdout")).0 > opens_before + 50,
+        "open alerts after SIGHUP",
+    );
 
     signal(&child, libc::SIGTERM);
-    assert_eq!(wait(&mut child, Duration::from_secs(30)), 0, "{}", read(&dir, "stderr"));
+    assert_eq!(
+        wait(&mut child, Duration::from_secs(30)),
+        0,
+        "{}",
+        read(&dir, "stderr")
+    );
     let s = stats(&dir);
     assert_stage_counts_add_up(&s);
     assert!(s.values().all(|st| n(st, "dropped") == 0), "{s:?}");
-    assert_eq!(n(&s["source"], "out"), n(&s["rules"], "in"), "every accepted event was evaluated");
+    assert_eq!(
+        n(&s["source"], "out"),
+        n(&s["rules"], "in"),
+        "every accepted event was evaluated"
+    );
     let lines = read(&dir, "stdout").lines().count() as u64;
-    assert_eq!(lines, n(&s["output.stdout"], "out"), "every alert reached stdout");
+    assert_eq!(
+        lines,
+        n(&s["output.stdout"], "out"),
+        "every alert reached stdout"
+    );
 }
 
 #[test]
@@ -218,23 +379,52 @@ fn sigterm_mid_stream_flushes_everything_accepted() {
     let stats_file = dir.join("stats.json");
     let mut child = spawn(
         &[
-            "--source", "synthetic", "-o", "stdout_output.enabled=false", "-o", "file_output.enabled=true",
-            "-o", &format!("file_output.filename={}", out.display()), "-o", "file_output.keep_alive=true",
-            "-o", "buffered_outputs=true", "-r", dir.join("rules.yaml").to_str().unwrap(), "--stats-file", stats_file.to_str().unwrap(),
+            "--source",
+            "synthetic",
+            "-o",
+            "stdout_output.enabled=false",
+            "-o",
+            "file_output.enabled=true",
+            "-o",
+            &format!("file_output.filename={}", out.display()),
+            "-o",
+            "file_output.keep_alive=true",
+            "-o",
+            "buffered_outputs=true",
+            "-r",
+            dir.join("rules.yaml").to_str().unwrap(),
+            "--stats-file",
+            stats_file.to_str().unwrap(),
         ],
         &{
             std::fs::write(dir.join("rules.yaml"), OPEN_RULE).unwrap();
             dir.clone()
         },
     );
-    wait_for(|| std::fs::metadata(&out).map(|m| m.len() > 100_000).unwrap_or(false), "alerts in the file");
+    wait_for(
+        || {
+            std::fs::metadata(&out)
+                .map(|m| m.len() > 100_000)
+                .unwrap_or(false)
+        },
+        "alerts in the file",
+    );
     signal(&child, libc::SIGTERM);
-    assert_eq!(wait(&mut child, Duration::from_secs(60)), 0, "{}", read(&dir, "stderr"));
+    assert_eq!(
+        wait(&mut child, Duration::from_secs(60)),
+        0,
+        "{}",
+        read(&dir, "stderr")
+    );
     let s = stats(&dir);
     assert_stage_counts_add_up(&s);
     assert_eq!(n(&s["source"], "out"), n(&s["rules"], "in"));
     let lines = std::fs::read_to_string(&out).unwrap().lines().count() as u64;
     assert_eq!(lines, n(&s["output.file"], "out"));
-    assert_eq!(n(&s["outputs"], "in"), n(&s["output.file"], "out"), "nothing accepted was lost");
+    assert_eq!(
+        n(&s["outputs"], "in"),
+        n(&s["output.file"], "out"),
+        "nothing accepted was lost"
+    );
     assert!(read(&dir, "stderr").contains("SIGTERM received"));
 }

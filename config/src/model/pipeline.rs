@@ -18,7 +18,7 @@ pub enum Overflow {
 /// One bounded queue between two stages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueueConfig {
-    /// In batches, at least 1 (default 64).
+    /// In batches, at least 1 (default 8: with 1024-event batches that bounds what is in flight per edge to ~8k events, a few MiB).
     pub capacity: usize,
     /// Default `block`.
     pub overflow: Overflow,
@@ -27,7 +27,7 @@ pub struct QueueConfig {
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
-            capacity: 64,
+            capacity: 8,
             overflow: Overflow::Block,
         }
     }
