@@ -1,1 +1,126 @@
-fn main() {}
+//! Pipeline throughput, flat out, on the synthetic stream: events/s through every stage
+//! (source → enrich → rule shards → outputs) and the peak RSS, with the seed rules and with
+//! every upstream rule enabled. `cargo bench -p peregrine --bench pipeline`; results in
+//! `docs/benchmarks.md`.
+//!
+//! Each case runs in its own child process so its peak RSS is its own.
+
+use peregrine::pipeline::{Pipeline, PipelineSettings};
+use peregrine::sink::Sink;
+use peregrine::source::SyntheticSource;
+use peregrine::stage::enrich::PassThrough;
+use peregrine_event::synth::SynthConfig;
+use peregrine_rules::engine::RulesSource;
+use peregrine_rules::{load_sources, Alert, CompileOptions};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const EVENTS: u64 = 4_000_000;
+
+/// Counts alerts and throws them away: measures the pipeline, not a terminal.
+struct NullSink;
+
+impl Sink for NullSink {
+    fn name(&self) -> &str {
+        "null"
+    }
+    fn write(&mut self, _: &[Alert]) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn sources(case: &str) -> Option<Vec<RulesSource>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    match case {
+        "seed" => Some(vec![RulesSource::read(
+            &root.join("config/defaults/default_rules.yaml"),
+        )]),
+        _ => {
+            let up = root.join("../shared/testdata/upstream");
+            up.is_dir().then(|| {
+                [
+                    "falco_rules.yaml",
+                    "falco-incubating_rules.yaml",
+                    "falco-sandbox_rules.yaml",
+                ]
+                .iter()
+                .map(|f| RulesSource::read(&up.join(f)))
+                .collect()
+            })
+        }
+    }
+}
+
+fn run_case(case: &str) {
+    let Some(srcs) = sources(case) else {
+        println!("{case}: skipped (../shared/testdata/upstream not found)");
+        return;
+    };
+    let mut rules = load_sources(&srcs, &CompileOptions::default())
+        .ruleset
+        .expect("rules load");
+    rules.set_enabled_by_name("*", true);
+    let enabled = rules.enabled_rules().count();
+    let settings = PipelineSettings::default();
+    let source = Box::new(SyntheticSource::new(
+        SynthConfig::default(),
+        None,
+        Some(EVENTS),
+    ));
+    let start = Instant::now();
+    let p = Pipeline::start(
+        &settings,
+        source,
+        Box::new(PassThrough),
+        rules,
+        vec![Box::new(NullSink)],
+    )
+    .expect("start");
+    let stats = p.join();
+    let secs = start.elapsed().as_secs_f64();
+    let dropped: u64 = stats.iter().map(|s| s.dropped).sum();
+    let alerts = stats
+        .iter()
+        .find(|s| s.stage == "outputs")
+        .map(|s| s.received)
+        .unwrap_or(0);
+    println!(
+        "{case}: {enabled} rules, {EVENTS} events in {secs:.2} s = {:.0} events/s, {alerts} alerts, {dropped} dropped, peak RSS {:.1} MiB, {} rule shards",
+        EVENTS as f64 / secs,
+        peak_rss_kib() as f64 / 1024.0,
+        settings.rule_shards
+    );
+}
+
+fn main() {
+    if let Ok(case) = std::env::var("PEREGRINE_BENCH_CASE") {
+        run_case(&case);
+        return;
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let exe = std::env::current_exe().expect("bench executable");
+    for case in ["seed", "upstream"] {
+        let status = std::process::Command::new(&exe)
+            .env("PEREGRINE_BENCH_CASE", case)
+            .arg("--bench")
+            .status()
+            .expect("run case");
+        assert!(status.success(), "case {case} failed");
+    }
+}
