@@ -428,3 +428,120 @@ fn sigterm_mid_stream_flushes_everything_accepted() {
     );
     assert!(read(&dir, "stderr").contains("SIGTERM received"));
 }
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// `promtool check metrics` on the exposition text, when promtool is installed (CI installs
+/// it; elsewhere the check is skipped with a message).
+fn promtool_check(body: &str) {
+    let Ok(mut child) = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+            panic!("promtool not found and PEREGRINE_REQUIRE_PRIVILEGED=1");
+        }
+        eprintln!("skipping promtool check: promtool not installed");
+        return;
+    };
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    // promtool exits non-zero for lint findings (e.g. missing HELP) as well as errors;
+    // only parse errors and bad names are failures for us.
+    assert!(
+        !text.contains("error while linting") && !text.contains("text format parsing error"),
+        "promtool: {text}"
+    );
+}
+
+#[test]
+fn serves_prometheus_metrics_and_health() {
+    let dir = tmpdir("metrics");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = spawn(
+        &[
+            "--source",
+            "synthetic:20000",
+            "-o",
+            "stdout_output.enabled=false",
+            "-o",
+            "webserver.enabled=true",
+            "-o",
+            "webserver.listen_address=127.0.0.1",
+            "-o",
+            &format!("webserver.listen_port={port}"),
+            "-o",
+            "webserver.prometheus_metrics_enabled=true",
+            "-o",
+            "metrics.enabled=true",
+            "-o",
+            "engine.synthetic.seed=3",
+        ],
+        &dir,
+    );
+    let mut body = String::new();
+    wait_for(
+        || {
+            body = std::net::TcpStream::connect(("127.0.0.1", port))
+                .map(|_| http_get(port, "/metrics"))
+                .unwrap_or_default();
+            body.contains("falco_events_total{") && body.contains("stage=\"rules\"")
+        },
+        "metrics with alerts",
+    );
+    assert!(
+        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
+        "{body}"
+    );
+    assert!(body.contains("text/plain; version=0.0.4"));
+    let text = body.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    for name in [
+        "peregrine_stage_events_total{",
+        "peregrine_stage_dropped_total{",
+        "peregrine_queue_depth_batches{",
+        "falco_events_total{",
+        "falcosecurity_falco_rules_matches_total{",
+        "falco_duration_seconds",
+    ] {
+        assert!(text.contains(name), "{name} missing in\n{text}");
+    }
+    assert!(
+        text.lines().any(|l| l.starts_with("falco_events_total{")
+            && l.contains("priority=\"critical\"")
+            && l.contains("container_name=")),
+        "{text}"
+    );
+    promtool_check(&text);
+    let health = http_get(port, "/healthz");
+    assert!(health.contains("{\"status\": \"ok\"}"), "{health}");
+    signal(&child, libc::SIGTERM);
+    assert_eq!(
+        wait(&mut child, Duration::from_secs(30)),
+        0,
+        "{}",
+        read(&dir, "stderr")
+    );
+}

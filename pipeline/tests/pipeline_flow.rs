@@ -276,3 +276,73 @@ fn a_swapped_ruleset_applies_from_the_next_batch_without_losing_events() {
         }
     }
 }
+
+/// Fails on the first batch it sees, then works: a stage that fails is restarted.
+struct FlakyEnricher {
+    failed: bool,
+}
+
+impl peregrine::stage::enrich::Enricher for FlakyEnricher {
+    fn enrich(&mut self, batch: &mut Vec<peregrine_event::Event>) {
+        if !self.failed && !batch.is_empty() {
+            self.failed = true;
+            panic!("enricher bug on a batch of {}", batch.len());
+        }
+    }
+}
+
+struct FailingSink {
+    calls: usize,
+}
+
+impl Sink for FailingSink {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+    fn write(&mut self, _alerts: &[Alert]) -> io::Result<()> {
+        self.calls += 1;
+        match self.calls {
+            1 => panic!("sink bug"),
+            2 => Err(io::Error::other("destination down")),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn failing_stages_are_restarted_and_counted() {
+    let p = Pipeline::start(
+        &settings(2, 8, Overflow::Block),
+        synthetic(20_000),
+        Box::new(FlakyEnricher { failed: false }),
+        ruleset(EVERY_OPEN),
+        vec![Box::new(FailingSink { calls: 0 })],
+    )
+    .unwrap();
+    let stats = p.join();
+    for s in &stats {
+        assert_eq!(s.received, s.passed + s.dropped + s.filtered, "{s:?}");
+    }
+    let enrich = stage(&stats, "enrich");
+    assert_eq!(enrich.restarts, 1);
+    assert_eq!(
+        enrich.dropped, 256,
+        "the failed batch is counted: {enrich:?}"
+    );
+    assert_eq!(
+        stage(&stats, "rules").received,
+        20_000 - 256,
+        "the rest flowed on"
+    );
+    let sink = stage(&stats, "output.flaky");
+    assert_eq!(sink.restarts, 1);
+    assert!(sink
+        .dropped_by_reason
+        .iter()
+        .any(|(r, n)| r == "stage_failure" && *n > 0));
+    assert!(sink
+        .dropped_by_reason
+        .iter()
+        .any(|(r, n)| r == "write_error" && *n > 0));
+    assert!(sink.passed > 0, "the sink went on after failing");
+}

@@ -36,13 +36,14 @@ pub(crate) fn run_sink(
 ) {
     for batch in input {
         let n = batch.len();
-        match sink.write(&batch) {
+        // A panicking sink loses this batch (counted) and keeps serving the next ones.
+        super::guarded(&stats, n, || match sink.write(&batch) {
             Ok(()) => stats.passed(n),
             Err(e) => {
                 tracing::error!(sink = sink.name(), "could not write {n} alerts: {e}");
                 stats.dropped(DropReason::WriteError, n);
             }
-        }
+        });
     }
     if let Err(e) = sink.flush() {
         tracing::error!(sink = sink.name(), "flush failed: {e}");
