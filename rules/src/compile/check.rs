@@ -396,7 +396,7 @@ fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckErro
     }
     let lhs = slots.resolve(&c.lhs)?;
     if c.op == Op::Exists {
-        return Ok(check(lhs.slot, Matcher::Exists, false));
+        return Ok(check(slots, lhs.slot, Matcher::Exists, false));
     }
     let negate = c.op == Op::Ne;
     let matcher = match &c.rhs {
@@ -437,14 +437,20 @@ fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckErro
         Rhs::Value(lit) => typed_matcher(c, lhs.ftype, std::slice::from_ref(lit), false)?,
         Rhs::List(items) => typed_matcher(c, lhs.ftype, items, true)?,
     };
-    Ok(check(lhs.slot, matcher, negate))
+    Ok(check(slots, lhs.slot, matcher, negate))
 }
 
-fn check(slot: usize, matcher: Matcher, negate: bool) -> Node {
+fn check(slots: &SlotTable, slot: usize, matcher: Matcher, negate: bool) -> Node {
+    let def = &slots.defs[slot];
+    // A plain field the event stores as it is is compared where it lies, not copied.
+    let fast =
+        (def.transforms.is_empty() && def.field.can_borrow() && matcher.rhs_slot().is_none())
+            .then(|| def.field.clone());
     Node::Check(Arc::new(Check {
         slot,
         matcher,
         negate,
+        fast,
     }))
 }
 

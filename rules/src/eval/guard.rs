@@ -8,7 +8,7 @@
 use super::hash::FxHasher;
 use super::matcher::{Matcher, StrMatcher};
 use super::{Check, Ctx, Node, SlotDef};
-use crate::fields::Value;
+use crate::fields::{Borrowed, Value, ValueRef};
 use peregrine_event::EventType;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -149,6 +149,21 @@ struct SlotIndex {
     /// Every guard with an atom on this field: the answer when the value is not a plain
     /// string.
     all: Mask,
+}
+
+impl SlotIndex {
+    /// Adds the guards that hold when the field's value is `v`.
+    #[inline]
+    fn lookup(&self, v: &str, passed: &mut [u64]) {
+        if let Some(m) = self.exact.get(v) {
+            or_into(passed, m);
+        }
+        for (p, m) in &self.prefixes {
+            if v.starts_with(&**p) {
+                or_into(passed, m);
+            }
+        }
+    }
 }
 
 /// The rules of one event type and what decides which of them to evaluate.
@@ -294,21 +309,19 @@ impl TypeIndex {
         passed.clear();
         passed.resize(self.words, 0);
         for s in &self.slots {
-            cx.scratch.ensure(cx.defs, s.slot, cx.ev);
-            match cx.scratch.value(s.slot) {
+            match cx.defs[s.slot].field.borrow(cx.ev) {
+                Borrowed::Value(ValueRef::Str(v)) => s.lookup(v, passed),
                 // Absent: every check on this field is false.
-                None => {}
-                Some(Value::Str(v)) => {
-                    if let Some(m) = s.exact.get(v.as_str()) {
-                        or_into(passed, m);
-                    }
-                    for (p, m) in &s.prefixes {
-                        if v.starts_with(&**p) {
-                            or_into(passed, m);
-                        }
+                Borrowed::Missing => {}
+                Borrowed::Value(_) => or_into(passed, &s.all),
+                Borrowed::NotBorrowable => {
+                    cx.scratch.ensure(cx.defs, s.slot, cx.ev);
+                    match cx.scratch.value(s.slot) {
+                        None => {}
+                        Some(Value::Str(v)) => s.lookup(v, passed),
+                        Some(_) => or_into(passed, &s.all),
                     }
                 }
-                Some(_) => or_into(passed, &s.all),
             }
         }
         for (c, m) in &self.direct {
