@@ -9,7 +9,7 @@ use super::hash::FxHasher;
 use super::matcher::{Matcher, StrMatcher};
 use super::{Check, Ctx, Node, SlotDef};
 use crate::fields::{Borrowed, Value, ValueRef};
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use peregrine_event::EventType;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -164,6 +164,8 @@ fn key(c: &Check) -> String {
 #[derive(Debug)]
 struct SlotIndex {
     slot: usize,
+    /// Rejects most values that are no key of `exact` before hashing them.
+    filter: LenFilter,
     exact: FxMap<Box<str>, Mask>,
     prefixes: Vec<(Box<str>, Mask)>,
     suffixes: Vec<(Box<str>, Mask)>,
@@ -172,6 +174,31 @@ struct SlotIndex {
     /// Every guard with an atom on this field: the answer when the value is not a plain
     /// string.
     all: Mask,
+}
+
+/// A 512-bit filter on (length, last byte) of a set's strings: hashing a whole path only
+/// to miss is most of a lookup's cost, and most values share no length and last byte with
+/// any key.
+#[derive(Debug, Default)]
+struct LenFilter([u64; 8]);
+
+impl LenFilter {
+    #[inline]
+    fn bit(s: &str) -> usize {
+        let last = s.as_bytes().last().copied().unwrap_or(0) as usize;
+        (s.len().wrapping_mul(37) ^ last.wrapping_mul(151)) % 512
+    }
+
+    fn insert(&mut self, s: &str) {
+        let b = Self::bit(s);
+        self.0[b / 64] |= 1 << (b % 64);
+    }
+
+    #[inline]
+    fn may_contain(&self, s: &str) -> bool {
+        let b = Self::bit(s);
+        self.0[b / 64] & (1 << (b % 64)) != 0
+    }
 }
 
 /// A [`SlotIndex`] being built.
@@ -199,11 +226,19 @@ impl SlotBuilder {
     fn build(self) -> SlotIndex {
         let contains = (!self.contains.is_empty()).then(|| {
             let (needles, masks): (Vec<_>, Vec<_>) = self.contains.into_iter().unzip();
-            let ac = AhoCorasick::new(&needles).expect("needles from the rules compile");
+            let ac = AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&needles)
+                .expect("needles from the rules compile");
             (ac, masks)
         });
+        let mut filter = LenFilter::default();
+        for k in self.exact.keys() {
+            filter.insert(k);
+        }
         SlotIndex {
             slot: self.slot,
+            filter,
             exact: self.exact,
             prefixes: self.prefixes,
             suffixes: self.suffixes,
@@ -217,8 +252,10 @@ impl SlotIndex {
     /// Adds the guards that hold when the field's value is `v`.
     #[inline]
     fn lookup(&self, v: &str, passed: &mut [u64]) {
-        if let Some(m) = self.exact.get(v) {
-            or_into(passed, m);
+        if self.filter.may_contain(v) {
+            if let Some(m) = self.exact.get(v) {
+                or_into(passed, m);
+            }
         }
         for (p, m) in &self.prefixes {
             if v.starts_with(&**p) {
