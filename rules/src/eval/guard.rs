@@ -116,10 +116,14 @@ fn cheap(def: &SlotDef) -> bool {
 
 fn cheap_matcher(c: &Check) -> bool {
     match &c.matcher {
-        // Indexed, whatever their number: one search per field for all of them.
-        Matcher::Str(StrMatcher::Contains(_)) => !c.negate,
+        // Indexed, whatever their number: one search per field for all of them, on fields
+        // read in place (a rendered field like `thread.cap_effective` costs too much to
+        // compute for every event).
+        Matcher::Str(StrMatcher::Contains(_)) => !c.negate && c.fast.is_some(),
         // Only its literal prefix is indexed.
-        Matcher::Str(StrMatcher::Glob(g)) => !c.negate && !g.literal_prefix().is_empty(),
+        Matcher::Str(StrMatcher::Glob(g)) => {
+            !c.negate && c.fast.is_some() && !g.literal_prefix().is_empty()
+        }
         Matcher::Str(s) => matches!(
             s,
             StrMatcher::Eq(_)
@@ -168,6 +172,9 @@ struct SlotIndex {
     filter: LenFilter,
     exact: FxMap<Box<str>, Mask>,
     prefixes: Vec<(Box<str>, Mask)>,
+    /// Per prefix, its first 8 bytes and their mask: compared as one word before the
+    /// prefix itself.
+    prefix_heads: Vec<(u64, u64)>,
     suffixes: Vec<(Box<str>, Mask)>,
     /// One multi-pattern search for every `contains` needle, with each needle's guards.
     contains: Option<(AhoCorasick, Vec<Mask>)>,
@@ -201,6 +208,15 @@ impl LenFilter {
     }
 }
 
+/// The first 8 bytes of `b` as a little-endian word, zero-padded.
+#[inline]
+fn head8(b: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = b.len().min(8);
+    buf[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(buf)
+}
+
 /// A [`SlotIndex`] being built.
 struct SlotBuilder {
     slot: usize,
@@ -228,6 +244,7 @@ impl SlotBuilder {
             let (needles, masks): (Vec<_>, Vec<_>) = self.contains.into_iter().unzip();
             let ac = AhoCorasick::builder()
                 .kind(Some(AhoCorasickKind::DFA))
+                .prefilter(false)
                 .build(&needles)
                 .expect("needles from the rules compile");
             (ac, masks)
@@ -236,8 +253,22 @@ impl SlotBuilder {
         for k in self.exact.keys() {
             filter.insert(k);
         }
+        let prefix_heads = self
+            .prefixes
+            .iter()
+            .map(|(p, _)| {
+                let n = p.len().min(8);
+                let mask = if n == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * n)) - 1
+                };
+                (head8(p.as_bytes()), mask)
+            })
+            .collect();
         SlotIndex {
             slot: self.slot,
+            prefix_heads,
             filter,
             exact: self.exact,
             prefixes: self.prefixes,
@@ -257,9 +288,12 @@ impl SlotIndex {
                 or_into(passed, m);
             }
         }
-        for (p, m) in &self.prefixes {
-            if v.starts_with(&**p) {
-                or_into(passed, m);
+        if !self.prefixes.is_empty() {
+            let head = head8(v.as_bytes());
+            for ((p, m), &(want, mask)) in self.prefixes.iter().zip(&self.prefix_heads) {
+                if head & mask == want && v.starts_with(&**p) {
+                    or_into(passed, m);
+                }
             }
         }
         for (p, m) in &self.suffixes {
