@@ -277,6 +277,7 @@ fn estimate(node: &Node) -> (f64, f64) {
                     StrMatcher::Set(_) | StrMatcher::StartsWithAny(_) => (1.2, 0.1),
                     StrMatcher::StartsWith(_) | StrMatcher::EndsWith(_) => (1.0, 0.15),
                     StrMatcher::Contains(_) | StrMatcher::PMatch(_) => (1.5, 0.1),
+                    StrMatcher::ContainsAny(_) => (1.8, 0.15),
                     StrMatcher::IContains(_) | StrMatcher::Glob(_) => (2.5, 0.1),
                     StrMatcher::Regex(_) => (4.0, 0.1),
                     StrMatcher::Cmp(..) => (1.0, 0.5),
@@ -333,6 +334,10 @@ fn mergeable(a: &Matcher, b: &Matcher) -> bool {
                 Matcher::Str(StartsWith(_) | StartsWithAny(_)),
                 Matcher::Str(StartsWith(_) | StartsWithAny(_))
             )
+            | (
+                Matcher::Str(Contains(_) | ContainsAny(_)),
+                Matcher::Str(Contains(_) | ContainsAny(_))
+            )
     )
 }
 
@@ -353,6 +358,21 @@ fn merge_into(dst: &mut Matcher, src: Matcher) {
                 }
             }
             Set(set)
+        }
+        (a @ (Contains(_) | ContainsAny(_)), b @ (Contains(_) | ContainsAny(_))) => {
+            let mut needles: Vec<Box<[u8]>> = Vec::new();
+            for m in [a, b] {
+                match m {
+                    Contains(f) => needles.push(f.needle().into()),
+                    ContainsAny(ac) => needles.extend(ac.1),
+                    _ => {}
+                }
+            }
+            let ac = aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(&needles)
+                .expect("needles from the rules compile");
+            ContainsAny(Box::new((ac, needles)))
         }
         (a, b) => {
             let mut prefixes = Vec::new();

@@ -71,6 +71,9 @@ fn atoms_inner<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) ->
                 Matcher::Str(StrMatcher::Contains(f)) if !f.needle().is_empty() => {
                     index.contains.push(f.needle().to_vec())
                 }
+                Matcher::Str(StrMatcher::ContainsAny(ac)) if ac.1.iter().all(|n| !n.is_empty()) => {
+                    index.contains.extend(ac.1.iter().map(|n| n.to_vec()))
+                }
                 Matcher::Str(StrMatcher::Glob(g)) => {
                     let p = g.literal_prefix();
                     if p.is_empty() {
@@ -119,7 +122,9 @@ fn cheap_matcher(c: &Check) -> bool {
         // Indexed, whatever their number: one search per field for all of them, on fields
         // read in place (a rendered field like `thread.cap_effective` costs too much to
         // compute for every event).
-        Matcher::Str(StrMatcher::Contains(_)) => !c.negate && c.fast.is_some(),
+        Matcher::Str(StrMatcher::Contains(_) | StrMatcher::ContainsAny(_)) => {
+            !c.negate && c.fast.is_some()
+        }
         // Only its literal prefix is indexed.
         Matcher::Str(StrMatcher::Glob(g)) => {
             !c.negate && c.fast.is_some() && !g.literal_prefix().is_empty()
