@@ -277,6 +277,7 @@ fn estimate(node: &Node) -> (f64, f64) {
                     StrMatcher::Set(_) | StrMatcher::StartsWithAny(_) => (1.2, 0.1),
                     StrMatcher::StartsWith(_) | StrMatcher::EndsWith(_) => (1.0, 0.15),
                     StrMatcher::Contains(_) | StrMatcher::PMatch(_) => (1.5, 0.1),
+                    StrMatcher::ContainsAny(_) => (1.8, 0.15),
                     StrMatcher::IContains(_) | StrMatcher::Glob(_) => (2.5, 0.1),
                     StrMatcher::Regex(_) => (4.0, 0.1),
                     StrMatcher::Cmp(..) => (1.0, 0.5),
@@ -333,6 +334,10 @@ fn mergeable(a: &Matcher, b: &Matcher) -> bool {
                 Matcher::Str(StartsWith(_) | StartsWithAny(_)),
                 Matcher::Str(StartsWith(_) | StartsWithAny(_))
             )
+            | (
+                Matcher::Str(Contains(_) | ContainsAny(_)),
+                Matcher::Str(Contains(_) | ContainsAny(_))
+            )
     )
 }
 
@@ -353,6 +358,21 @@ fn merge_into(dst: &mut Matcher, src: Matcher) {
                 }
             }
             Set(set)
+        }
+        (a @ (Contains(_) | ContainsAny(_)), b @ (Contains(_) | ContainsAny(_))) => {
+            let mut needles: Vec<Box<[u8]>> = Vec::new();
+            for m in [a, b] {
+                match m {
+                    Contains(f) => needles.push(f.needle().into()),
+                    ContainsAny(ac) => needles.extend(ac.1),
+                    _ => {}
+                }
+            }
+            let ac = aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(&needles)
+                .expect("needles from the rules compile");
+            ContainsAny(Box::new((ac, needles)))
         }
         (a, b) => {
             let mut prefixes = Vec::new();
@@ -396,7 +416,7 @@ fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckErro
     }
     let lhs = slots.resolve(&c.lhs)?;
     if c.op == Op::Exists {
-        return Ok(check(lhs.slot, Matcher::Exists, false));
+        return Ok(check(slots, lhs.slot, Matcher::Exists, false));
     }
     let negate = c.op == Op::Ne;
     let matcher = match &c.rhs {
@@ -437,14 +457,20 @@ fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckErro
         Rhs::Value(lit) => typed_matcher(c, lhs.ftype, std::slice::from_ref(lit), false)?,
         Rhs::List(items) => typed_matcher(c, lhs.ftype, items, true)?,
     };
-    Ok(check(lhs.slot, matcher, negate))
+    Ok(check(slots, lhs.slot, matcher, negate))
 }
 
-fn check(slot: usize, matcher: Matcher, negate: bool) -> Node {
+fn check(slots: &SlotTable, slot: usize, matcher: Matcher, negate: bool) -> Node {
+    let def = &slots.defs[slot];
+    // A plain field the event stores as it is is compared where it lies, not copied.
+    let fast =
+        (def.transforms.is_empty() && def.field.can_borrow() && matcher.rhs_slot().is_none())
+            .then(|| def.field.clone());
     Node::Check(Arc::new(Check {
         slot,
         matcher,
         negate,
+        fast,
     }))
 }
 

@@ -77,18 +77,39 @@ impl Glob {
     }
 
     pub fn matches(&self, text: &str) -> bool {
+        // ASCII text (the common case) is matched in place, without collecting chars;
+        // lower-casing ASCII is per byte.
+        if text.is_ascii() {
+            let b = text.as_bytes();
+            return if self.fold_case {
+                match_tokens(&self.tokens, b.len(), |i| {
+                    char::from(b[i].to_ascii_lowercase())
+                })
+            } else {
+                match_tokens(&self.tokens, b.len(), |i| char::from(b[i]))
+            };
+        }
         if self.fold_case && text.chars().any(|c| c.is_uppercase()) {
             let lower = text.to_lowercase();
             let chars: Vec<char> = lower.chars().collect();
-            return match_tokens(&self.tokens, &chars);
-        }
-        // Fast path for ASCII-only text: avoid collecting chars.
-        if text.is_ascii() {
-            let chars: Vec<char> = text.bytes().map(char::from).collect();
-            return match_tokens(&self.tokens, &chars);
+            return match_tokens(&self.tokens, chars.len(), |i| chars[i]);
         }
         let chars: Vec<char> = text.chars().collect();
-        match_tokens(&self.tokens, &chars)
+        match_tokens(&self.tokens, chars.len(), |i| chars[i])
+    }
+
+    /// The literal text every match starts with (empty for case-folding patterns).
+    pub(crate) fn literal_prefix(&self) -> String {
+        if self.fold_case {
+            return String::new();
+        }
+        self.tokens
+            .iter()
+            .map_while(|t| match t {
+                Tok::Char(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -126,10 +147,10 @@ fn class_matches(negated: bool, items: &[ClassItem], c: char) -> bool {
 }
 
 /// Iterative matcher with single-star backtracking: linear in practice, no recursion.
-fn match_tokens(tokens: &[Tok], text: &[char]) -> bool {
+fn match_tokens(tokens: &[Tok], len: usize, text: impl Fn(usize) -> char) -> bool {
     let (mut t, mut s) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    while s < text.len() {
+    while s < len {
         if t < tokens.len() {
             match &tokens[t] {
                 Tok::Star => {
@@ -142,12 +163,12 @@ fn match_tokens(tokens: &[Tok], text: &[char]) -> bool {
                     s += 1;
                     continue;
                 }
-                Tok::Char(c) if *c == text[s] => {
+                Tok::Char(c) if *c == text(s) => {
                     t += 1;
                     s += 1;
                     continue;
                 }
-                Tok::Class { negated, items } if class_matches(*negated, items, text[s]) => {
+                Tok::Class { negated, items } if class_matches(*negated, items, text(s)) => {
                     t += 1;
                     s += 1;
                     continue;
@@ -204,5 +225,18 @@ mod tests {
         assert!(Glob::new("*.exe", true).matches("VIRUS.EXE"));
         assert!(!Glob::new("*.exe", false).matches("VIRUS.EXE"));
         assert!(Glob::new("ÄB*", true).matches("äbc"));
+        assert!(Glob::new("äb*", true).matches("ÄBC"));
+        assert!(Glob::new("a?c", true).matches("AÄC"));
+    }
+
+    #[test]
+    fn literal_prefixes() {
+        assert_eq!(
+            Glob::new("/proc/*/environ", false).literal_prefix(),
+            "/proc/"
+        );
+        assert_eq!(Glob::new("\\*x", false).literal_prefix(), "*x");
+        assert_eq!(Glob::new("*x", false).literal_prefix(), "");
+        assert_eq!(Glob::new("/etc/*", true).literal_prefix(), "");
     }
 }

@@ -4,7 +4,7 @@ use super::glob::Glob;
 use super::hash::FxSet;
 use super::pmatch::PathTrie;
 use crate::ast::{ListModifier, Op};
-use crate::fields::Value;
+use crate::fields::{Value, ValueRef};
 use memchr::memmem;
 use std::net::IpAddr;
 
@@ -93,6 +93,9 @@ pub(crate) enum StrMatcher {
     StartsWithAny(Vec<Box<str>>),
     EndsWith(Box<str>),
     Contains(Box<memmem::Finder<'static>>),
+    /// Several needles (an `or` of `contains` on one field, folded at compile time): one
+    /// multi-pattern search.
+    ContainsAny(Box<(aho_corasick::AhoCorasick, Vec<Box<[u8]>>)>),
     /// Needle already lower-cased.
     IContains(Box<str>),
     Glob(Glob),
@@ -111,6 +114,7 @@ impl StrMatcher {
             StrMatcher::StartsWithAny(ps) => ps.iter().any(|p| s.starts_with(p.as_bytes())),
             StrMatcher::EndsWith(p) => s.ends_with(p.as_bytes()),
             StrMatcher::Contains(f) => f.find(s).is_some(),
+            StrMatcher::ContainsAny(ac) => ac.0.is_match(s),
             StrMatcher::IContains(needle) => icontains(s, needle.as_bytes()),
             StrMatcher::Glob(g) => g.matches(&String::from_utf8_lossy(s)),
             StrMatcher::Regex(r) => r.is_match(&String::from_utf8_lossy(s)),
@@ -163,10 +167,21 @@ impl Matcher {
     }
 
     pub(crate) fn test(&self, v: &Value, rhs: Option<&Value>) -> bool {
+        match v.as_ref() {
+            Some(v) => self.test_ref(v, rhs),
+            // Several candidates are tested one by one by the caller; as a whole, a list
+            // only exists.
+            None => matches!(self, Matcher::Exists),
+        }
+    }
+
+    /// Tests one value, extracted or borrowed from the event.
+    #[inline]
+    pub(crate) fn test_ref(&self, v: ValueRef<'_>, rhs: Option<&Value>) -> bool {
         match self {
             Matcher::Exists => true,
             Matcher::Str(StrMatcher::Set(set)) => match v {
-                Value::Str(s) => set.contains(s.as_str()),
+                ValueRef::Str(s) => set.contains(s),
                 _ => bytes_of(v).is_some_and(|b| set_contains_bytes(set, b)),
             },
             Matcher::Str(m) => bytes_of(v).is_some_and(|b| m.test_bytes(b)),
@@ -180,9 +195,11 @@ impl Matcher {
             }
             Matcher::Num(o, x) => num_of(v).is_some_and(|n| o.holds(n.cmp(x))),
             Matcher::NumSet(set) => num_of(v).is_some_and(|n| set.contains(&n)),
-            Matcher::Bool(b) => matches!(v, Value::Bool(x) if x == b),
-            Matcher::IpSet(ips) => matches!(v, Value::Ip(ip) if ips.contains(ip)),
-            Matcher::Net(nets) => matches!(v, Value::Ip(ip) if nets.iter().any(|n| n.contains(ip))),
+            Matcher::Bool(b) => matches!(v, ValueRef::Bool(x) if x == *b),
+            Matcher::IpSet(ips) => matches!(v, ValueRef::Ip(ip) if ips.contains(&ip)),
+            Matcher::Net(nets) => {
+                matches!(v, ValueRef::Ip(ip) if nets.iter().any(|n| n.contains(&ip)))
+            }
             Matcher::Dynamic { op, .. } => rhs.is_some_and(|r| dynamic(*op, v, r)),
         }
     }
@@ -192,35 +209,39 @@ fn set_contains_bytes(set: &FxSet<Box<str>>, b: &[u8]) -> bool {
     std::str::from_utf8(b).is_ok_and(|s| set.contains(s))
 }
 
-fn bytes_of(v: &Value) -> Option<&[u8]> {
+fn bytes_of(v: ValueRef<'_>) -> Option<&[u8]> {
     match v {
-        Value::Str(s) => Some(s.as_bytes()),
-        Value::Bytes(b) => Some(b),
+        ValueRef::Str(s) => Some(s.as_bytes()),
+        ValueRef::Bytes(b) => Some(b),
         _ => None,
     }
 }
 
-fn num_of(v: &Value) -> Option<i128> {
+fn num_of(v: ValueRef<'_>) -> Option<i128> {
     match v {
-        Value::U64(n) => Some(*n as i128),
-        Value::I64(n) => Some(*n as i128),
-        Value::Bool(b) => Some(*b as i128),
+        ValueRef::U64(n) => Some(n as i128),
+        ValueRef::I64(n) => Some(n as i128),
+        ValueRef::Bool(b) => Some(b as i128),
         _ => None,
     }
 }
 
 /// Comparison of two extracted values (`proc.name = val(proc.pname)`).
-fn dynamic(op: Op, l: &Value, r: &Value) -> bool {
-    if let Value::Any(items) = r {
-        return items.iter().any(|r| dynamic(op, l, r));
-    }
+fn dynamic(op: Op, l: ValueRef<'_>, r: &Value) -> bool {
+    let r = match r.as_ref() {
+        Some(r) => r,
+        None => {
+            let Value::Any(items) = r else { return false };
+            return items.iter().any(|r| dynamic(op, l, r));
+        }
+    };
     if let (Some(a), Some(b)) = (num_of(l), num_of(r)) {
         return match Ord4::from_op(op) {
             Some(o) => o.holds(a.cmp(&b)),
             None => matches!(op, Op::In | Op::Intersects) && a == b,
         };
     }
-    if let (Value::Ip(a), Value::Ip(b)) = (l, r) {
+    if let (ValueRef::Ip(a), ValueRef::Ip(b)) = (l, r) {
         return matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects) && a == b;
     }
     let (Some(a), Some(b)) = (bytes_of(l), bytes_of(r)) else {
@@ -278,6 +299,16 @@ mod tests {
     }
 
     #[test]
+    fn contains_any() {
+        let needles: Vec<Box<[u8]>> = vec![b"trivy".as_slice().into(), b"aqua".as_slice().into()];
+        let ac = aho_corasick::AhoCorasick::new(&needles).unwrap();
+        let m = StrMatcher::ContainsAny(Box::new((ac, needles)));
+        assert!(m.test_bytes(b"docker.io/aquasec/trivy"));
+        assert!(m.test_bytes(b"trivy"));
+        assert!(!m.test_bytes(b"docker.io/library/nginx"));
+    }
+
+    #[test]
     fn modifiers() {
         let m = Matcher::Modifier(
             ListModifier::OneOf,
@@ -304,10 +335,11 @@ mod tests {
 
     #[test]
     fn dynamic_comparisons() {
-        assert!(dynamic(Op::Eq, &s("bash"), &s("bash")));
-        assert!(dynamic(Op::StartsWith, &s("bash"), &s("ba")));
-        assert!(dynamic(Op::Lt, &Value::U64(3), &Value::I64(4)));
-        assert!(!dynamic(Op::Eq, &Value::U64(3), &s("3")));
-        assert!(dynamic(Op::Eq, &s("x"), &Value::Any(vec![s("y"), s("x")])));
+        let r = ValueRef::Str;
+        assert!(dynamic(Op::Eq, r("bash"), &s("bash")));
+        assert!(dynamic(Op::StartsWith, r("bash"), &s("ba")));
+        assert!(dynamic(Op::Lt, ValueRef::U64(3), &Value::I64(4)));
+        assert!(!dynamic(Op::Eq, ValueRef::U64(3), &s("3")));
+        assert!(dynamic(Op::Eq, r("x"), &Value::Any(vec![s("y"), s("x")])));
     }
 }

@@ -12,7 +12,7 @@ pub(crate) mod memo;
 pub(crate) mod pmatch;
 
 use crate::ast::Transformer;
-use crate::fields::{Field, Value};
+use crate::fields::{Borrowed, Field, Value};
 pub use evtset::EvtSet;
 use matcher::Matcher;
 use peregrine_event::{Event, EventType};
@@ -203,6 +203,9 @@ pub(crate) struct Check {
     pub matcher: Matcher,
     /// `!=`: the matcher tests equality and the result is negated (only for present values).
     pub negate: bool,
+    /// The field, when it is tested as borrowed from the event (no transformer, no
+    /// candidate list, no other operand): no copy into the slot.
+    pub fast: Option<Field>,
 }
 
 pub(crate) struct Ctx<'a> {
@@ -279,7 +282,20 @@ impl Node {
 }
 
 impl Check {
+    #[inline]
     pub(crate) fn eval(&self, cx: &mut Ctx<'_>) -> bool {
+        if let Some(field) = &self.fast {
+            match field.borrow(cx.ev) {
+                Borrowed::Value(v) => return self.matcher.test_ref(v, None) != self.negate,
+                Borrowed::Missing => return false,
+                Borrowed::NotBorrowable => {}
+            }
+        }
+        self.eval_slot(cx)
+    }
+
+    /// Through the slot cache: extracted once per event.
+    fn eval_slot(&self, cx: &mut Ctx<'_>) -> bool {
         cx.scratch.ensure(cx.defs, self.slot, cx.ev);
         if let Some(rhs) = self.matcher.rhs_slot() {
             cx.scratch.ensure(cx.defs, rhs, cx.ev);

@@ -3,7 +3,7 @@
 //! container whose metadata has not arrived yet everything but the id is missing.
 
 use super::registry::{Arg, FieldDef, Id, MountSel};
-use super::value::{FieldType, Value};
+use super::value::{Borrowed, FieldType, Value};
 use super::{set_bool, set_u64};
 use peregrine_event::{ContainerInfo, Event, Mount, HOST_CONTAINER_ID};
 use std::collections::BTreeMap;
@@ -193,6 +193,89 @@ pub(crate) fn extract(f: F, arg: &Arg, ev: &Event, out: &mut Value) -> bool {
             write_labels(&c.k8s_pod_labels, out.str_buf());
             matches!(out, Value::Str(s) if !s.is_empty())
         }
+    }
+}
+
+/// Whether [`borrow`] can read this field without formatting.
+pub(crate) fn can_borrow(f: F) -> bool {
+    !matches!(
+        f,
+        F::Mounts
+            | F::Mount
+            | F::MountSource
+            | F::MountDest
+            | F::MountMode
+            | F::MountRdwr
+            | F::MountPropagation
+            | F::Labels
+            | F::PodLabels
+    )
+}
+
+/// [`extract`] without copying, for the fields stored as they are (see `Field::borrow`).
+pub(crate) fn borrow<'a>(f: F, arg: &Arg, ev: &'a Event) -> Borrowed<'a> {
+    let info = ev.container.as_deref();
+    let id = info
+        .map(|c| &*c.id)
+        .filter(|id| !id.is_empty())
+        .or_else(|| ev.process.as_deref().map(|p| &*p.container_id))
+        .filter(|id| !id.is_empty());
+    let Some(id) = id else {
+        return Borrowed::Missing;
+    };
+    if id == HOST_CONTAINER_ID {
+        return match f {
+            F::Id | F::FullId | F::Name | F::Type => Borrowed::str(HOST_CONTAINER_ID),
+            F::Privileged => Borrowed::bool(false),
+            _ => Borrowed::Missing,
+        };
+    }
+    if f == F::Id {
+        return Borrowed::str(id);
+    }
+    let Some(c) = info else {
+        return Borrowed::Missing;
+    };
+    let put = Borrowed::non_empty;
+    match f {
+        F::Id => Borrowed::Missing,
+        F::FullId => put(Some(&c.full_id)),
+        F::Name => put(c.name.as_deref()),
+        F::Image => put(c.image.as_deref()),
+        F::ImageId => put(c.image_id.as_deref()),
+        F::Type => put(c.runtime.as_deref()),
+        F::Privileged => c.privileged.map_or(Borrowed::Missing, Borrowed::bool),
+        F::ImageRepository => put(c.image_repository.as_deref()),
+        F::ImageTag => put(c.image_tag.as_deref()),
+        F::ImageDigest => put(c.image_digest.as_deref()),
+        F::StartTs => c.start_ts.map_or(Borrowed::Missing, Borrowed::u64),
+        F::Duration => c.start_ts.map_or(Borrowed::Missing, |ts| {
+            Borrowed::u64(ev.ts.saturating_sub(ts))
+        }),
+        F::Label => match arg {
+            Arg::Key(key) => put(c.labels.get(&**key).map(String::as_str)),
+            _ => Borrowed::Missing,
+        },
+        F::PodName => put(k8s(c, c.k8s_pod_name.as_deref(), "io.kubernetes.pod.name")),
+        F::NsName => put(k8s(
+            c,
+            c.k8s_ns_name.as_deref(),
+            "io.kubernetes.pod.namespace",
+        )),
+        F::PodId | F::PodUid => put(k8s(c, c.k8s_pod_uid.as_deref(), "io.kubernetes.pod.uid")),
+        F::PodLabel => match arg {
+            Arg::Key(key) => put(c.k8s_pod_labels.get(&**key).map(String::as_str)),
+            _ => Borrowed::Missing,
+        },
+        F::Mounts
+        | F::Mount
+        | F::MountSource
+        | F::MountDest
+        | F::MountMode
+        | F::MountRdwr
+        | F::MountPropagation
+        | F::Labels
+        | F::PodLabels => Borrowed::NotBorrowable,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::registry::{kind_type, param_sel, Arg, FieldDef, Id, ParamSel};
 use super::render::{self, Style, AT_FDCWD};
-use super::value::{FieldType, Value};
+use super::value::{Borrowed, FieldType, Value, ValueRef};
 use super::{set_bool, set_i64, set_u64};
 use peregrine_event::flags::open;
 use peregrine_event::{Event, EventType, FdKind, ParamValue};
@@ -241,6 +241,125 @@ pub(crate) fn extract(f: F, arg: &Arg, ftype: FieldType, ev: &Event, out: &mut V
             set_bool(out, open_check(f, ev))
         }
         F::Abspath | F::AbspathSrc | F::AbspathDst => abspath(f, ev, out),
+    }
+}
+
+/// Whether [`borrow`] can read this field without rendering.
+pub(crate) fn can_borrow(f: F) -> bool {
+    !matches!(
+        f,
+        F::Time
+            | F::TimeS
+            | F::TimeIso8601
+            | F::Datetime
+            | F::DatetimeS
+            | F::Args
+            | F::Info
+            | F::Arg
+            | F::Abspath
+            | F::AbspathSrc
+            | F::AbspathDst
+    )
+}
+
+/// [`extract`] without copying, for the fields stored as they are (see `Field::borrow`).
+pub(crate) fn borrow<'a>(f: F, arg: &Arg, ftype: FieldType, ev: &'a Event) -> Borrowed<'a> {
+    match f {
+        F::Num => Borrowed::u64(ev.num),
+        F::RawTime => Borrowed::u64(ev.ts),
+        F::RawTimeS => Borrowed::u64(ev.ts / 1_000_000_000),
+        F::RawTimeNs => Borrowed::u64(ev.ts % 1_000_000_000),
+        F::Hostname => match hostname() {
+            Some(h) => Borrowed::str(h),
+            None => Borrowed::Missing,
+        },
+        F::Source => Borrowed::str("syscall"),
+        F::IsAsync => Borrowed::bool(false),
+        F::Cpu => Borrowed::u64(u64::from(ev.cpu)),
+        F::Dir => Borrowed::str(ev.dir.as_str()),
+        F::Type => Borrowed::str(ev.etype.name()),
+        F::TypeIs => match arg {
+            Arg::EventType(t) => Borrowed::u64(u64::from(ev.etype == *t)),
+            _ => Borrowed::Missing,
+        },
+        F::SyscallType if ev.etype == EventType::PROCEXIT => Borrowed::Missing,
+        F::SyscallType => Borrowed::str(ev.etype.name()),
+        F::RawArg => match arg {
+            Arg::Param(sel) => match sel.index(ev.etype) {
+                Some(i) => raw_borrow(ev.param(i), ftype),
+                None => Borrowed::Missing,
+            },
+            _ => Borrowed::Missing,
+        },
+        F::Buffer => match data_param(ev) {
+            Some(ParamValue::Bytes(b)) => Borrowed::Value(ValueRef::Bytes(b)),
+            _ => Borrowed::Missing,
+        },
+        F::Buflen => match (data_param(ev), ev.res()) {
+            (Some(_), Some(res)) if res >= 0 => Borrowed::u64(res as u64),
+            _ => Borrowed::Missing,
+        },
+        F::Res => match ev.res() {
+            Some(res) if res >= 0 => Borrowed::str("SUCCESS"),
+            Some(res) => match render::errno_of(res) {
+                Some(name) => Borrowed::str(name),
+                None => Borrowed::NotBorrowable,
+            },
+            None => Borrowed::Missing,
+        },
+        F::RawRes => match ev.res() {
+            Some(res) => Borrowed::i64(res),
+            None => Borrowed::Missing,
+        },
+        F::Failed => match ev.res() {
+            Some(res) => Borrowed::bool(res < 0),
+            None => Borrowed::Missing,
+        },
+        F::IsOpenRead | F::IsOpenWrite | F::IsOpenExec | F::IsOpenCreate => {
+            Borrowed::bool(open_check(f, ev))
+        }
+        F::Time
+        | F::TimeS
+        | F::TimeIso8601
+        | F::Datetime
+        | F::DatetimeS
+        | F::Args
+        | F::Info
+        | F::Arg
+        | F::Abspath
+        | F::AbspathSrc
+        | F::AbspathDst => Borrowed::NotBorrowable,
+    }
+}
+
+/// [`raw_value`] without copying, where no rendering is needed.
+fn raw_borrow(value: &ParamValue, ftype: FieldType) -> Borrowed<'_> {
+    match value {
+        ParamValue::Absent => Borrowed::Missing,
+        ParamValue::Int(v) => match ftype {
+            FieldType::Str => Borrowed::NotBorrowable,
+            FieldType::I64 | FieldType::I32 => Borrowed::i64(*v),
+            FieldType::Bytes | FieldType::Bool | FieldType::Ip | FieldType::IpNet => {
+                Borrowed::Missing
+            }
+            _ => Borrowed::u64(*v as u64),
+        },
+        ParamValue::Uint(v) => match ftype {
+            FieldType::Str => Borrowed::NotBorrowable,
+            FieldType::I64 | FieldType::I32 => Borrowed::i64(*v as i64),
+            FieldType::Bytes | FieldType::Bool | FieldType::Ip | FieldType::IpNet => {
+                Borrowed::Missing
+            }
+            _ => Borrowed::u64(*v),
+        },
+        ParamValue::Str(s) if ftype == FieldType::Str => Borrowed::str(s),
+        ParamValue::Bytes(b) if ftype == FieldType::Bytes => Borrowed::Value(ValueRef::Bytes(b)),
+        ParamValue::StrList(_) | ParamValue::Tuple(_) | ParamValue::Addr(_)
+            if ftype == FieldType::Str =>
+        {
+            Borrowed::NotBorrowable
+        }
+        _ => Borrowed::Missing,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::registry::{FieldDef, Id};
 use super::render::{self, Style, AT_FDCWD};
-use super::value::{FieldType, Value};
+use super::value::{Borrowed, FieldType, Value, ValueRef};
 use super::{any_slots, set_bool, set_i64, set_u64};
 use peregrine_event::{Event, EventType, FdInfo, FdKind, L4Proto, SockTuple, SocketRole};
 use std::fmt::Write;
@@ -296,6 +296,136 @@ pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
             info.is_some_and(|i| set_i64(out, ((i.dev & 0xff) | ((i.dev >> 12) & 0xfff00)) as i64))
         }
         F::Ino => info.is_some_and(|i| set_i64(out, i.ino as i64)),
+    }
+}
+
+/// Whether [`borrow`] can read this field without formatting.
+pub(crate) fn can_borrow(f: F) -> bool {
+    !matches!(
+        f,
+        F::Uid | F::Nameraw | F::Containername | F::Containerdirectory | F::Ip | F::Port | F::Net
+    )
+}
+
+/// [`extract`] without copying, for the fields stored as they are (see `Field::borrow`).
+/// `fd.directory` and `fd.filename` are sub-slices of the stored name.
+pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
+    if ev.process.is_none() {
+        return Borrowed::Missing;
+    }
+    let info = ev.fd.as_deref();
+    if info.is_none() && ev.fd_num().is_none() {
+        return Borrowed::Missing;
+    }
+    let ip = |ip: IpAddr| Borrowed::Value(ValueRef::Ip(ip));
+    let port = |p: u16| Borrowed::u64(p.into());
+    let none = Borrowed::Missing;
+    match f {
+        F::Num => match ev.fd_num().or(info.map(|i| i.num)) {
+            Some(n) => Borrowed::i64(n),
+            None => none,
+        },
+        F::Type => info.map_or(none, |i| Borrowed::str(i.kind.type_name())),
+        F::Typechar => Borrowed::str(match info {
+            Some(i) => i.kind.typechar(),
+            None => creator_typechar(ev.etype),
+        }),
+        F::Name => {
+            let failed_connect = ev.etype == EventType::CONNECT && ev.res().is_some_and(|r| r < 0);
+            match info {
+                Some(i) if !failed_connect => Borrowed::str(&i.name),
+                _ if creates_named_fd(ev.etype) => Borrowed::NotBorrowable,
+                _ => Borrowed::str(""),
+            }
+        }
+        F::Directory => match info {
+            Some(i) if i.kind == FdKind::Directory => Borrowed::str(&i.name),
+            Some(i) if i.kind == FdKind::File => Borrowed::str(falco_dirname_of(&i.name)),
+            Some(_) => none,
+            None => Borrowed::NotBorrowable,
+        },
+        F::Filename => match info {
+            Some(i) if i.kind == FdKind::File => {
+                let name = i.name.as_str();
+                Borrowed::str(match name.rfind('/') {
+                    Some(pos) if pos + 1 < name.len() => &name[pos + 1..],
+                    Some(_) => name,
+                    None => "/",
+                })
+            }
+            _ => none,
+        },
+        F::Cip | F::Cnet => info.and_then(with_role).map_or(none, |(c, ..)| ip(c)),
+        F::Sip | F::Snet => info.and_then(with_role).map_or(none, |(_, _, s, _)| ip(s)),
+        F::Cport => info
+            .and_then(with_role)
+            .map_or(none, |(_, cp, ..)| port(cp)),
+        F::Sport => info.and_then(with_role).map_or(none, |(.., sp)| port(sp)),
+        F::Lip | F::Lnet => info.and_then(local_remote).map_or(none, |(l, ..)| ip(l)),
+        F::Rip | F::Rnet => info
+            .and_then(local_remote)
+            .map_or(none, |(_, _, r, _)| ip(r)),
+        F::Lport => info
+            .and_then(local_remote)
+            .map_or(none, |(_, lp, ..)| port(lp)),
+        F::Rport => info
+            .and_then(local_remote)
+            .map_or(none, |(.., rp)| port(rp)),
+        F::L4proto => info.map_or(none, |i| Borrowed::str(l4proto(i))),
+        F::Sockfamily => match info.map(|i| i.kind) {
+            Some(FdKind::Ipv4 | FdKind::Ipv6) => Borrowed::str("ip"),
+            Some(FdKind::Unix) => Borrowed::str("unix"),
+            _ => none,
+        },
+        F::IsServer => info.map_or(none, |i| {
+            let inet_sock = matches!(i.kind, FdKind::Ipv4 | FdKind::Ipv6);
+            Borrowed::bool(inet_sock && i.role == SocketRole::Server)
+        }),
+        F::Connected => info.map_or(none, |i| Borrowed::bool(i.connected)),
+        F::NameChanged => info.map_or(none, |i| Borrowed::bool(i.name_changed)),
+        F::CipName | F::SipName | F::LipName | F::RipName => none,
+        F::Dev => info.map_or(none, |i| Borrowed::i64(i.dev as i64)),
+        F::DevMajor => info.map_or(none, |i| Borrowed::i64(((i.dev & 0xfff00) >> 8) as i64)),
+        F::DevMinor => info.map_or(none, |i| {
+            Borrowed::i64(((i.dev & 0xff) | ((i.dev >> 12) & 0xfff00)) as i64)
+        }),
+        F::Ino => info.map_or(none, |i| Borrowed::i64(i.ino as i64)),
+        F::Uid
+        | F::Nameraw
+        | F::Containername
+        | F::Containerdirectory
+        | F::Ip
+        | F::Port
+        | F::Net => Borrowed::NotBorrowable,
+    }
+}
+
+/// The event types whose unknown fd still has a name, rendered from the parameters by
+/// [`write_creator_name`].
+fn creates_named_fd(etype: EventType) -> bool {
+    matches!(
+        etype,
+        EventType::OPEN
+            | EventType::CREAT
+            | EventType::CONNECT
+            | EventType::ACCEPT
+            | EventType::ACCEPT4
+            | EventType::OPENAT
+            | EventType::OPENAT2
+    )
+}
+
+/// [`falco_dirname`] of a whole name, as a sub-slice (or "/").
+fn falco_dirname_of(name: &str) -> &str {
+    match name.rfind('/') {
+        Some(pos) if pos != 0 => {
+            if pos + 1 < name.len() {
+                &name[..pos]
+            } else {
+                name
+            }
+        }
+        _ => "/",
     }
 }
 

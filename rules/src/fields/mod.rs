@@ -20,7 +20,7 @@ mod tests;
 
 pub use evt::set_hostname;
 pub use registry::{registry, resolve, AnyNe, ArgSpec, Field, FieldDef, FieldError};
-pub use value::{FieldType, Value};
+pub use value::{Borrowed, FieldType, Value, ValueRef};
 
 fn set_u64(out: &mut Value, v: u64) -> bool {
     *out = Value::U64(v);

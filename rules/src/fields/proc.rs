@@ -2,7 +2,7 @@
 
 use super::registry::{Arg, FieldDef, Id};
 use super::render;
-use super::value::{FieldType, Value};
+use super::value::{Borrowed, FieldType, Value};
 use super::{any_slots, set_bool, set_i64, set_u64};
 use peregrine_event::{Event, ProcessInfo};
 
@@ -326,6 +326,138 @@ pub(crate) fn extract(f: F, arg: &Arg, ev: &Event, out: &mut Value) -> bool {
         F::CapInheritable => caps(p.cap_inheritable, out),
         F::CapEffective => caps(p.cap_effective, out),
         F::ThreadTid => false,
+    }
+}
+
+/// Whether [`borrow`] can read this field without joining or rendering.
+pub(crate) fn can_borrow(f: F) -> bool {
+    !matches!(
+        f,
+        F::Args
+            | F::Cmdline
+            | F::Exeline
+            | F::Pcmdline
+            | F::Acmdline
+            | F::Env
+            | F::CapPermitted
+            | F::CapInheritable
+            | F::CapEffective
+    )
+}
+
+/// One attribute of `p` as a borrow (see [`write_attr`]).
+fn borrow_attr(p: &ProcessInfo, attr: Attr) -> Borrowed<'_> {
+    match attr {
+        Attr::Name => Borrowed::str(&p.name),
+        Attr::Exe => Borrowed::str(&p.exe),
+        Attr::Exepath => Borrowed::str(&p.exepath),
+        Attr::Cmdline => Borrowed::NotBorrowable,
+        Attr::Pid => match xid(p.pid) {
+            Some(pid) => Borrowed::i64(pid),
+            None => Borrowed::Missing,
+        },
+    }
+}
+
+fn present<'a>(v: bool, b: Borrowed<'a>) -> Borrowed<'a> {
+    if v {
+        b
+    } else {
+        Borrowed::Missing
+    }
+}
+
+/// [`extract`] without copying, for the fields stored as they are (see `Field::borrow`).
+pub(crate) fn borrow<'a>(f: F, arg: &Arg, ev: &'a Event) -> Borrowed<'a> {
+    if f == F::ThreadTid {
+        return xid(ev.tid).map_or(Borrowed::Missing, Borrowed::i64);
+    }
+    let Some(p) = ev.process.as_deref() else {
+        return Borrowed::Missing;
+    };
+    let parent = p.parent.as_deref();
+    match f {
+        F::Name | F::Exe | F::Exepath | F::Cmdline => borrow_attr(p, attr_of(f)),
+        F::Pname | F::Pexe | F::Pexepath | F::Pcmdline => match parent {
+            Some(pp) => borrow_attr(pp, attr_of(f)),
+            None => Borrowed::Missing,
+        },
+        F::Aname | F::Aexe | F::Aexepath | F::Acmdline | F::Apid => match arg {
+            Arg::Index(n) => match p.ancestor(*n) {
+                Some(a) => borrow_attr(a, attr_of(f)),
+                None => Borrowed::Missing,
+            },
+            _ => Borrowed::NotBorrowable,
+        },
+        F::Cwd => Borrowed::str(&p.cwd),
+        F::Tty => Borrowed::u64(u64::from(p.tty)),
+        F::Pid => xid(p.pid).map_or(Borrowed::Missing, Borrowed::i64),
+        F::Ppid => {
+            let ppid = match parent {
+                Some(pp) if p.tid != p.pid => pp.pid,
+                _ => p.ptid,
+            };
+            xid(ppid).map_or(Borrowed::Missing, Borrowed::i64)
+        }
+        F::Vpid => present(p.vpid != -1, Borrowed::i64(p.vpid)),
+        F::Pvpid => parent.map_or(Borrowed::Missing, |pp| Borrowed::i64(pp.vpid)),
+        F::Sid => Borrowed::i64(p.sid),
+        F::Vpgid => Borrowed::i64(p.vpgid),
+        F::Sname => match &p.session_leader_name {
+            Some(name) => Borrowed::str(name),
+            None => borrow_attr(eldest_with(p, |t| t.sid), Attr::Name),
+        },
+        F::SidExe | F::SidExepath => borrow_attr(eldest_with(p, |t| t.sid), attr_of(f)),
+        F::VpgidName | F::VpgidExe | F::VpgidExepath => {
+            borrow_attr(eldest_with(p, |t| t.vpgid), attr_of(f))
+        }
+        F::IsSidLeader => Borrowed::bool(p.sid == p.vpid),
+        F::IsVpgidLeader => Borrowed::bool(p.vpgid == p.vpid),
+        F::Cmdnargs => Borrowed::u64(p.args.len() as u64),
+        F::Cmdlenargs => Borrowed::u64(p.args.iter().map(|a| a.len() as u64).sum()),
+        F::Loginshellid => std::iter::once(p)
+            .chain(p.ancestors())
+            .filter(|t| t.name.ends_with("sh"))
+            .last()
+            .map_or(Borrowed::Missing, |t| Borrowed::i64(t.pid)),
+        F::Duration => present(
+            p.start_ts != 0,
+            Borrowed::u64(ev.ts.saturating_sub(p.start_ts)),
+        ),
+        F::PpidDuration => parent
+            .filter(|pp| pp.start_ts != 0)
+            .map_or(Borrowed::Missing, |pp| {
+                Borrowed::u64(ev.ts.saturating_sub(pp.start_ts))
+            }),
+        F::PidTs => present(p.start_ts != 0, Borrowed::u64(p.start_ts)),
+        F::PpidTs => parent.map_or(Borrowed::Missing, |pp| Borrowed::u64(pp.start_ts)),
+        F::IsExeWritable => Borrowed::bool(p.exe_writable),
+        F::IsExeUpperLayer => Borrowed::bool(p.exe_upper_layer),
+        F::IsExeLowerLayer => Borrowed::bool(p.exe_lower_layer),
+        F::IsExeFromMemfd => Borrowed::bool(p.exe_from_memfd),
+        F::ExeIno => present(p.exe_ino != 0, Borrowed::i64(p.exe_ino as i64)),
+        F::ExeInoCtime => present(p.exe_ino_ctime != 0, Borrowed::u64(p.exe_ino_ctime)),
+        F::ExeInoMtime => present(p.exe_ino_mtime != 0, Borrowed::u64(p.exe_ino_mtime)),
+        F::ExeInoCtimeDurationProcStart => {
+            let d = p.start_ts.wrapping_sub(p.exe_ino_ctime);
+            present(
+                p.start_ts != 0 && p.exe_ino_ctime != 0 && d != 0,
+                Borrowed::u64(d),
+            )
+        }
+        F::ExeInoCtimeDurationPidnsStart => {
+            let pidns_start = ev.container.as_ref().and_then(|c| c.start_ts).unwrap_or(0);
+            present(
+                pidns_start != 0 && p.exe_ino_ctime > pidns_start,
+                Borrowed::u64(p.exe_ino_ctime.wrapping_sub(pidns_start)),
+            )
+        }
+        F::ThreadVtid => present(p.vtid != -1, Borrowed::i64(p.vtid)),
+        F::ThreadIsmain => Borrowed::bool(p.tid == p.pid),
+        F::Args | F::Exeline | F::Env | F::CapPermitted | F::CapInheritable | F::CapEffective => {
+            Borrowed::NotBorrowable
+        }
+        F::ThreadTid => Borrowed::Missing,
     }
 }
 

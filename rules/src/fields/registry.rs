@@ -1,7 +1,7 @@
 //! Field definitions and name resolution. `resolve` does all the string work once, at
 //! compile time; the resulting [`Field`] extracts with a `match` on a small enum.
 
-use super::value::{FieldType, Value};
+use super::value::{Borrowed, FieldType, Value};
 use super::{container, evt, fd, proc, user};
 use peregrine_event::{Event, EventType, ParamKind};
 use regex::Regex;
@@ -252,6 +252,60 @@ impl Field {
             Id::Fd(f) => fd::extract(f, ev, out),
             Id::User(f) => user::extract(f, ev, out),
             Id::Container(f) => container::extract(f, &self.arg, ev, out),
+        }
+    }
+
+    /// This field's value read straight from `ev`, without copying, when the event model
+    /// stores it as it is: the same value [`Field::extract`] gives, or
+    /// [`Borrowed::NotBorrowable`] when it has to be computed (then use `extract`).
+    /// Fields with several candidates ([`Field::is_any`]) are never borrowable.
+    #[inline]
+    pub fn borrow<'a>(&self, ev: &'a Event) -> Borrowed<'a> {
+        if self.any {
+            return Borrowed::NotBorrowable;
+        }
+        match self.def.id {
+            Id::Evt(f) => evt::borrow(f, &self.arg, self.ftype, ev),
+            Id::Proc(f) => proc::borrow(f, &self.arg, ev),
+            Id::Fd(f) => fd::borrow(f, ev),
+            Id::User(f) => user::borrow(f, ev),
+            Id::Container(f) => container::borrow(f, &self.arg, ev),
+        }
+    }
+
+    /// Whether [`Field::borrow`] can give a value for some events (it may still answer
+    /// [`Borrowed::NotBorrowable`] for others, e.g. `fd.name` of a failed open).
+    pub fn can_borrow(&self) -> bool {
+        !self.any
+            && match self.def.id {
+                Id::Evt(f) => evt::can_borrow(f),
+                Id::Proc(f) => proc::can_borrow(f),
+                Id::Fd(f) => fd::can_borrow(f),
+                Id::User(_) => true,
+                Id::Container(f) => container::can_borrow(f),
+            }
+    }
+
+    /// `Some(Some(s))` when this field is a string stored in `ev`, `Some(None)` when it is
+    /// missing, `None` when it cannot be borrowed as a string.
+    pub fn borrow_str<'a>(&self, ev: &'a Event) -> Option<Option<&'a str>> {
+        match self.borrow(ev) {
+            Borrowed::Value(super::ValueRef::Str(s)) => Some(Some(s)),
+            Borrowed::Missing => Some(None),
+            _ => None,
+        }
+    }
+
+    /// `Some(Some(n))` for a cheap integer (or boolean, as 0/1) field, `Some(None)` when it
+    /// is missing, `None` when it cannot be read as an integer without extraction.
+    pub fn get_int(&self, ev: &Event) -> Option<Option<i128>> {
+        use super::ValueRef as R;
+        match self.borrow(ev) {
+            Borrowed::Value(R::U64(v)) => Some(Some(v as i128)),
+            Borrowed::Value(R::I64(v)) => Some(Some(v as i128)),
+            Borrowed::Value(R::Bool(b)) => Some(Some(b as i128)),
+            Borrowed::Missing => Some(None),
+            _ => None,
         }
     }
 }

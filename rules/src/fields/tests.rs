@@ -202,7 +202,82 @@ fn check(ev: &Event, cases: &[(&str, Want)]) {
         let mut out = Value::default();
         let got = f.extract(ev, &mut out).then_some(out);
         assert_eq!(&got, want, "{text} on {}", ev.etype);
+        assert_borrow_agrees(&f, ev);
     }
+}
+
+/// `Field::borrow` must give what `Field::extract` gives, whenever it gives anything.
+fn assert_borrow_agrees(f: &Field, ev: &Event) {
+    let mut out = Value::default();
+    let extracted = f.extract(ev, &mut out).then_some(&out);
+    let what = || format!("{} on {} (event {})", f.name(), ev.etype, ev.num);
+    match f.borrow(ev) {
+        Borrowed::NotBorrowable => {}
+        Borrowed::Missing => assert_eq!(extracted, None, "{}", what()),
+        Borrowed::Value(v) => assert_eq!(extracted.and_then(Value::as_ref), Some(v), "{}", what()),
+    }
+    if f.is_any() {
+        assert_eq!(f.borrow(ev), Borrowed::NotBorrowable, "{}", what());
+    }
+}
+
+/// Every field, borrowed, agrees with its extraction over a varied synthetic stream.
+#[test]
+fn borrowing_agrees_with_extraction() {
+    use peregrine_event::synth::{Generator, SynthConfig};
+    let mut fields: Vec<Field> = Vec::new();
+    for def in registry() {
+        let texts: Vec<String> = match def.arg {
+            ArgSpec::None => vec![def.name.to_string()],
+            ArgSpec::Index { .. } => ["", "[0]", "[1]", "[2]", "[7]"]
+                .iter()
+                .map(|a| format!("{}{a}", def.name))
+                .collect(),
+            ArgSpec::Key { .. } => vec![format!("{}[HOME]", def.name)],
+            ArgSpec::DotSuffix { .. } if def.name == "evt.type.is" => {
+                vec!["evt.type.is.openat".into()]
+            }
+            ArgSpec::DotSuffix { .. } if def.name == "evt.rawarg" => [
+                "res", "fd", "flags", "name", "data", "tuple", "filename", "uid",
+            ]
+            .iter()
+            .map(|a| format!("evt.rawarg.{a}"))
+            .collect(),
+            ArgSpec::DotSuffix { .. } => vec![
+                format!("{}.app", def.name),
+                format!("{}.io.kubernetes.pod.name", def.name),
+            ],
+            ArgSpec::IndexOrName { .. } => {
+                vec![format!("{}[0]", def.name), format!("{}.fd", def.name)]
+            }
+            ArgSpec::IndexOrKey { .. } => {
+                vec![format!("{}[0]", def.name), format!("{}[/proc]", def.name)]
+            }
+        };
+        for t in texts {
+            let f = match t.find('[') {
+                Some(p) => resolve(&t[..p], Some(&t[p + 1..t.len() - 1])),
+                None => resolve(&t, None),
+            };
+            fields.push(f.unwrap_or_else(|e| panic!("{t}: {e}")));
+        }
+    }
+    let mut borrowed = 0;
+    for (seed, suspicious) in [(42, 5), (7, 300), (9, 900)] {
+        let gen = Generator::new(SynthConfig {
+            seed,
+            containers: 12,
+            suspicious_per_mille: suspicious,
+            ..Default::default()
+        });
+        for ev in gen.take(20_000) {
+            for f in &fields {
+                assert_borrow_agrees(f, &ev);
+                borrowed += usize::from(matches!(f.borrow(&ev), Borrowed::Value(_)));
+            }
+        }
+    }
+    assert!(borrowed > 100_000, "borrowing is used: {borrowed}");
 }
 
 #[test]
@@ -1231,6 +1306,7 @@ fn never_panics_on_odd_events() {
         .unwrap_or_else(|e| panic!("{}: {e}", def.name));
         let mut out = Value::default();
         let _ = f.extract(&ev, &mut out);
+        assert_borrow_agrees(&f, &ev);
         tested += 1;
     }
     assert_eq!(tested, registry().len());

@@ -2,7 +2,7 @@
 //! for id 0 and as the string `<NA>` otherwise (a value, not a missing field).
 
 use super::registry::{FieldDef, Id};
-use super::value::{FieldType, Value};
+use super::value::{Borrowed, FieldType, Value};
 use super::{set_i64, set_u64};
 use peregrine_event::{Event, UserInfo};
 
@@ -67,6 +67,39 @@ fn fallback_name(id: u32) -> &'static str {
         "root"
     } else {
         NA
+    }
+}
+
+fn user_borrow(user: Option<&UserInfo>, id: u32, pick: F) -> &str {
+    match (user.filter(|u| u.uid == id), pick) {
+        (Some(u), F::Homedir) => &u.homedir,
+        (Some(u), F::Shell) => &u.shell,
+        (Some(u), _) => &u.name,
+        (None, F::Homedir) if id == 0 => "/root",
+        (None, F::Homedir | F::Shell) => NA,
+        (None, _) => fallback_name(id),
+    }
+}
+
+/// [`extract`] without copying: every user field is stored as it is.
+pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
+    let Some(p) = ev.process.as_deref() else {
+        return Borrowed::Missing;
+    };
+    match f {
+        F::Uid => Borrowed::u64(u64::from(p.uid)),
+        F::Name | F::Homedir | F::Shell => Borrowed::str(user_borrow(p.user.as_deref(), p.uid, f)),
+        F::Loginuid => Borrowed::i64(if p.loginuid == u32::MAX {
+            -1
+        } else {
+            i64::from(p.loginuid)
+        }),
+        F::Loginname => Borrowed::str(user_borrow(p.loginuser.as_deref(), p.loginuid, F::Name)),
+        F::Gid => Borrowed::u64(u64::from(p.gid)),
+        F::GroupName => Borrowed::str(match p.group.as_deref().filter(|g| g.gid == p.gid) {
+            Some(g) => &g.name,
+            None => fallback_name(p.gid),
+        }),
     }
 }
 

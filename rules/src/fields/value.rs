@@ -76,6 +76,55 @@ pub enum Value {
     Any(Vec<Value>),
 }
 
+/// A value read straight from the event, without copying: what a [`Value`] holds, as a
+/// borrow (never several candidates).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    Str(&'a str),
+    Bytes(&'a [u8]),
+    U64(u64),
+    I64(i64),
+    Bool(bool),
+    Ip(IpAddr),
+}
+
+/// The result of [`Field::borrow`](super::Field::borrow).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Borrowed<'a> {
+    /// The value, as stored in the event.
+    Value(ValueRef<'a>),
+    /// The field has no value for this event (every comparison on it is false).
+    Missing,
+    /// The value has to be computed: use [`Field::extract`](super::Field::extract).
+    NotBorrowable,
+}
+
+impl<'a> Borrowed<'a> {
+    pub(crate) fn str(s: &'a str) -> Borrowed<'a> {
+        Borrowed::Value(ValueRef::Str(s))
+    }
+
+    pub(crate) fn u64(v: u64) -> Borrowed<'a> {
+        Borrowed::Value(ValueRef::U64(v))
+    }
+
+    pub(crate) fn i64(v: i64) -> Borrowed<'a> {
+        Borrowed::Value(ValueRef::I64(v))
+    }
+
+    pub(crate) fn bool(v: bool) -> Borrowed<'a> {
+        Borrowed::Value(ValueRef::Bool(v))
+    }
+
+    /// A non-empty string, or missing (the container plugin's empty strings).
+    pub(crate) fn non_empty(s: Option<&'a str>) -> Borrowed<'a> {
+        match s.filter(|s| !s.is_empty()) {
+            Some(s) => Borrowed::str(s),
+            None => Borrowed::Missing,
+        }
+    }
+}
+
 impl Default for Value {
     fn default() -> Self {
         Value::Str(String::new())
@@ -129,6 +178,19 @@ impl Value {
             }
             _ => unreachable!("just set to Any"),
         }
+    }
+
+    /// This value as a borrow; `None` for [`Value::Any`].
+    pub fn as_ref(&self) -> Option<ValueRef<'_>> {
+        Some(match self {
+            Value::Str(s) => ValueRef::Str(s),
+            Value::Bytes(b) => ValueRef::Bytes(b),
+            Value::U64(v) => ValueRef::U64(*v),
+            Value::I64(v) => ValueRef::I64(*v),
+            Value::Bool(b) => ValueRef::Bool(*b),
+            Value::Ip(ip) => ValueRef::Ip(*ip),
+            Value::Any(_) => return None,
+        })
     }
 
     pub fn as_str(&self) -> Option<&str> {
