@@ -4,57 +4,14 @@
 
 use super::context::{Ctx, LoadError};
 use super::{decode, Reader};
+use crate::ast::Op;
 use crate::collection::{ExceptionDef, ExceptionFields, ExceptionValue, RuleDef, SourcePos};
 use crate::diag::WarningCode;
+use crate::parser::lexer::{LIST_MODIFIERS, STR_OPS};
 use crate::yaml::{Content, Node};
 use std::collections::BTreeSet;
 
 const EXCEPTION_KEYS: &[&str] = &["name", "fields", "comps", "values"];
-
-/// Operators a comparison may use (libsinsp `parser::supported_operators`).
-const OPERATORS: &[&str] = &[
-    "=",
-    "==",
-    "!=",
-    "<=",
-    "<",
-    ">=",
-    ">",
-    "glob",
-    "iglob",
-    "contains",
-    "icontains",
-    "bcontains",
-    "startswith",
-    "bstartswith",
-    "endswith",
-    "regex",
-    "exists",
-    "in",
-    "intersects",
-    "pmatch",
-];
-
-/// Operators whose right-hand side is a list.
-const LIST_OPERATORS: &[&str] = &["in", "intersects", "pmatch"];
-
-/// String operators that accept a list modifier (`startswith anyof`).
-const MODIFIABLE_OPERATORS: &[&str] = &[
-    "==",
-    "=",
-    "!=",
-    "glob",
-    "iglob",
-    "contains",
-    "icontains",
-    "bcontains",
-    "startswith",
-    "bstartswith",
-    "endswith",
-    "regex",
-];
-
-const MODIFIERS: &[&str] = &["oneof", "anyof", "allof"];
 
 /// One `fields`, `comps` or `values` entry as written (Falco's `rule_exception_info::entry`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -378,8 +335,9 @@ fn normalize_operator(op: &str) -> String {
 fn is_supported_operator(op: &str) -> bool {
     let words: Vec<&str> = op.split_whitespace().collect();
     match words.as_slice() {
-        [single] => OPERATORS.contains(single),
-        [op, modifier] => MODIFIABLE_OPERATORS.contains(op) && MODIFIERS.contains(modifier),
+        [single] => Op::from_token(single).is_some(),
+        // The operators and modifiers the condition lexer accepts, so the two cannot drift.
+        [op, modifier] => STR_OPS.contains(op) && LIST_MODIFIERS.contains(modifier),
         _ => false,
     }
 }
@@ -389,7 +347,7 @@ fn is_supported_operator(op: &str) -> bool {
 fn is_list_operator(op: &str) -> bool {
     let words: Vec<&str> = op.split_whitespace().collect();
     match words.as_slice() {
-        [single] => LIST_OPERATORS.contains(single),
+        [single] => Op::from_token(single).is_some_and(Op::takes_list),
         [_, _] => is_supported_operator(op),
         _ => false,
     }

@@ -16,7 +16,7 @@
 mod cursor;
 mod escaping;
 mod grammar;
-mod lexer;
+pub(crate) mod lexer;
 
 #[cfg(test)]
 mod test_support;
