@@ -107,8 +107,8 @@ impl Pipeline {
         // Sinks first, so every consumer exists before its producer.
         let mut sink_edges = Vec::new();
         for sink in sinks {
-            let name: &'static str = Box::leak(format!("output.{}", sink.name()).into_boxed_str());
-            let stats = StageStats::new(name);
+            let name = format!("output.{}", sink.name());
+            let stats = StageStats::new(name.as_str());
             let (tx, rx) = edge(
                 settings.outputs_queue.capacity,
                 settings.outputs_queue.overflow,

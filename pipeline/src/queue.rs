@@ -1,9 +1,8 @@
 //! Bounded queues between stages. Batches, not events, cross threads; each edge has a
 //! capacity (in batches) and an overflow policy.
 
-use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// What a full queue does to a new batch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,21 +67,6 @@ impl<T> EdgeSender<T> {
             },
         }
     }
-
-    /// Like `send` under `block`, but gives up after `timeout` (used while shutting down).
-    pub fn send_timeout(&self, batch: T, timeout: Duration) -> Result<(), T> {
-        self.tx.send_timeout(batch, timeout).map_err(|e| match e {
-            SendTimeoutError::Timeout(b) | SendTimeoutError::Disconnected(b) => b,
-        })
-    }
-
-    pub fn depth(&self) -> usize {
-        self.tx.len()
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.tx.capacity().unwrap_or(0)
-    }
 }
 
 /// Creates an edge of `capacity` batches.
@@ -115,7 +99,7 @@ mod tests {
         let (tx, rx) = edge::<Vec<u8>>(1, Overflow::Block);
         tx.send(vec![1]);
         let t = std::thread::spawn(move || tx.send(vec![2]));
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(50));
         assert_eq!(rx.recv().unwrap(), vec![1]);
         assert_eq!(t.join().unwrap(), SendOutcome::Sent);
         assert_eq!(rx.recv().unwrap(), vec![2]);

@@ -38,7 +38,7 @@ impl DropReason {
 /// Counters of one stage. Invariant once the stage is idle: `in = out + dropped + filtered`.
 #[derive(Debug, Default)]
 pub struct StageStats {
-    pub name: &'static str,
+    pub name: Arc<str>,
     received: AtomicU64,
     passed: AtomicU64,
     filtered: AtomicU64,
@@ -61,9 +61,9 @@ pub struct StageSnapshot {
 }
 
 impl StageStats {
-    pub fn new(name: &'static str) -> Arc<StageStats> {
+    pub fn new(name: impl Into<Arc<str>>) -> Arc<StageStats> {
         Arc::new(StageStats {
-            name,
+            name: name.into(),
             ..Default::default()
         })
     }

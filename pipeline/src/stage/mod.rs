@@ -22,7 +22,7 @@ pub(crate) fn guarded(stats: &StageStats, n: usize, work: impl FnOnce()) -> bool
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!(
-                stage = stats.name,
+                stage = &*stats.name,
                 "stage failed on a batch of {n} events and was restarted: {what}"
             );
             stats.dropped(DropReason::StageFailure, n);

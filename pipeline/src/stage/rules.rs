@@ -5,7 +5,7 @@ use crate::rules_handle::RulesHandle;
 use crate::stats::{DropReason, StageStats};
 use crossbeam_channel::Receiver;
 use peregrine_event::Event;
-use peregrine_rules::{Alert, AlertOptions, RuleMatching, Ruleset, Scratch};
+use peregrine_rules::{Alert, AlertOptions, RuleMatching};
 use std::sync::Arc;
 
 pub(crate) struct ShardContext {
@@ -95,22 +95,4 @@ pub(crate) fn run(
             SendOutcome::Closed => stats.dropped(DropReason::StageFailure, matched),
         }
     }
-}
-
-/// Evaluates one batch outside the pipeline (tests, benchmarks).
-pub fn evaluate_batch(
-    ruleset: &Ruleset,
-    scratch: &mut Scratch,
-    batch: &[Event],
-    opts: &AlertOptions,
-    matching: RuleMatching,
-) -> Vec<Alert> {
-    let mut alerts = Vec::new();
-    let mut m = Vec::new();
-    for ev in batch {
-        m.clear();
-        ruleset.evaluate(ev, scratch, matching, &mut m);
-        alerts.extend(m.iter().map(|&i| ruleset.alert(i, ev, scratch, opts)));
-    }
-    alerts
 }
