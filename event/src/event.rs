@@ -17,6 +17,10 @@ pub struct Event {
     #[serde(default)]
     pub dir: Direction,
     pub tid: i64,
+    /// Thread-group id of `tid` as the kernel reported it; 0 when the source does not know
+    /// (captures and synthetic streams carry it in `process` instead).
+    #[serde(default)]
+    pub pid: i64,
     /// Values in the order of `etype.params()`; shorter vectors mean trailing params are absent.
     pub params: Vec<ParamValue>,
     #[serde(default)]
@@ -38,6 +42,7 @@ impl Event {
             etype,
             dir: Direction::Exit,
             tid,
+            pid: 0,
             params,
             process: None,
             fd: None,
