@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * Building records: a writer over the per-CPU scratch buffer for variable-size records
+ * (copied once into the ring with bpf_ringbuf_output), and a reserve/commit path for
+ * records made only of integers.
+ */
+#ifndef PG_COMMON_H
+#define PG_COMMON_H
+
+#define PG_HDR_SIZE sizeof(struct pg_event_hdr)
+/* Every write lands inside the scratch buffer, whatever the verifier thinks `pos` is. */
+#define PG_SAFE(off) ((off) & (PG_MAX_EVENT - 1))
+/* Scratch bytes above the record area, used by the path walker. */
+#define PG_PTRS_OFF (PG_SCRATCH_SIZE - 512)
+#define PG_PATH_DEPTH 48
+
+#define AT_FDCWD -100
+#define FMODE_CREATED 0x100000
+#define PG_O_F_CREATED (1ULL << 32)
+
+/* One syscall exit, as the dispatcher hands it to the per-family code. */
+struct pg_sc {
+	__u64 a[6];
+	long ret;
+	__u32 tid;
+	__u32 pid;
+	__u32 id;
+};
+
+struct pg_writer {
+	__u8 *buf;
+	struct pg_counters *cnt;
+	void *ring;
+	__u32 pos;
+	__u16 nparams;
+	__u16 idx;
+};
+
+static __always_inline struct pg_settings *pg_get_settings(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&pg_settings, &zero);
+}
+
+/* The agent's own threads are never traced. */
+static __always_inline bool pg_is_self(__u32 tgid)
+{
+	struct pg_settings *s = pg_get_settings();
+	return s && s->own_tgid == tgid;
+}
+
+static __always_inline struct pg_counters *pg_get_counters(__u32 cpu)
+{
+	return bpf_map_lookup_elem(&pg_counters, &cpu);
+}
+
+/* Starts a record. Returns false (and counts why) when it cannot be built. */
+static __always_inline bool pg_begin(struct pg_writer *w, __u16 etype, __u16 nparams,
+				     __u32 tid, __u32 pid)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pg_counters *cnt = pg_get_counters(cpu);
+	if (!cnt)
+		return false;
+	__sync_fetch_and_add(&cnt->n_evts, 1);
+	void *ring = bpf_map_lookup_elem(&pg_rings, &cpu);
+	if (!ring) {
+		__sync_fetch_and_add(&cnt->n_drops_no_ring, 1);
+		return false;
+	}
+	__u8 *buf = bpf_map_lookup_elem(&pg_scratch, &cpu);
+	if (!buf) {
+		__sync_fetch_and_add(&cnt->n_drops_scratch, 1);
+		return false;
+	}
+	struct pg_event_hdr *hdr = (struct pg_event_hdr *)buf;
+	hdr->ts = bpf_ktime_get_boot_ns();
+	hdr->tid = tid;
+	hdr->pid = pid;
+	hdr->len = 0;
+	hdr->etype = etype;
+	hdr->nparams = nparams;
+	hdr->cpu = cpu;
+	hdr->flags = 0;
+	hdr->reserved = 0;
+	w->buf = buf;
+	w->cnt = cnt;
+	w->ring = ring;
+	w->nparams = nparams;
+	w->idx = 0;
+	w->pos = PG_HDR_SIZE + 2 * nparams;
+	return true;
+}
+
+static __always_inline void pg_set_len(struct pg_writer *w, __u32 len)
+{
+	__u32 at = PG_HDR_SIZE + 2 * (w->idx & (PG_MAX_PARAMS - 1));
+	*(__u16 *)(w->buf + PG_SAFE(at)) = len;
+	w->idx++;
+	w->pos += len;
+}
+
+static __always_inline void pg_push_u64(struct pg_writer *w, __u64 v)
+{
+	*(__u64 *)(w->buf + PG_SAFE(w->pos)) = v;
+	pg_set_len(w, 8);
+}
+
+static __always_inline void pg_push_absent(struct pg_writer *w)
+{
+	pg_set_len(w, 0);
+}
+
+/* A NUL-terminated user string, without its NUL. */
+static __always_inline void pg_push_user_str(struct pg_writer *w, const void *ptr, __u32 max)
+{
+	long n = 0;
+	if (ptr)
+		n = bpf_probe_read_user_str(w->buf + PG_SAFE(w->pos), max & (PG_MAX_PATH * 2 - 1),
+					    ptr);
+	pg_set_len(w, n > 0 ? n - 1 : 0);
+}
+
+static __always_inline void pg_push_kernel_str(struct pg_writer *w, const void *ptr, __u32 max)
+{
+	long n = 0;
+	if (ptr)
+		n = bpf_probe_read_kernel_str(w->buf + PG_SAFE(w->pos),
+					      max & (PG_MAX_PATH * 2 - 1), ptr);
+	pg_set_len(w, n > 0 ? n - 1 : 0);
+}
+
+/* Raw user bytes, at most `max` (≤ 8191). */
+static __always_inline void pg_push_user_bytes(struct pg_writer *w, const void *ptr, __u64 len,
+					       __u32 max)
+{
+	if (len > max)
+		len = max;
+	len &= PG_MAX_PATH * 2 - 1;
+	if (!ptr || len == 0 ||
+	    bpf_probe_read_user(w->buf + PG_SAFE(w->pos), len, ptr) != 0) {
+		pg_set_len(w, 0);
+		return;
+	}
+	pg_set_len(w, len);
+}
+
+/* Submits the record built in scratch: one copy into the ring. */
+static __always_inline void pg_submit(struct pg_writer *w)
+{
+	__u32 len = w->pos;
+	if (len > PG_MAX_EVENT) {
+		__sync_fetch_and_add(&w->cnt->n_drops_max_size, 1);
+		return;
+	}
+	((struct pg_event_hdr *)w->buf)->len = len;
+	/* Hide the bound from clang so the mask survives for the verifier. */
+	asm volatile("" : "+r"(len));
+	len &= PG_SCRATCH_SIZE - 1;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	struct pg_settings *s = pg_get_settings();
+	if (s && bpf_ringbuf_query(w->ring, BPF_RB_AVAIL_DATA) >= s->wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(w->ring, w->buf, len, flags) != 0)
+		__sync_fetch_and_add(&w->cnt->n_drops_buffer, 1);
+}
+
+/*
+ * A record of N integers, reserved in the ring and committed in place: no scratch copy.
+ * N must be a compile-time constant.
+ */
+#define PG_INTS_SIZE(n) (PG_HDR_SIZE + 2 * (n) + 8 * (n))
+
+static __always_inline void pg_emit_ints(__u16 etype, const int n, const __u64 *vals,
+					 __u32 tid, __u32 pid)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pg_counters *cnt = pg_get_counters(cpu);
+	if (!cnt)
+		return;
+	__sync_fetch_and_add(&cnt->n_evts, 1);
+	void *ring = bpf_map_lookup_elem(&pg_rings, &cpu);
+	if (!ring) {
+		__sync_fetch_and_add(&cnt->n_drops_no_ring, 1);
+		return;
+	}
+	__u8 *rec = bpf_ringbuf_reserve(ring, PG_INTS_SIZE(n), 0);
+	if (!rec) {
+		__sync_fetch_and_add(&cnt->n_drops_buffer, 1);
+		return;
+	}
+	struct pg_event_hdr *hdr = (struct pg_event_hdr *)rec;
+	hdr->ts = bpf_ktime_get_boot_ns();
+	hdr->tid = tid;
+	hdr->pid = pid;
+	hdr->len = PG_INTS_SIZE(n);
+	hdr->etype = etype;
+	hdr->nparams = n;
+	hdr->cpu = cpu;
+	hdr->flags = 0;
+	hdr->reserved = 0;
+	__u16 *lens = (__u16 *)(rec + PG_HDR_SIZE);
+#pragma unroll
+	for (int i = 0; i < n; i++)
+		lens[i] = 8;
+	__u8 *data = rec + PG_HDR_SIZE + 2 * n;
+#pragma unroll
+	for (int i = 0; i < n; i++)
+		__builtin_memcpy(data + 8 * i, &vals[i], 8);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	struct pg_settings *s = pg_get_settings();
+	if (s && bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= s->wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(rec, flags);
+}
+
+/* ---- task helpers ---- */
+
+static __always_inline __u64 pg_fd_file_ptr(struct task_struct *task, long fd)
+{
+	struct files_struct *files = NULL;
+	struct fdtable *fdt = NULL;
+	struct file **fds = NULL;
+	unsigned int max_fds = 0;
+	struct file *file = NULL;
+	if (fd < 0)
+		return 0;
+	PG_READ(files, task->files);
+	if (!files)
+		return 0;
+	PG_READ(fdt, files->fdt);
+	if (!fdt)
+		return 0;
+	PG_READ(max_fds, fdt->max_fds);
+	if (fd >= max_fds)
+		return 0;
+	PG_READ(fds, fdt->fd);
+	if (!fds)
+		return 0;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return (__u64)file;
+}
+
+/* The id of `task` in its own pid namespace (for a struct pid of the given type). */
+static __always_inline __s64 pg_pid_vnr(struct pid *pid)
+{
+	unsigned int level = 0;
+	int nr = 0;
+	if (!pid)
+		return 0;
+	PG_READ(level, pid->level);
+	bpf_probe_read_kernel(&nr, sizeof(nr), &pid->numbers[level & 31].nr);
+	return nr;
+}
+
+static __always_inline __s64 pg_task_signal_pid_vnr(struct task_struct *task, int type)
+{
+	struct signal_struct *sig = NULL;
+	struct pid *pid = NULL;
+	PG_READ(sig, task->signal);
+	if (!sig)
+		return 0;
+	bpf_probe_read_kernel(&pid, sizeof(pid), &sig->pids[type & 3]);
+	return pg_pid_vnr(pid);
+}
+
+/* Host pid of the task's group/session leader (process-group and session ids). */
+static __always_inline __s64 pg_task_signal_pid_nr(struct task_struct *task, int type)
+{
+	struct signal_struct *sig = NULL;
+	struct pid *pid = NULL;
+	int nr = 0;
+	PG_READ(sig, task->signal);
+	if (!sig)
+		return 0;
+	bpf_probe_read_kernel(&pid, sizeof(pid), &sig->pids[type & 3]);
+	if (!pid)
+		return 0;
+	bpf_probe_read_kernel(&nr, sizeof(nr), &pid->numbers[0].nr);
+	return nr;
+}
+
+/* ---- paths ---- */
+
+/*
+ * Loop state lives in scratch memory, not on the stack: the verifier does not track map
+ * contents, so each bpf_loop body is verified once instead of once per iteration count.
+ */
+struct pg_loopvars {
+	__u64 dentry;
+	__u64 mnt_root;
+	__u64 mnt;
+	__u64 kn;
+	__u32 n;     /* components collected */
+	__u32 len;   /* bytes written by a join */
+	__u32 start; /* where a join writes */
+	__u32 cg_len;
+	__u32 cg_start;
+	__u32 cg_count;
+	__u64 cs;
+};
+#define PG_VARS_OFF (PG_PTRS_OFF - 128)
+
+static __always_inline struct pg_loopvars *pg_vars(__u8 *buf)
+{
+	return (struct pg_loopvars *)(buf + PG_VARS_OFF);
+}
+
+static __always_inline __u64 *pg_names(__u8 *buf)
+{
+	return (__u64 *)(buf + PG_PTRS_OFF);
+}
+
+/* One step up from v->dentry: records its name, or crosses to the parent mount. */
+static long pg_walk_step(__u64 i, __u8 **ctx)
+{
+	__u8 *buf = *ctx;
+	struct pg_loopvars *v = pg_vars(buf);
+	struct dentry *dentry = (struct dentry *)v->dentry;
+	struct dentry *parent = NULL;
+	if (v->dentry == v->mnt_root) {
+		struct mount *mnt = (struct mount *)v->mnt;
+		struct mount *mnt_parent = NULL;
+		PG_READ(mnt_parent, mnt->mnt_parent);
+		if (!mnt_parent || mnt_parent == mnt)
+			return 1;
+		PG_READ(v->dentry, mnt->mnt_mountpoint);
+		v->mnt = (__u64)mnt_parent;
+		PG_READ(v->mnt_root, mnt_parent->mnt.mnt_root);
+		return 0;
+	}
+	PG_READ(parent, dentry->d_parent);
+	if (!parent || parent == dentry)
+		return 1;
+	const unsigned char *name = NULL;
+	PG_READ(name, dentry->d_name.name);
+	pg_names(buf)[v->n & 63] = (__u64)name;
+	v->n++;
+	v->dentry = (__u64)parent;
+	return 0;
+}
+
+/* Appends '/' and component n-1-i at v->start + v->len. */
+static long pg_join_step(__u64 i, __u8 **ctx)
+{
+	__u8 *buf = *ctx;
+	struct pg_loopvars *v = pg_vars(buf);
+	if (i >= v->n || v->len > PG_MAX_PATH)
+		return 1;
+	__u32 at = v->start + v->len;
+	buf[PG_SAFE(at)] = '/';
+	long r = bpf_probe_read_kernel_str(buf + PG_SAFE(at + 1), 256,
+					   (void *)pg_names(buf)[(v->n - 1 - i) & 63]);
+	v->len += r > 1 ? r : 1;
+	return 0;
+}
+
+/* Writes the collected components root first at `start`; returns the length. */
+static __always_inline __u32 pg_join(__u8 *buf, __u32 start, __u32 max)
+{
+	struct pg_loopvars *v = pg_vars(buf);
+	v->start = start;
+	v->len = 0;
+	bpf_loop(max, pg_join_step, &buf, 0);
+	return v->len;
+}
+
+/*
+ * Writes the absolute path of (vfsmount, dentry) as one parameter: walks up to the root,
+ * crossing mount points, then writes the components root first. Paths deeper than
+ * PG_PATH_DEPTH lose their top components.
+ */
+static __noinline void pg_push_path(struct pg_writer *w, struct vfsmount *vfsmnt,
+				    struct dentry *dentry)
+{
+	__u8 *buf = w->buf;
+	struct pg_loopvars *v = pg_vars(buf);
+	if (!dentry || !vfsmnt) {
+		pg_set_len(w, 0);
+		return;
+	}
+	v->dentry = (__u64)dentry;
+	v->mnt = (__u64)((void *)vfsmnt - bpf_core_field_offset(((struct mount *)0)->mnt));
+	PG_READ(v->mnt_root, vfsmnt->mnt_root);
+	v->n = 0;
+	bpf_loop(PG_PATH_DEPTH, pg_walk_step, &buf, 0);
+	if (v->n == 0) {
+		buf[PG_SAFE(w->pos)] = '/';
+		pg_set_len(w, 1);
+		return;
+	}
+	pg_set_len(w, pg_join(buf, w->pos, PG_PATH_DEPTH));
+}
+
+static __always_inline void pg_push_file_path(struct pg_writer *w, struct file *file)
+{
+	struct vfsmount *mnt = NULL;
+	struct dentry *dentry = NULL;
+	if (!file) {
+		pg_set_len(w, 0);
+		return;
+	}
+	PG_READ(mnt, file->f_path.mnt);
+	PG_READ(dentry, file->f_path.dentry);
+	pg_push_path(w, mnt, dentry);
+}
+
+/* Device and inode of an open file (for open/creat). */
+static __always_inline void pg_file_dev_ino(struct file *file, __u64 *dev, __u64 *ino)
+{
+	struct inode *inode = NULL;
+	struct super_block *sb = NULL;
+	__u32 sdev = 0;
+	unsigned long i = 0;
+	*dev = 0;
+	*ino = 0;
+	if (!file)
+		return;
+	PG_READ(inode, file->f_inode);
+	if (!inode)
+		return;
+	PG_READ(i, inode->i_ino);
+	PG_READ(sb, inode->i_sb);
+	if (sb)
+		PG_READ(sdev, sb->s_dev);
+	*dev = sdev;
+	*ino = i;
+}
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * File-system syscalls: open family, creat, chmod family, mkdir/rmdir, unlink, rename,
+ * link/symlink, chdir. Paths are sent as the process passed them; userspace resolves
+ * relative ones against the cwd or the directory fd.
+ */
+
+/* open/openat/openat2/creat: the new fd, path, flags (+ "created" bit), mode, dev, ino. */
+static __noinline void pg_file_open(struct pg_sc *sc)
+{
+	struct pg_writer w;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 flags = 0, mode = 0, resolve = 0, dev = 0, ino = 0;
+	const void *name = NULL;
+	long dirfd = AT_FDCWD;
+	__u16 etype;
+	__u16 nparams;
+
+	switch (sc->id) {
+	case PG_NR_open:
+		etype = PG_ET_OPEN;
+		nparams = 6;
+		name = (void *)sc->a[0];
+		flags = (__u32)sc->a[1];
+		mode = (__u32)sc->a[2];
+		break;
+	case PG_NR_openat:
+		etype = PG_ET_OPENAT;
+		nparams = 7;
+		dirfd = (int)sc->a[0];
+		name = (void *)sc->a[1];
+		flags = (__u32)sc->a[2];
+		mode = (__u32)sc->a[3];
+		break;
+	case PG_NR_openat2: {
+		struct open_how how = {};
+		etype = PG_ET_OPENAT2;
+		nparams = 8;
+		dirfd = (int)sc->a[0];
+		name = (void *)sc->a[1];
+		bpf_probe_read_user(&how, sizeof(how), (void *)sc->a[2]);
+		flags = how.flags;
+		mode = how.mode;
+		resolve = how.resolve;
+		break;
+	}
+	default: /* creat */
+		etype = PG_ET_CREAT;
+		nparams = 6;
+		name = (void *)sc->a[0];
+		mode = (__u32)sc->a[1];
+		flags = 0x41 | 0x200; /* O_CREAT|O_WRONLY|O_TRUNC, as creat(2) defines it */
+		break;
+	}
+
+	bool created = false;
+	if (sc->ret >= 0) {
+		struct file *file = (struct file *)pg_fd_file_ptr(task, sc->ret);
+		unsigned int fmode = 0;
+		if (file) {
+			PG_READ(fmode, file->f_mode);
+			created = fmode & FMODE_CREATED;
+		}
+		pg_file_dev_ino(file, &dev, &ino);
+	}
+	if (created)
+		flags |= PG_O_F_CREATED;
+
+	if (!pg_begin(&w, etype, nparams, sc->tid, sc->pid))
+		return;
+	pg_push_u64(&w, sc->ret);
+	if (etype == PG_ET_OPENAT || etype == PG_ET_OPENAT2)
+		pg_push_u64(&w, dirfd);
+	pg_push_user_str(&w, name, PG_MAX_PATH);
+	if (etype == PG_ET_CREAT) {
+		pg_push_u64(&w, mode);
+		pg_push_u64(&w, dev);
+		pg_push_u64(&w, ino);
+		pg_push_u64(&w, 0); /* creat_flags: overlay layer bits, not tracked */
+	} else {
+		pg_push_u64(&w, flags);
+		pg_push_u64(&w, mode);
+		if (etype == PG_ET_OPENAT2)
+			pg_push_u64(&w, resolve);
+		pg_push_u64(&w, dev);
+		pg_push_u64(&w, ino);
+	}
+	pg_submit(&w);
+}
+
+/* Calls whose parameters are res, then paths and integers in argument order. */
+static __noinline void pg_file_paths(struct pg_sc *sc)
+{
+	struct pg_writer w;
+	__u16 etype;
+	__u16 n;
+	/*
+	 * Parameter layout per call: bit i of `strs` says argument i is a path (else an
+	 * integer); `args` is how many arguments follow res.
+	 */
+	__u32 strs = 0, args = 0;
+	switch (sc->id) {
+	case PG_NR_chmod:   etype = PG_ET_CHMOD;   args = 2; strs = 0x1; break;
+	case PG_NR_fchmod:  etype = PG_ET_FCHMOD;  args = 2; strs = 0x0; break;
+	case PG_NR_fchmodat: etype = PG_ET_FCHMODAT; args = 3; strs = 0x2; break;
+	case PG_NR_mkdir:   etype = PG_ET_MKDIR;   args = 2; strs = 0x1; break;
+	case PG_NR_mkdirat: etype = PG_ET_MKDIRAT; args = 3; strs = 0x2; break;
+	case PG_NR_rmdir:   etype = PG_ET_RMDIR;   args = 1; strs = 0x1; break;
+	case PG_NR_unlink:  etype = PG_ET_UNLINK;  args = 1; strs = 0x1; break;
+	case PG_NR_unlinkat: etype = PG_ET_UNLINKAT; args = 3; strs = 0x2; break;
+	case PG_NR_rename:  etype = PG_ET_RENAME;  args = 2; strs = 0x3; break;
+	case PG_NR_renameat: etype = PG_ET_RENAMEAT; args = 4; strs = 0xa; break;
+	case PG_NR_renameat2: etype = PG_ET_RENAMEAT2; args = 5; strs = 0xa; break;
+	case PG_NR_symlink: etype = PG_ET_SYMLINK; args = 2; strs = 0x3; break;
+	case PG_NR_symlinkat: etype = PG_ET_SYMLINKAT; args = 3; strs = 0x5; break;
+	case PG_NR_link:    etype = PG_ET_LINK;    args = 2; strs = 0x3; break;
+	case PG_NR_linkat:  etype = PG_ET_LINKAT;  args = 5; strs = 0xa; break;
+	case PG_NR_chdir:   etype = PG_ET_CHDIR;   args = 1; strs = 0x1; break;
+	case PG_NR_fchdir:  etype = PG_ET_FCHDIR;  args = 1; strs = 0x0; break;
+	default:
+		return;
+	}
+	n = args + 1;
+	if (!pg_begin(&w, etype, n, sc->tid, sc->pid))
+		return;
+	pg_push_u64(&w, sc->ret);
+	for (int i = 0; i < 5; i++) {
+		if (i >= args)
+			break;
+		__u64 a = sc->a[i];
+		if (strs & (1 << i)) {
+			pg_push_user_str(&w, (void *)a, PG_MAX_PATH);
+		} else {
+			/* fds and dirfds are ints: sign-extend so AT_FDCWD reads as -100. */
+			bool is_fd = (etype == PG_ET_FCHMOD && i == 0) ||
+				     (etype == PG_ET_FCHDIR && i == 0) ||
+				     ((etype == PG_ET_FCHMODAT || etype == PG_ET_MKDIRAT ||
+				       etype == PG_ET_UNLINKAT) && i == 0) ||
+				     ((etype == PG_ET_RENAMEAT || etype == PG_ET_RENAMEAT2 ||
+				       etype == PG_ET_LINKAT) && (i == 0 || i == 2)) ||
+				     (etype == PG_ET_SYMLINKAT && i == 1);
+			pg_push_u64(&w, is_fd ? (__u64)(__s64)(int)a : (__u64)(__u32)a);
+		}
+	}
+	pg_submit(&w);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* The maps shared by every program. Sizes marked 0 are set by userspace before loading. */
+#ifndef PG_MAPS_H
+#define PG_MAPS_H
+
+/* Template for the ring buffers in pg_rings; userspace creates the real ones. */
+struct pg_ring_template {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096 * 16);
+};
+
+/* CPU id -> ring buffer. CPUs in one group share a ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct pg_ring_template);
+} pg_rings SEC(".maps");
+
+/* Syscall id -> 1 when some enabled rule or the state tracking needs it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PG_NR_SYSCALLS);
+	__type(key, __u32);
+	__type(value, __u8);
+} pg_interesting SEC(".maps");
+
+/* CPU id -> counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pg_counters);
+} pg_counters SEC(".maps");
+
+/* CPU id -> scratch space where variable-size records are built. */
+struct pg_scratch {
+	__u8 data[PG_SCRATCH_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pg_scratch);
+} pg_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pg_settings);
+} pg_settings SEC(".maps");
+
+#endif
