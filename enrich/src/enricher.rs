@@ -848,3 +848,7 @@ fn view(
     t.view = Some((p.gen, v.clone()));
     v
 }
+
+#[cfg(test)]
+#[path = "enricher_tests.rs"]
+mod tests;
