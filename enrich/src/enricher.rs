@@ -250,7 +250,7 @@ impl HostEnricher {
     /// Expires exited processes whose linger time has passed, bounds the tables and
     /// publishes the counters.
     pub fn end_batch(&mut self) {
-        self.expire(false);
+        self.expire(false, 0);
         self.evict_if_needed(0);
         self.publish();
     }
@@ -456,10 +456,15 @@ impl HostEnricher {
                 return;
             }
         }
-        self.stats.process_misses += 1;
+        // A new process is not a miss; its parent may be.
         let ptid = param_i64(ev, idx::clone::PTID).unwrap_or(0);
-        if ptid > 0 && ptid != tgid && !self.procs.contains_key(&ptid) {
-            self.load_from_proc(ptid);
+        if self.procs.contains_key(&ptid) {
+            self.stats.process_hits += 1;
+        } else {
+            self.stats.process_misses += 1;
+            if ptid > 0 && ptid != tgid {
+                self.load_from_proc(ptid);
+            }
         }
         let parent = self.procs.get(&ptid).filter(|_| ptid != tgid);
         let (mut info, fds, cont) = match parent {
@@ -647,7 +652,7 @@ impl HostEnricher {
     }
 
     /// Drops exited processes whose linger time is over (all of them with `force`).
-    fn expire(&mut self, force: bool) {
+    fn expire(&mut self, force: bool, keep: i64) {
         let linger = self.cfg.exited_linger.as_nanos() as u64;
         while let Some(&(tgid, ts)) = self.exited.front() {
             let due = force
@@ -657,6 +662,14 @@ impl HostEnricher {
                 break;
             }
             self.exited.pop_front();
+            if tgid == keep {
+                // The process in hand (a fresh minimal entry): it waits its turn again.
+                self.exited.push_back((tgid, ts));
+                if self.exited.len() == 1 {
+                    break;
+                }
+                continue;
+            }
             let Some(p) = self.procs.get_mut(&tgid) else {
                 continue;
             };
@@ -692,7 +705,7 @@ impl HostEnricher {
     /// then the least recently active. `keep` is never evicted (the process in hand).
     fn evict_if_needed(&mut self, keep: i64) {
         if self.procs.len() > self.cfg.max_processes {
-            self.expire(true);
+            self.expire(true, keep);
         }
         if self.procs.len() > self.cfg.max_processes {
             let target = self.cfg.max_processes - self.cfg.max_processes / 8;

@@ -920,3 +920,18 @@ fn a_fork_older_than_the_proc_snapshot_keeps_it() {
     assert_eq!(&*proc_of(&ev).name, "cat");
     assert_eq!(proc_of(&ev).args, ["x"]);
 }
+
+#[test]
+fn every_event_gets_a_process_even_when_the_table_is_full() {
+    let root = scratch("full-minimal");
+    let mut e = HostEnricher::new(EnrichConfig {
+        max_processes: 16,
+        ..cfg(&root)
+    });
+    for pid in 1..200 {
+        let ev = run(&mut e, t::touch(T0 + pid as u64, pid, pid));
+        assert_eq!(proc_of(&ev).pid, pid);
+    }
+    assert!(e.len() <= 17, "{}", e.len());
+    assert_eq!(e.stats().events_without_process, 199);
+}

@@ -121,10 +121,12 @@ struct Db {
     passwd: Option<Watched<UserInfo>>,
     group: Option<Watched<GroupInfo>>,
     loaded: Instant,
+    /// The process whose root the files were read through.
+    pid: i64,
 }
 
 impl Db {
-    fn load(root: &Path) -> Db {
+    fn load(root: &Path, pid: i64) -> Db {
         let passwd = Watched::load(root.join("etc/passwd"), parse_passwd)
             .map_err(|e| tracing::debug!(error = %e, "user database unavailable"))
             .ok();
@@ -135,6 +137,7 @@ impl Db {
             passwd,
             group,
             loaded: Instant::now(),
+            pid,
         }
     }
 
@@ -195,7 +198,7 @@ impl UserTable {
         containers: usize,
         recheck: Duration,
     ) -> UserTable {
-        let host = Db::load(&host_root);
+        let host = Db::load(&host_root, 0);
         if host.is_empty() {
             tracing::warn!(root = %host_root.display(), "no host passwd or group file; user names will show as <NA>");
         }
@@ -222,7 +225,7 @@ impl UserTable {
                 let recheck = self.recheck;
                 let stats = &mut self.stats;
                 let load = |stats: &mut UserStats| {
-                    let db = Db::load(&root);
+                    let db = Db::load(&root, pid);
                     stats.container_loads += 1;
                     if db.is_empty() {
                         stats.container_load_failures += 1;
@@ -230,8 +233,11 @@ impl UserTable {
                     db
                 };
                 match self.containers.get_mut(id) {
-                    // A failed load is retried once per recheck interval.
-                    Some(db) if db.is_empty() && db.loaded.elapsed() >= recheck => {
+                    // A failed load (the process had already exited, say) is retried through
+                    // another process of the container, or after the recheck interval.
+                    Some(db)
+                        if db.is_empty() && (db.pid != pid || db.loaded.elapsed() >= recheck) =>
+                    {
                         *db = load(stats)
                     }
                     Some(db) => db.maybe_refresh(&root, recheck, &mut stats.reloads),
@@ -356,6 +362,16 @@ alice2:x:1000:1000::/home/alice2:/bin/sh\n";
             ),
             (2, 1, 1)
         );
+        // Another process of that container, still running, gets its files read.
+        let croot = root.join("proc/43/root/etc");
+        fs::create_dir_all(&croot).unwrap();
+        fs::write(croot.join("passwd"), "app:x:1001:1001::/app:/bin/sh\n").unwrap();
+        let scope = Scope::Container {
+            id: &other,
+            pid: 43,
+        };
+        assert_eq!(t.user(scope, 1001).unwrap().name.as_ref(), "app");
+        assert_eq!(t.stats().container_loads, 3);
         fs::remove_dir_all(&root).unwrap();
     }
 }
