@@ -814,6 +814,23 @@ fn misses_are_looked_up_in_proc_with_their_ancestors() {
             cgroup: "garbage",
         },
     );
+    // A comm that is not UTF-8 (prctl allows any bytes) and an empty status file.
+    fake_proc(
+        &root,
+        FakeProc {
+            pid: 40,
+            ppid: 20,
+            comm: "x",
+            argv: &["x"],
+            cgroup: "",
+        },
+    );
+    fs::write(
+        root.join("proc/40/stat"),
+        b"40 (bad\xff) S 20 40 40 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0",
+    )
+    .unwrap();
+    fs::write(root.join("proc/40/status"), b"").unwrap();
     let mut e = HostEnricher::new(EnrichConfig {
         proc_lookup_on_miss: true,
         proc_fds: true,
@@ -881,7 +898,8 @@ fn misses_are_looked_up_in_proc_with_their_ancestors() {
         proc_fds: true,
         ..cfg(&root)
     });
-    assert_eq!(b.stats().bootstrapped, 3);
+    assert_eq!(b.stats().bootstrapped, 4);
+    assert_eq!(&*b.process(40).unwrap().name, "bad\u{fffd}");
     let ev = run(&mut b, t::touch(T0, 30, 30));
     assert_eq!(proc_of(&ev).ancestors().count(), 2);
     assert_eq!(b.stats().process_hits, 1);

@@ -393,10 +393,12 @@ impl ProcReader {
     pub fn read_process(&self, pid: i64, with_env: bool) -> Result<ProcRecord> {
         let dir = self.pid_dir(pid);
         let stat_path = dir.join("stat");
-        let stat_text = fs::read_to_string(&stat_path).map_err(|e| Error::read(&stat_path, e))?;
+        // Lossy: a comm set with prctl may hold any bytes.
+        let stat_text = fs::read(&stat_path).map_err(|e| Error::read(&stat_path, e))?;
+        let stat_text = String::from_utf8_lossy(&stat_text);
         let stat =
             parse_stat(&stat_text).ok_or_else(|| Error::parse(&stat_path, "no comm or ppid"))?;
-        let status = fs::read_to_string(dir.join("status"))
+        let status = read_lossy(&dir.join("status"))
             .map(|t| parse_status(&t))
             .unwrap_or_default();
         let mut argv = fs::read(dir.join("cmdline"))
@@ -433,7 +435,7 @@ impl ProcReader {
         } else {
             Vec::new()
         };
-        let cgroup = fs::read_to_string(dir.join("cgroup")).unwrap_or_default();
+        let cgroup = read_lossy(&dir.join("cgroup")).unwrap_or_default();
         let container = container::container_from_cgroups(cgroup.lines())
             .map(|c| (c.runtime, c.id.to_string()));
         let loginuid = fs::read_to_string(dir.join("loginuid"))
@@ -545,6 +547,12 @@ impl ProcReader {
             .filter_map(|fd| self.read_fd(pid, fd, sockets).ok())
             .collect())
     }
+}
+
+fn read_lossy(path: &Path) -> Option<String> {
+    fs::read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 fn ns(secs: i64, nsecs: i64) -> u64 {
