@@ -953,3 +953,11 @@ fn every_event_gets_a_process_even_when_the_table_is_full() {
     assert!(e.len() <= 17, "{}", e.len());
     assert_eq!(e.stats().events_without_process, 199);
 }
+
+#[test]
+fn the_enricher_can_move_to_the_enrichment_thread() {
+    fn send<T: Send + 'static>() {}
+    send::<HostEnricher>();
+    fn sync<T: Send + Sync>() {}
+    sync::<crate::SharedStats>();
+}
