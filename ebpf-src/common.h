@@ -249,7 +249,9 @@ static __always_inline __s64 pg_pid_vnr(struct pid *pid)
 	if (!pid)
 		return 0;
 	PG_READ(level, pid->level);
-	bpf_probe_read_kernel(&nr, sizeof(nr), &pid->numbers[level & 31].nr);
+	/* numbers[] is a flexible array of 16-byte struct upid, nr first. */
+	bpf_probe_read_kernel(&nr, sizeof(nr), (void *)pid +
+			      bpf_core_field_offset(((struct pid *)0)->numbers) + 16 * (level & 31));
 	return nr;
 }
 
@@ -276,7 +278,8 @@ static __always_inline __s64 pg_task_signal_pid_nr(struct task_struct *task, int
 	bpf_probe_read_kernel(&pid, sizeof(pid), &sig->pids[type & 3]);
 	if (!pid)
 		return 0;
-	bpf_probe_read_kernel(&nr, sizeof(nr), &pid->numbers[0].nr);
+	bpf_probe_read_kernel(&nr, sizeof(nr),
+			      (void *)pid + bpf_core_field_offset(((struct pid *)0)->numbers));
 	return nr;
 }
 

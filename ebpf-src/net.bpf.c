@@ -119,8 +119,11 @@ static __noinline void pg_push_tuple(struct pg_writer *w, struct task_struct *ta
 		if (!addr && peer)
 			PG_READ(addr, ((struct unix_sock *)peer)->addr);
 		long n = 0;
+		/* name[] is a flexible array: address it by offset (sun_path follows the family). */
+		const char *path = (const char *)addr +
+				   bpf_core_field_offset(((struct unix_address *)0)->name) + 2;
 		if (addr) {
-			n = bpf_probe_read_kernel_str(out + 17, 108, &addr->name[0].sun_path);
+			n = bpf_probe_read_kernel_str(out + 17, 108, path);
 			if (n > 0) {
 				n -= 1;
 			} else {
@@ -129,11 +132,11 @@ static __noinline void pg_push_tuple(struct pg_writer *w, struct task_struct *ta
 			/* An abstract socket's name starts with a NUL: show it as '@'. */
 			if (n == 0) {
 				char first = 0;
-				bpf_probe_read_kernel(&first, 1, &addr->name[0].sun_path[1]);
+				bpf_probe_read_kernel(&first, 1, path + 1);
 				if (first) {
 					out[17] = '@';
 					n = bpf_probe_read_kernel_str(out + 18, 107,
-								      &addr->name[0].sun_path[1]);
+								      path + 1);
 					n = n > 0 ? n : 1;
 				}
 			}

@@ -1,1 +1,13 @@
-//! Kernel probes: aya loader, ring-buffer readers and the wire-format decoder. Built in its own issue; nothing here yet.
+//! Peregrine's kernel probes: the CO-RE programs of `ebpf-src/` loaded and attached with
+//! aya, per-CPU ring buffers drained and merged in time order, and the wire-format
+//! decoder that turns records into [`peregrine_event::Event`]s.
+
+mod error;
+pub mod interest;
+mod loader;
+mod reader;
+pub mod wire;
+
+pub use error::ProbeError;
+pub use loader::{Counters, KernelProbe, ProbeOptions, Settings, OBJECT};
+pub use reader::{boot_to_epoch_ns, Reader, ReaderStats, Ring};

@@ -1,0 +1,284 @@
+//! Loading and attaching the kernel programs with aya, and the maps userspace writes.
+
+use crate::error::ProbeError;
+use crate::reader::Ring;
+use aya::maps::{Array, ArrayOfMaps, Map, MapData, RingBuf};
+use aya::programs::BtfTracePoint;
+use aya::{Btf, Ebpf, EbpfLoader, Pod};
+use std::collections::BTreeSet;
+
+/// The compiled kernel programs (built from `ebpf-src/` by its Makefile, committed).
+pub static OBJECT: &[u8] = include_bytes!("../bpf/peregrine.bpf.o");
+
+const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
+
+/// `struct pg_settings` (ebpf-src/events.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub own_tgid: u32,
+    pub drop_failed: u32,
+    pub snaplen: u32,
+    pub wakeup_bytes: u32,
+}
+
+/// `struct pg_counters` (ebpf-src/events.h): per CPU, since the probes were loaded.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub n_evts: u64,
+    pub n_drops_buffer: u64,
+    pub n_drops_max_size: u64,
+    pub n_drops_no_ring: u64,
+    pub n_drops_scratch: u64,
+}
+
+// SAFETY: plain `repr(C)` integers with no padding, mirrored from events.h.
+unsafe impl Pod for Settings {}
+// SAFETY: as above.
+unsafe impl Pod for Counters {}
+
+impl Counters {
+    pub fn drops(&self) -> u64 {
+        self.n_drops_buffer + self.n_drops_max_size + self.n_drops_no_ring + self.n_drops_scratch
+    }
+
+    /// (reason, count) pairs for metrics.
+    pub fn drop_reasons(&self) -> [(&'static str, u64); 4] {
+        [
+            ("buffer_full", self.n_drops_buffer),
+            ("max_event_size", self.n_drops_max_size),
+            ("no_ring", self.n_drops_no_ring),
+            ("scratch", self.n_drops_scratch),
+        ]
+    }
+}
+
+/// How to bring the probes up.
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    /// CPUs per ring buffer; 0 = one buffer for all CPUs.
+    pub cpus_for_each_buffer: u32,
+    /// Bytes per ring buffer (a power of two, at least one page).
+    pub buffer_bytes: u32,
+    /// Skip syscalls that failed.
+    pub drop_failed: bool,
+    /// Bytes of I/O payload (sendto data…) captured.
+    pub snaplen: u32,
+    /// Never trace this process (the agent itself). `None` traces everything.
+    pub ignore_tgid: Option<u32>,
+    /// Syscall ids whose exits are decoded.
+    pub syscalls: BTreeSet<u32>,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            cpus_for_each_buffer: 2,
+            buffer_bytes: 8 << 20,
+            drop_failed: false,
+            snaplen: 80,
+            ignore_tgid: Some(std::process::id()),
+            syscalls: crate::interest::syscall_ids([]),
+        }
+    }
+}
+
+/// The loaded and attached programs. Dropping it detaches everything.
+pub struct KernelProbe {
+    ebpf: Ebpf,
+    _rings: ArrayOfMaps<MapData>,
+    _settings: Array<MapData, Settings>,
+    counters: Array<MapData, Counters>,
+    interesting: Array<MapData, u8>,
+    ncpus: u32,
+}
+
+fn possible_cpus() -> Result<u32, ProbeError> {
+    aya::util::nr_cpus()
+        .map(|n| n as u32)
+        .map_err(|(_, source)| ProbeError::Io {
+            what: "reading /sys/devices/system/cpu/possible",
+            source,
+        })
+}
+
+fn preflight() -> Result<(), ProbeError> {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    if uid != 0 {
+        return Err(ProbeError::NotRoot { uid });
+    }
+    if !std::path::Path::new(BTF_PATH).exists() {
+        return Err(ProbeError::NoBtf { path: BTF_PATH });
+    }
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) < (5, 17) {
+        return Err(ProbeError::KernelTooOld {
+            release: release.trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+impl KernelProbe {
+    /// Loads, configures and attaches the programs. The returned rings are empty until the
+    /// probes see a syscall.
+    pub fn start(opts: &ProbeOptions) -> Result<(KernelProbe, Vec<Ring>), ProbeError> {
+        preflight()?;
+        let btf = Btf::from_sys_fs()?;
+        let ncpus = possible_cpus()?;
+        let mut ebpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .map_max_entries("pg_rings", ncpus)
+            .map_max_entries("pg_counters", ncpus)
+            .map_max_entries("pg_scratch", ncpus)
+            .load(OBJECT)?;
+
+        // Programs are loaded (verified, bound to the maps) before the maps are taken out
+        // of the object, and attached only once the maps are configured.
+        for (name, tracepoint) in PROGRAMS {
+            program(&mut ebpf, name)?
+                .load(tracepoint, &btf)
+                .map_err(|source| ProbeError::Program { program: name, source })?;
+        }
+        let mut settings: Array<MapData, Settings> = take(&mut ebpf, "pg_settings")?;
+        let ring_bytes = opts.buffer_bytes.max(4096).next_power_of_two();
+        let s = Settings {
+            own_tgid: opts.ignore_tgid.unwrap_or(0),
+            drop_failed: u32::from(opts.drop_failed),
+            snaplen: opts.snaplen.min(256),
+            wakeup_bytes: (ring_bytes / 16).clamp(4096, 1 << 20),
+        };
+        settings.set(0, s, 0).map_err(|source| ProbeError::Map {
+            map: "pg_settings",
+            source,
+        })?;
+
+        let mut interesting: Array<MapData, u8> = take(&mut ebpf, "pg_interesting")?;
+        let counters: Array<MapData, Counters> = take(&mut ebpf, "pg_counters")?;
+        let (rings_map, rings) =
+            create_rings(&mut ebpf, ncpus, opts.cpus_for_each_buffer, ring_bytes)?;
+        set_interesting(&mut interesting, &opts.syscalls)?;
+
+        for name in PROGRAMS.map(|(n, _)| n) {
+            program(&mut ebpf, name)?
+                .attach()
+                .map_err(|source| ProbeError::Program { program: name, source })?;
+        }
+        tracing::info!(
+            cpus = ncpus,
+            rings = rings.len(),
+            ring_bytes,
+            syscalls = opts.syscalls.len(),
+            "kernel probes attached"
+        );
+        Ok((
+            KernelProbe {
+                ebpf,
+                _rings: rings_map,
+                _settings: settings,
+                counters,
+                interesting,
+                ncpus,
+            },
+            rings,
+        ))
+    }
+
+    /// Replaces the set of decoded syscalls (after a rules reload).
+    pub fn set_syscalls(&mut self, ids: &BTreeSet<u32>) -> Result<(), ProbeError> {
+        set_interesting(&mut self.interesting, ids)
+    }
+
+    /// Per-CPU counters.
+    pub fn counters(&self) -> Vec<Counters> {
+        (0..self.ncpus)
+            .map(|cpu| self.counters.get(&cpu, 0).unwrap_or_default())
+            .collect()
+    }
+
+    /// Number of attached programs (for the status line).
+    pub fn programs(&self) -> usize {
+        self.ebpf.programs().count()
+    }
+}
+
+const PROGRAMS: [(&str, &str); 4] = [
+    ("pg_sched_fork", "sched_process_fork"),
+    ("pg_sched_exec", "sched_process_exec"),
+    ("pg_sched_exit", "sched_process_exit"),
+    ("pg_sys_exit", "sys_exit"),
+];
+
+fn program<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut BtfTracePoint, ProbeError> {
+    ebpf.program_mut(name)
+        .ok_or(ProbeError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| ProbeError::Program { program: name, source })
+}
+
+fn take<V: Pod>(ebpf: &mut Ebpf, name: &'static str) -> Result<Array<MapData, V>, ProbeError> {
+    let map = ebpf.take_map(name).ok_or(ProbeError::MissingMap(name))?;
+    Array::try_from(map).map_err(|source| ProbeError::Map { map: name, source })
+}
+
+fn set_interesting(map: &mut Array<MapData, u8>, ids: &BTreeSet<u32>) -> Result<(), ProbeError> {
+    for id in 0..map.len() {
+        let on = u8::from(ids.contains(&id));
+        map.set(id, on, 0).map_err(|source| ProbeError::Map {
+            map: "pg_interesting",
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// One ring per group of `per` CPUs (all CPUs when `per` is 0), wired into `pg_rings`.
+fn create_rings(
+    ebpf: &mut Ebpf,
+    ncpus: u32,
+    per: u32,
+    bytes: u32,
+) -> Result<(ArrayOfMaps<MapData>, Vec<Ring>), ProbeError> {
+    let map = ebpf.take_map("pg_rings").ok_or(ProbeError::MissingMap("pg_rings"))?;
+    let mut outer: ArrayOfMaps<MapData> = ArrayOfMaps::try_from(map).map_err(|source| {
+        ProbeError::Map {
+            map: "pg_rings",
+            source,
+        }
+    })?;
+    let per = if per == 0 { ncpus } else { per.min(ncpus) };
+    let mut rings = Vec::new();
+    for first in (0..ncpus).step_by(per as usize) {
+        let def = aya_obj::Map::new_from_params(
+            aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_RINGBUF as u32,
+            0,
+            0,
+            bytes,
+            0,
+        );
+        let data = MapData::create(def, "pg_ring", None).map_err(|source| ProbeError::Map {
+            map: "pg_ring",
+            source,
+        })?;
+        let cpus: Vec<u32> = (first..(first + per).min(ncpus)).collect();
+        for &cpu in &cpus {
+            outer.set(cpu, &data, 0).map_err(|source| ProbeError::Map {
+                map: "pg_rings",
+                source,
+            })?;
+        }
+        let ring = RingBuf::try_from(Map::RingBuf(data)).map_err(|source| ProbeError::Map {
+            map: "pg_ring",
+            source,
+        })?;
+        rings.push(Ring::new(ring, cpus));
+    }
+    Ok((outer, rings))
+}
