@@ -34,6 +34,8 @@ struct pg_writer {
 	__u32 pos;
 	__u16 nparams;
 	__u16 idx;
+	/* Takes no space; puts the header's full layout into the object's BTF for the tests. */
+	struct pg_event_hdr hdr_layout[0];
 };
 
 static __always_inline struct pg_settings *pg_get_settings(void)

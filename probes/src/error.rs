@@ -4,7 +4,9 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum ProbeError {
-    #[error("kernel probes need root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN); running as uid {uid}")]
+    #[error(
+        "kernel probes need root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN); running as uid {uid}"
+    )]
     NotRoot { uid: u32 },
     #[error("kernel BTF is missing ({path}): the kernel needs CONFIG_DEBUG_INFO_BTF=y")]
     NoBtf { path: &'static str },

@@ -8,7 +8,12 @@ use aya::{Btf, Ebpf, EbpfLoader, Pod};
 use std::collections::BTreeSet;
 
 /// The compiled kernel programs (built from `ebpf-src/` by its Makefile, committed).
-pub static OBJECT: &[u8] = include_bytes!("../bpf/peregrine.bpf.o");
+pub static OBJECT: &[u8] = &ALIGNED.0;
+
+/// ELF readers want the object 8-byte aligned; `include_bytes!` alone gives no alignment.
+#[repr(C, align(8))]
+struct Aligned<B: ?Sized>(B);
+static ALIGNED: &Aligned<[u8]> = &Aligned(*include_bytes!("../bpf/peregrine.bpf.o"));
 
 const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
 
@@ -113,7 +118,10 @@ fn preflight() -> Result<(), ProbeError> {
         return Err(ProbeError::NoBtf { path: BTF_PATH });
     }
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     if (major, minor) < (5, 17) {
         return Err(ProbeError::KernelTooOld {
@@ -142,7 +150,10 @@ impl KernelProbe {
         for (name, tracepoint) in PROGRAMS {
             program(&mut ebpf, name)?
                 .load(tracepoint, &btf)
-                .map_err(|source| ProbeError::Program { program: name, source })?;
+                .map_err(|source| ProbeError::Program {
+                    program: name,
+                    source,
+                })?;
         }
         let mut settings: Array<MapData, Settings> = take(&mut ebpf, "pg_settings")?;
         let ring_bytes = opts.buffer_bytes.max(4096).next_power_of_two();
@@ -166,7 +177,10 @@ impl KernelProbe {
         for name in PROGRAMS.map(|(n, _)| n) {
             program(&mut ebpf, name)?
                 .attach()
-                .map_err(|source| ProbeError::Program { program: name, source })?;
+                .map_err(|source| ProbeError::Program {
+                    program: name,
+                    source,
+                })?;
         }
         tracing::info!(
             cpus = ncpus,
@@ -220,7 +234,10 @@ fn program<'a>(
     ebpf.program_mut(name)
         .ok_or(ProbeError::MissingProgram(name))?
         .try_into()
-        .map_err(|source| ProbeError::Program { program: name, source })
+        .map_err(|source| ProbeError::Program {
+            program: name,
+            source,
+        })
 }
 
 fn take<V: Pod>(ebpf: &mut Ebpf, name: &'static str) -> Result<Array<MapData, V>, ProbeError> {
@@ -246,13 +263,14 @@ fn create_rings(
     per: u32,
     bytes: u32,
 ) -> Result<(ArrayOfMaps<MapData>, Vec<Ring>), ProbeError> {
-    let map = ebpf.take_map("pg_rings").ok_or(ProbeError::MissingMap("pg_rings"))?;
-    let mut outer: ArrayOfMaps<MapData> = ArrayOfMaps::try_from(map).map_err(|source| {
-        ProbeError::Map {
+    let map = ebpf
+        .take_map("pg_rings")
+        .ok_or(ProbeError::MissingMap("pg_rings"))?;
+    let mut outer: ArrayOfMaps<MapData> =
+        ArrayOfMaps::try_from(map).map_err(|source| ProbeError::Map {
             map: "pg_rings",
             source,
-        }
-    })?;
+        })?;
     let per = if per == 0 { ncpus } else { per.min(ncpus) };
     let mut rings = Vec::new();
     for first in (0..ncpus).step_by(per as usize) {

@@ -173,7 +173,9 @@ impl Reader {
             .iter()
             .filter(|e| self.released_until != 0 && e.ts < epoch_until)
             .count() as u64;
-        self.released_until = self.pending[ready - 1].ts.saturating_sub(self.boot_to_epoch);
+        self.released_until = self.pending[ready - 1]
+            .ts
+            .saturating_sub(self.boot_to_epoch);
         out.extend(self.pending.drain(..ready));
         ready
     }

@@ -26,10 +26,19 @@ fn open_family() {
     let mut fd = -1;
     let ev = cap.one(EventType::OPENAT, || {
         // SAFETY: valid C string, plain syscall.
-        fd = unsafe { libc::openat(libc::AT_FDCWD, p.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o640) } as i64;
+        fd = unsafe {
+            libc::openat(
+                libc::AT_FDCWD,
+                p.as_ptr(),
+                libc::O_CREAT | libc::O_WRONLY,
+                0o640,
+            )
+        } as i64;
     });
     assert!(fd >= 0);
-    let ino = std::fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap();
+    let ino = std::fs::metadata(&path)
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .unwrap();
     assert_eq!(ev.param(0), &int(fd));
     assert_eq!(ev.param(1), &int(-100));
     assert_eq!(ev.param(2), &s(path.to_str().unwrap()));
@@ -96,10 +105,22 @@ fn open_family() {
         mode: u64,
         resolve: u64,
     }
-    let how = OpenHow { flags: libc::O_RDONLY as u64, mode: 0, resolve: 0x04 /* RESOLVE_NO_SYMLINKS */ };
+    let how = OpenHow {
+        flags: libc::O_RDONLY as u64,
+        mode: 0,
+        resolve: 0x04, /* RESOLVE_NO_SYMLINKS */
+    };
     let ev = cap.one(EventType::OPENAT2, || {
         // SAFETY: openat2 with a valid struct and size.
-        let f = unsafe { libc::syscall(437, libc::AT_FDCWD, p.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()) };
+        let f = unsafe {
+            libc::syscall(
+                437,
+                libc::AT_FDCWD,
+                p.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
         unsafe { libc::close(f as i32) };
     });
     assert!(ev.param(0).as_i64().unwrap() >= 0);
@@ -145,9 +166,19 @@ fn path_family() {
     });
     assert_eq!(ev.params, vec![int(0), s(&a), s(&b)]);
     let ev = cap.one(EventType::RENAMEAT2, || unsafe {
-        libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, cb.as_ptr(), libc::AT_FDCWD, ca.as_ptr(), 1 /* NOREPLACE */);
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            1, /* NOREPLACE */
+        );
     });
-    assert_eq!(ev.params, vec![int(0), int(-100), s(&b), int(-100), s(&a), uint(1)]);
+    assert_eq!(
+        ev.params,
+        vec![int(0), int(-100), s(&b), int(-100), s(&a), uint(1)]
+    );
     let link = d("link");
     let cl = cstr(&link);
     let ev = cap.one(EventType::SYMLINKAT, || unsafe {
@@ -159,7 +190,10 @@ fn path_family() {
     let ev = cap.one(EventType::LINKAT, || unsafe {
         libc::linkat(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, ch.as_ptr(), 0);
     });
-    assert_eq!(ev.params, vec![int(0), int(-100), s(&a), int(-100), s(&hard), uint(0)]);
+    assert_eq!(
+        ev.params,
+        vec![int(0), int(-100), s(&a), int(-100), s(&hard), uint(0)]
+    );
     let ev = cap.one(EventType::UNLINKAT, || unsafe {
         libc::unlinkat(libc::AT_FDCWD, ch.as_ptr(), 0);
     });

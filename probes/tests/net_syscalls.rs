@@ -48,10 +48,19 @@ fn tcp_lifecycle() {
     assert_eq!(ev.param(0), &int(0));
     assert_eq!(
         tuple(ev.param(1)),
-        &SockTuple::Inet { proto: L4Proto::Tcp, sip: lo, sport: client_port, dip: lo, dport: port }
+        &SockTuple::Inet {
+            proto: L4Proto::Tcp,
+            sip: lo,
+            sport: client_port,
+            dip: lo,
+            dport: port
+        }
     );
     assert_eq!(ev.param(2), &int(client_fd));
-    assert_eq!(ev.param(3), &ParamValue::Addr(SockAddr::Inet { ip: lo, port }));
+    assert_eq!(
+        ev.param(3),
+        &ParamValue::Addr(SockAddr::Inet { ip: lo, port })
+    );
 
     let mut server = None;
     let mut server_fd = 0;
@@ -64,7 +73,13 @@ fn tcp_lifecycle() {
     // Server side: source is the client.
     assert_eq!(
         tuple(ev.param(1)),
-        &SockTuple::Inet { proto: L4Proto::Tcp, sip: lo, sport: client_port, dip: lo, dport: port }
+        &SockTuple::Inet {
+            proto: L4Proto::Tcp,
+            sip: lo,
+            sport: client_port,
+            dip: lo,
+            dport: port
+        }
     );
     assert_eq!(ev.param(4), &uint(128), "queuemax = listen backlog");
 
@@ -102,14 +117,23 @@ fn bind_listen_udp_and_unix() {
     let addr = libc::sockaddr_in {
         sin_family: libc::AF_INET as u16,
         sin_port: 0u16.to_be(),
-        sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes([127, 0, 0, 1]) },
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
         sin_zero: [0; 8],
     };
     let ev = cap.one(EventType::BIND, || unsafe {
-        libc::bind(fd, &addr as *const _ as *const libc::sockaddr, std::mem::size_of_val(&addr) as u32);
+        libc::bind(
+            fd,
+            &addr as *const _ as *const libc::sockaddr,
+            std::mem::size_of_val(&addr) as u32,
+        );
     });
     assert_eq!(ev.param(0), &int(0));
-    assert_eq!(ev.param(1), &ParamValue::Addr(SockAddr::Inet { ip: lo, port: 0 }));
+    assert_eq!(
+        ev.param(1),
+        &ParamValue::Addr(SockAddr::Inet { ip: lo, port: 0 })
+    );
     assert_eq!(ev.param(2), &int(fd as i64));
     let ev = cap.one(EventType::LISTEN, || unsafe {
         libc::listen(fd, 7);
@@ -138,7 +162,10 @@ fn bind_listen_udp_and_unix() {
     // sendmsg/recvmsg over a unix socket pair: data, size, unix tuple.
     let (a, b) = std::os::unix::net::UnixDatagram::pair().unwrap();
     let ev = cap.one(EventType::SENDMSG, || {
-        let iov = [std::io::IoSlice::new(b"abc"), std::io::IoSlice::new(b"defg")];
+        let iov = [
+            std::io::IoSlice::new(b"abc"),
+            std::io::IoSlice::new(b"defg"),
+        ];
         let msg = libc::msghdr {
             msg_name: std::ptr::null_mut(),
             msg_namelen: 0,
@@ -155,7 +182,9 @@ fn bind_listen_udp_and_unix() {
     assert_eq!(ev.param(1), &ParamValue::Bytes(b"abc".to_vec()));
     assert_eq!(ev.param(2), &int(a.as_raw_fd() as i64));
     assert_eq!(ev.param(3), &uint(7));
-    assert!(matches!(tuple(ev.param(4)), SockTuple::Unix { source, dest, .. } if *source != 0 && *dest != 0));
+    assert!(
+        matches!(tuple(ev.param(4)), SockTuple::Unix { source, dest, .. } if *source != 0 && *dest != 0)
+    );
     let ev = cap.one(EventType::RECVMSG, || {
         let mut buf = [0u8; 16];
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];

@@ -44,10 +44,22 @@ fn exec_fork_and_exit() {
     let me = std::process::id() as i64;
 
     // The child's birth: one new-task event, ppid = us.
-    let forks = of_pid(&events, cpid, &[EventType::CLONE, EventType::CLONE3, EventType::FORK, EventType::VFORK]);
+    let forks = of_pid(
+        &events,
+        cpid,
+        &[
+            EventType::CLONE,
+            EventType::CLONE3,
+            EventType::FORK,
+            EventType::VFORK,
+        ],
+    );
     assert_eq!(forks.len(), 1, "{forks:#?}");
     let f = &forks[0];
-    assert_eq!((f.param(0), f.param(3), f.param(4), f.param(5)), (&int(0), &int(cpid), &int(cpid), &int(me)));
+    assert_eq!(
+        (f.param(0), f.param(3), f.param(4), f.param(5)),
+        (&int(0), &int(cpid), &int(cpid), &int(me))
+    );
     assert_eq!(f.param(11), &int(cpid), "vtid in the host namespace");
     assert_eq!(f.param(8).as_u64().unwrap() & 0x10000, 0, "not a thread");
 
@@ -58,7 +70,10 @@ fn exec_fork_and_exit() {
     assert_eq!(e.param(0), &int(0));
     assert_eq!(e.param(1), &s("/bin/sh"));
     assert_eq!(strlist(e.param(2)), ["-c", "exit 3"]);
-    assert_eq!((e.param(3), e.param(4), e.param(5)), (&int(cpid), &int(cpid), &int(me)));
+    assert_eq!(
+        (e.param(3), e.param(4), e.param(5)),
+        (&int(cpid), &int(cpid), &int(me))
+    );
     assert_eq!(e.param(6), &s("/tmp"));
     assert_eq!(e.param(7), &s("sh"));
     let cgroups = strlist(e.param(8));
@@ -77,12 +92,19 @@ fn exec_fork_and_exit() {
         }
     }
     assert!(strlist(e.param(9)).contains(&"PEREGRINE_TEST=exec".to_string()));
-    let loginuid: u64 = std::fs::read_to_string("/proc/self/loginuid").unwrap().trim().parse().unwrap();
+    let loginuid: u64 = std::fs::read_to_string("/proc/self/loginuid")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(e.param(12), &uint(loginuid));
     let real = std::fs::canonicalize("/bin/sh").unwrap();
     let meta = std::fs::metadata(&real).unwrap();
     assert_eq!(e.param(17), &uint(meta.ino()));
-    assert_eq!(e.param(19), &uint(meta.mtime() as u64 * 1_000_000_000 + meta.mtime_nsec() as u64));
+    assert_eq!(
+        e.param(19),
+        &uint(meta.mtime() as u64 * 1_000_000_000 + meta.mtime_nsec() as u64)
+    );
     // SAFETY: geteuid/getegid have no preconditions.
     assert_eq!(e.param(20), &uint(unsafe { libc::geteuid() } as u64));
     assert_eq!(e.param(21), &s(real.to_str().unwrap()));
@@ -149,7 +171,11 @@ fn migrating_process_keeps_its_identity() {
     if skip_unless_privileged("migrating_process_keeps_its_identity") {
         return;
     }
-    if std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) < 2 {
+    if std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        < 2
+    {
         eprintln!("skipping migrating_process_keeps_its_identity: needs two CPUs");
         return;
     }
@@ -161,14 +187,16 @@ fn migrating_process_keeps_its_identity() {
         ..Default::default()
     });
     assert!(cap.reader.rings().len() >= 2, "one ring per CPU");
-    let mut enricher = peregrine_enrich::HostEnricher::new(peregrine_enrich::EnrichConfig::default());
+    let mut enricher =
+        peregrine_enrich::HostEnricher::new(peregrine_enrich::EnrichConfig::default());
     let _ = enricher.bootstrap();
     cap.clear();
 
     let spawner = std::thread::spawn(|| {
         pin(0).unwrap();
         let mut cmd = Command::new("/usr/bin/taskset");
-        cmd.args(["-c", "0", "/bin/cat", "/etc/hostname"]).stdout(std::process::Stdio::null());
+        cmd.args(["-c", "0", "/bin/cat", "/etc/hostname"])
+            .stdout(std::process::Stdio::null());
         // SAFETY: only async-signal-safe work between fork and exec.
         unsafe {
             cmd.pre_exec(|| pin(1));
@@ -183,8 +211,14 @@ fn migrating_process_keeps_its_identity() {
     enricher.enrich(&mut events);
 
     let mine: Vec<&Event> = events.iter().filter(|e| e.pid == pid).collect();
-    let fork = mine.iter().find(|e| e.etype.is_clone()).expect("fork event");
-    let execs: Vec<&&Event> = mine.iter().filter(|e| e.etype == EventType::EXECVE).collect();
+    let fork = mine
+        .iter()
+        .find(|e| e.etype.is_clone())
+        .expect("fork event");
+    let execs: Vec<&&Event> = mine
+        .iter()
+        .filter(|e| e.etype == EventType::EXECVE)
+        .collect();
     assert_eq!(execs.len(), 2, "taskset, then cat");
     let open = mine
         .iter()
@@ -194,11 +228,16 @@ fn migrating_process_keeps_its_identity() {
     assert_eq!(open.cpu, execs[1].cpu);
     // Delivered in causal order despite coming from different rings.
     let pos = |e: &Event| events.iter().position(|x| std::ptr::eq(x, e)).unwrap();
-    assert!(pos(fork) < pos(execs[0]) && pos(execs[0]) < pos(execs[1]) && pos(execs[1]) < pos(open));
+    assert!(
+        pos(fork) < pos(execs[0]) && pos(execs[0]) < pos(execs[1]) && pos(execs[1]) < pos(open)
+    );
     let proc = open.process.as_ref().expect("enriched");
     assert_eq!(&*proc.name, "cat");
     assert_eq!(proc.args, ["/etc/hostname"]);
     let parent = proc.parent.as_ref().expect("parent");
     assert_eq!(parent.pid, std::process::id() as i64);
-    assert_eq!(open.fd.as_ref().map(|f| f.name.as_str()), Some("/etc/hostname"));
+    assert_eq!(
+        open.fd.as_ref().map(|f| f.name.as_str()),
+        Some("/etc/hostname")
+    );
 }
