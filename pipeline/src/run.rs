@@ -4,15 +4,20 @@ use crate::http::{self, WebSettings};
 use crate::pipeline::{Pipeline, PipelineSettings, QueueSettings};
 use crate::queue::Overflow;
 use crate::sink::{FileSink, LineFormat, Sink, StdoutSink};
+use crate::source::KernelSource;
 use crate::source::{ReplaySource, Source, SyntheticSource};
-use crate::stage::enrich::PassThrough;
+use crate::stage::enrich::{Enricher, HostTables, PassThrough};
 use crate::stats::StageSnapshot;
 use crate::supervisor::{Reload, Shutdown, Supervisor};
 use crate::{hostinfo, rules_load};
 use actix::Actor;
 use anyhow::{bail, Context, Result};
 use peregrine_config::{Config, EngineKind};
+use peregrine_enrich::{EnrichConfig, HostEnricher};
 use peregrine_event::synth::SynthConfig;
+use peregrine_event::EventType;
+use peregrine_probes::{KernelProbe, ProbeOptions, Reader};
+use peregrine_rules::Ruleset;
 use peregrine_rules::{AlertOptions, JsonOptions};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -122,7 +127,32 @@ fn sinks(cfg: &Config, unbuffered: bool) -> Result<Vec<Box<dyn Sink>>> {
     Ok(sinks)
 }
 
-fn source(cfg: &Config, opts: &RunOptions) -> Result<Box<dyn Source>> {
+/// The syscalls the kernel must send: what the enabled rules name, plus state tracking.
+pub fn kernel_syscalls(ruleset: &Ruleset) -> std::collections::BTreeSet<u32> {
+    let types = ruleset.event_types();
+    let names = peregrine_event::SYSCALL_NAMES
+        .iter()
+        .map(|(_, n)| *n)
+        .filter(|n| EventType::from_name(n).is_some_and(|t| types.contains(t)));
+    peregrine_probes::interest::syscall_ids(names)
+}
+
+fn kernel(cfg: &Config, ruleset: &Ruleset) -> Result<Box<dyn Source>> {
+    let m = &cfg.engine.modern_ebpf;
+    let opts = ProbeOptions {
+        cpus_for_each_buffer: m.cpus_for_each_buffer,
+        buffer_bytes: m.buffer_bytes() as u32,
+        drop_failed: m.drop_failed_exit,
+        syscalls: kernel_syscalls(ruleset),
+        ..ProbeOptions::default()
+    };
+    let (probe, rings) = KernelProbe::start(&opts)
+        .context("starting the kernel probes (engine.kind: modern_ebpf; --source synthetic runs without them)")?;
+    let reader = Reader::new(rings).context("setting up the ring buffer reader")?;
+    Ok(Box::new(KernelSource::new(probe, reader)))
+}
+
+fn source(cfg: &Config, opts: &RunOptions, ruleset: &Ruleset) -> Result<Box<dyn Source>> {
     let synth = &cfg.engine.synthetic;
     let limit = opts.events.or((synth.events > 0).then_some(synth.events));
     let synthetic = |rate: Option<u64>| -> Box<dyn Source> {
@@ -139,14 +169,18 @@ fn source(cfg: &Config, opts: &RunOptions) -> Result<Box<dyn Source>> {
         (Some(SourceChoice::Replay(path)), _) => Box::new(ReplaySource::open(path, None)?),
         (None, EngineKind::Synthetic) => synthetic((synth.rate > 0).then_some(synth.rate)),
         (None, EngineKind::Replay) => {
-            let path = cfg.engine.replay.capture_file.as_ref().context("engine.replay.capture_file is not set")?;
+            let path = cfg
+                .engine
+                .replay
+                .capture_file
+                .as_ref()
+                .context("engine.replay.capture_file is not set")?;
             Box::new(ReplaySource::open(path, None)?)
         }
-        (None, EngineKind::ModernEbpf) => bail!(
-            "engine.kind modern_ebpf: the kernel probes are not built into this version yet; \
-             run with --source synthetic[:RATE] or --source replay:FILE (or -o engine.kind=synthetic)"
-        ),
-        (None, EngineKind::Nodriver) => bail!("engine.kind nodriver has no event source; use --source"),
+        (None, EngineKind::ModernEbpf) => kernel(cfg, ruleset)?,
+        (None, EngineKind::Nodriver) => {
+            bail!("engine.kind nodriver has no event source; use --source")
+        }
     })
 }
 
@@ -218,7 +252,17 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     );
 
     let settings = settings(&cfg);
-    let src = source(&cfg, &opts)?;
+    let src = source(&cfg, &opts, &ruleset)?;
+    // Kernel events arrive bare: they need the process, fd and user tables. Captures and
+    // synthetic streams carry their context already.
+    let enricher: Box<dyn Enricher> = if src.name() == "kernel" {
+        let mut tables = HostEnricher::new(EnrichConfig::default());
+        let n = tables.bootstrap().context("reading /proc")?;
+        tracing::info!("{n} processes read from /proc");
+        Box::new(HostTables::new(tables))
+    } else {
+        Box::new(PassThrough)
+    };
     let sinks = sinks(&cfg, opts.unbuffered)?;
     let metrics_handle = if cfg.metrics.enabled || cfg.webserver.enabled {
         Some(
@@ -238,7 +282,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let final_stats: Arc<Mutex<Option<Vec<StageSnapshot>>>> = Arc::default();
     let system = actix::System::new();
     let result: Result<()> = system.block_on(async {
-        let pipeline = Pipeline::start(&settings, src, Box::new(PassThrough), ruleset, sinks)
+        let pipeline = Pipeline::start(&settings, src, enricher, ruleset, sinks)
             .context("starting the pipeline")?;
         let reload_cfg = (opts.config.clone(), overrides.clone(), opts.rules.clone());
         let reloader = Box::new(move || {

@@ -1,8 +1,10 @@
 //! Event sources: what feeds the pipeline. The kernel probes implement [`Source`] too.
 
+mod kernel;
 mod replay;
 mod synthetic;
 
+pub use kernel::KernelSource;
 pub use replay::ReplaySource;
 pub use synthetic::SyntheticSource;
 

@@ -21,9 +21,38 @@ impl Enricher for PassThrough {
     fn enrich(&mut self, _batch: &mut Vec<Event>) {}
 }
 
+/// The real tables, for events from the kernel. Their counters are exported once a second.
+pub struct HostTables {
+    tables: peregrine_enrich::HostEnricher,
+    last_export: std::time::Instant,
+}
+
+impl HostTables {
+    pub fn new(tables: peregrine_enrich::HostEnricher) -> HostTables {
+        HostTables {
+            tables,
+            last_export: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Enricher for HostTables {
+    fn enrich(&mut self, batch: &mut Vec<Event>) {
+        self.tables.enrich(batch);
+        if self.last_export.elapsed() >= std::time::Duration::from_secs(1) {
+            self.tables.stats().record_metrics();
+            self.last_export = std::time::Instant::now();
+        }
+    }
+}
+
 /// The shard an event belongs to: by process (thread-group id), so its order is kept.
 pub fn shard_of(ev: &Event, shards: usize) -> usize {
-    let pid = ev.process.as_ref().map(|p| p.pid).unwrap_or(ev.tid);
+    let pid = match ev.process.as_ref() {
+        Some(p) => p.pid,
+        None if ev.pid != 0 => ev.pid,
+        None => ev.tid,
+    };
     (pid.unsigned_abs() as usize) % shards.max(1)
 }
 

@@ -1,0 +1,67 @@
+//! The kernel as a source: the probes' ring buffers, merged in time order.
+
+use super::{Pull, Source};
+use peregrine_probes::{KernelProbe, Reader};
+use std::time::{Duration, Instant};
+
+/// Drains the probes' rings; exports the kernel's own counters while it does.
+pub struct KernelSource {
+    probe: KernelProbe,
+    reader: Reader,
+    last_export: Instant,
+}
+
+impl KernelSource {
+    pub fn new(probe: KernelProbe, reader: Reader) -> KernelSource {
+        KernelSource {
+            probe,
+            reader,
+            last_export: Instant::now(),
+        }
+    }
+
+    /// Kernel counters per CPU and reason, and the reader's, as Prometheus metrics.
+    fn export(&mut self) {
+        for (cpu, c) in self.probe.counters().iter().enumerate() {
+            let cpu = cpu.to_string();
+            metrics::counter!("peregrine_kernel_events_total", "cpu" => cpu.clone())
+                .absolute(c.n_evts);
+            for (reason, n) in c.drop_reasons() {
+                metrics::counter!(
+                    "peregrine_kernel_drops_total",
+                    "cpu" => cpu.clone(),
+                    "reason" => reason
+                )
+                .absolute(n);
+            }
+        }
+        let s = self.reader.stats();
+        metrics::counter!("peregrine_probe_records_total").absolute(s.records);
+        metrics::counter!("peregrine_probe_malformed_total").absolute(s.malformed);
+        metrics::counter!("peregrine_probe_late_events_total").absolute(s.late);
+        metrics::counter!("peregrine_probe_wakeups_total").absolute(s.wakeups);
+        metrics::gauge!("peregrine_probe_reorder_pending").set(self.reader.pending() as f64);
+    }
+}
+
+impl Source for KernelSource {
+    fn name(&self) -> &'static str {
+        "kernel"
+    }
+
+    fn pull(&mut self, max: usize, wait: Duration) -> Pull {
+        if self.last_export.elapsed() >= Duration::from_secs(1) {
+            self.export();
+            self.last_export = Instant::now();
+        }
+        let mut out = Vec::with_capacity(max.min(4096));
+        if self.reader.poll(&mut out, max, wait) == 0 {
+            return Pull::Idle;
+        }
+        Pull::Batch(out)
+    }
+
+    fn malformed(&self) -> u64 {
+        self.reader.stats().malformed
+    }
+}
