@@ -1,0 +1,119 @@
+//! The real binary on this host's kernel: default engine (modern_ebpf), a test rules file,
+//! real commands, JSON alerts checked field by field.
+
+use serde_json::Value;
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let why = if unsafe { libc::geteuid() } != 0 {
+        Some("not root")
+    } else if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        Some("no kernel BTF")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+            panic!("{test}: needs root and BPF ({why}) and PEREGRINE_REQUIRE_PRIVILEGED=1");
+        }
+        eprintln!("skipping {test}: needs root and BPF ({why})");
+        return true;
+    }
+    false
+}
+
+const RULES: &str = r#"
+- rule: Read shadow
+  desc: a test rule on the sensitive-file pattern
+  condition: evt.type in (open, openat, openat2) and evt.is_open_read = true and fd.name = /etc/shadow
+  output: "shadow read (user=%user.name proc.name=%proc.name fd.name=%fd.name)"
+  priority: WARNING
+- rule: Shell true
+  desc: a test exec rule
+  condition: evt.type in (execve, execveat) and proc.name = sh and proc.args = "-c true"
+  output: "sh -c true (cmdline=%proc.cmdline pname=%proc.pname)"
+  priority: NOTICE
+"#;
+
+struct Agent {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Agent {
+    fn start(name: &str) -> Agent {
+        let dir = std::env::temp_dir().join(format!("peregrine-kernel-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("rules.yaml"), RULES).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_peregrine"))
+            .args(["-r", dir.join("rules.yaml").to_str().unwrap()])
+            .args(["-o", "json_output=true", "-o", "webserver.enabled=false", "-U"])
+            .stdout(Stdio::from(File::create(dir.join("stdout")).unwrap()))
+            .stderr(Stdio::from(File::create(dir.join("stderr")).unwrap()))
+            .spawn()
+            .expect("start peregrine");
+        let agent = Agent { child, dir };
+        let start = Instant::now();
+        while !agent.stderr().contains("processes read from /proc") {
+            assert!(start.elapsed() < Duration::from_secs(60), "agent did not start: {}", agent.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The pipeline is up once the bootstrap is logged; give the first drain a moment.
+        std::thread::sleep(Duration::from_millis(300));
+        agent
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
+    }
+
+    fn stop(mut self) -> Vec<Value> {
+        std::thread::sleep(Duration::from_millis(500));
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "agent exited with {status}: {}", self.stderr());
+        std::fs::read_to_string(self.dir.join("stdout"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+}
+
+fn run(cmd: &str, args: &[&str]) {
+    let st = Command::new(cmd).args(args).stdout(Stdio::null()).status().unwrap();
+    assert!(st.success(), "{cmd} {args:?}");
+}
+
+#[test]
+fn cat_shadow_and_shell_on_the_host() {
+    if skip("cat_shadow_and_shell_on_the_host") {
+        return;
+    }
+    let agent = Agent::start("host");
+    run("/bin/bash", &["-c", "/bin/cat /etc/shadow; true"]);
+    run("/bin/sh", &["-c", "true"]);
+    let alerts = agent.stop();
+
+    let shadow: Vec<&Value> = alerts.iter().filter(|a| a["rule"] == "Read shadow").collect();
+    assert_eq!(shadow.len(), 1, "{alerts:#?}");
+    let f = &shadow[0]["output_fields"];
+    assert_eq!(f["proc.name"], "cat");
+    assert_eq!(f["fd.name"], "/etc/shadow");
+    assert_eq!(f["user.name"], "root");
+    assert_eq!(shadow[0]["priority"], "Warning");
+    assert_eq!(shadow[0]["source"], "syscall");
+
+    let shell: Vec<&Value> = alerts.iter().filter(|a| a["rule"] == "Shell true").collect();
+    assert_eq!(shell.len(), 1, "{alerts:#?}");
+    let f = &shell[0]["output_fields"];
+    assert_eq!(f["proc.cmdline"], "sh -c true");
+    let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+    assert_eq!(f["proc.pname"], me.trim(), "the parent is this test process");
+}
