@@ -14,9 +14,9 @@ pub use context::{
     HOST_CONTAINER_ID,
 };
 pub use event::Event;
-pub use syscalls::SYSCALL_NAMES;
 pub use flags::FlagSet;
 pub use params::{L4Proto, ParamValue, SockAddr, SockTuple};
+pub use syscalls::SYSCALL_NAMES;
 pub use types::{Direction, EventType, ParamKind, ParamSpec};
 pub mod synth;
 

@@ -46,13 +46,20 @@ struct Agent {
 
 impl Agent {
     fn start(name: &str) -> Agent {
-        let dir = std::env::temp_dir().join(format!("peregrine-kernel-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("peregrine-kernel-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("rules.yaml"), RULES).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_peregrine"))
             .args(["-r", dir.join("rules.yaml").to_str().unwrap()])
-            .args(["-o", "json_output=true", "-o", "webserver.enabled=false", "-U"])
+            .args([
+                "-o",
+                "json_output=true",
+                "-o",
+                "webserver.enabled=false",
+                "-U",
+            ])
             .stdout(Stdio::from(File::create(dir.join("stdout")).unwrap()))
             .stderr(Stdio::from(File::create(dir.join("stderr")).unwrap()))
             .spawn()
@@ -60,7 +67,11 @@ impl Agent {
         let agent = Agent { child, dir };
         let start = Instant::now();
         while !agent.stderr().contains("processes read from /proc") {
-            assert!(start.elapsed() < Duration::from_secs(60), "agent did not start: {}", agent.stderr());
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "agent did not start: {}",
+                agent.stderr()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         // The pipeline is up once the bootstrap is logged; give the first drain a moment.
@@ -77,7 +88,11 @@ impl Agent {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let status = self.child.wait().unwrap();
-        assert!(status.success(), "agent exited with {status}: {}", self.stderr());
+        assert!(
+            status.success(),
+            "agent exited with {status}: {}",
+            self.stderr()
+        );
         std::fs::read_to_string(self.dir.join("stdout"))
             .unwrap()
             .lines()
@@ -87,7 +102,11 @@ impl Agent {
 }
 
 fn run(cmd: &str, args: &[&str]) {
-    let st = Command::new(cmd).args(args).stdout(Stdio::null()).status().unwrap();
+    let st = Command::new(cmd)
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
     assert!(st.success(), "{cmd} {args:?}");
 }
 
@@ -101,7 +120,10 @@ fn cat_shadow_and_shell_on_the_host() {
     run("/bin/sh", &["-c", "true"]);
     let alerts = agent.stop();
 
-    let shadow: Vec<&Value> = alerts.iter().filter(|a| a["rule"] == "Read shadow").collect();
+    let shadow: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Read shadow")
+        .collect();
     assert_eq!(shadow.len(), 1, "{alerts:#?}");
     let f = &shadow[0]["output_fields"];
     assert_eq!(f["proc.name"], "cat");
@@ -110,10 +132,17 @@ fn cat_shadow_and_shell_on_the_host() {
     assert_eq!(shadow[0]["priority"], "Warning");
     assert_eq!(shadow[0]["source"], "syscall");
 
-    let shell: Vec<&Value> = alerts.iter().filter(|a| a["rule"] == "Shell true").collect();
+    let shell: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Shell true")
+        .collect();
     assert_eq!(shell.len(), 1, "{alerts:#?}");
     let f = &shell[0]["output_fields"];
     assert_eq!(f["proc.cmdline"], "sh -c true");
     let me = std::fs::read_to_string("/proc/self/comm").unwrap();
-    assert_eq!(f["proc.pname"], me.trim(), "the parent is this test process");
+    assert_eq!(
+        f["proc.pname"],
+        me.trim(),
+        "the parent is this test process"
+    );
 }
