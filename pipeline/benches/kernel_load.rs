@@ -63,7 +63,7 @@ fn main() {
         cmd.args(["-r", shared.join(f).to_str().unwrap()]);
     }
     let mut agent = cmd
-        .args(["-o", "json_output=true", "-o", "metrics.enabled=true"])
+        .args(["-o", "json_output=true", "-o", "metrics.enabled=true", "-o", "webserver.enabled=true"])
         .args(["-o", "webserver.prometheus_metrics_enabled=true"])
         .args(["-o", &format!("webserver.listen_port={port}")])
         .args(["-o", "webserver.listen_address=127.0.0.1"])
