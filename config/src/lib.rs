@@ -17,10 +17,12 @@ mod env;
 mod error;
 mod model;
 mod overrides;
+mod template;
 mod tree;
 
 pub use error::{ConfigError, ConfigWarning, Origin};
 pub use model::*;
+pub use template::{MessageTemplate, TemplatePart};
 
 use overrides::Override;
 use peregrine_rules::yaml::YamlError;

@@ -1,0 +1,40 @@
+//! falcosidekick's webhook: each alert as falcosidekick's JSON event, one request per alert,
+//! `Content-Type: application/json; charset=utf-8`, `User-Agent: Falcosidekick`, plus the
+//! configured custom headers.
+
+use crate::client;
+use crate::record::{Record, SidekickEvent};
+use crate::worker::{Deliver, DeliveryError};
+use peregrine_config::HttpMethod;
+use std::sync::Arc;
+
+pub struct Webhook {
+    pub client: awc::Client,
+    pub address: String,
+    pub method: HttpMethod,
+    pub headers: Vec<(String, String)>,
+    pub customfields: Arc<[(String, String)]>,
+}
+
+/// The body falcosidekick's webhook sends for one alert.
+pub fn body(rec: &Record, customfields: &[(String, String)]) -> String {
+    SidekickEvent::new(rec, customfields).to_json()
+}
+
+impl Deliver for Webhook {
+    async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
+        let body = body(&batch[0], &self.customfields);
+        let mut req = match self.method {
+            HttpMethod::Post => self.client.post(&self.address),
+            HttpMethod::Put => self.client.put(&self.address),
+        };
+        req = req
+            .insert_header(("Content-Type", "application/json; charset=utf-8"))
+            .insert_header(("User-Agent", "Falcosidekick"));
+        for (k, v) in &self.headers {
+            req = req.insert_header((k.as_str(), v.as_str()));
+        }
+        client::send(req, body.into_bytes()).await?;
+        Ok(1)
+    }
+}
