@@ -182,21 +182,26 @@ pub fn configure(cfg: &mut web::ServiceConfig, outputs: Outputs) {
         .route("/healthz", web::get().to(healthz));
 }
 
-/// Starts the input on the current actix system (or runtime); returns once bound.
+/// Starts the input on the current actix system; returns once bound, with the address it
+/// is bound to (port 0 picks a free one).
 pub fn start(
     address: &str,
     port: u16,
     outputs: Outputs,
-) -> std::io::Result<actix_web::dev::Server> {
+) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
     let server = HttpServer::new(move || {
         let outputs = outputs.clone();
         App::new().configure(move |c| configure(c, outputs))
     })
     .workers(1)
     .disable_signals()
-    .bind((address, port))?
-    .run();
-    Ok(server)
+    .bind((address, port))?;
+    let bound = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| std::io::Error::other("the input is bound to no address"))?;
+    Ok((server.run(), bound))
 }
 
 #[cfg(test)]

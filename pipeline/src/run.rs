@@ -212,13 +212,14 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         let o = &cfg.outputs;
         if o.listenport != 0 {
             let address = o.listenaddress.to_string();
-            let server = peregrine_outputs::input::start(&address, o.listenport, input_outputs)
-                .with_context(|| {
-                    format!(
-                        "starting the falcosidekick input on {address}:{}",
-                        o.listenport
-                    )
-                })?;
+            let (server, _) =
+                peregrine_outputs::input::start(&address, o.listenport, input_outputs)
+                    .with_context(|| {
+                        format!(
+                            "starting the falcosidekick input on {address}:{}",
+                            o.listenport
+                        )
+                    })?;
             actix_rt::spawn(server);
             tracing::info!(
                 "falcosidekick-compatible input listening on {address}:{}",
