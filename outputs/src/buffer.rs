@@ -243,23 +243,28 @@ impl Buffer {
         st.counts.sent += n as u64;
     }
 
-    /// The rest of the in-flight batch failed. Retryable failures go back to the front
-    /// (oldest first) unless out of attempts or drain time; the rest are dropped.
-    pub fn failed(&self, rest: Vec<Entry>, retryable: bool) {
+    /// The rest of the in-flight batch is undelivered: a request carrying its first `tried`
+    /// alerts failed. Those are charged an attempt (refused for good: dropped); all go back
+    /// to the front (oldest first) unless out of attempts or drain time.
+    pub fn failed(&self, mut rest: Vec<Entry>, tried: usize, retryable: bool) {
         let mut st = self.lock();
         let st = &mut *st;
+        let tried = tried.min(rest.len());
         st.in_flight -= rest.len();
         st.counts.failed_requests += 1;
-        st.counts.failed_attempts += rest.len() as u64;
+        st.counts.failed_attempts += tried as u64;
         if !retryable {
-            Self::drop_n(&mut st.counts, DropReason::Rejected, rest.len());
-            return;
+            Self::drop_n(&mut st.counts, DropReason::Rejected, tried);
+            rest.drain(..tried);
+        } else {
+            for e in &mut rest[..tried] {
+                e.attempts += 1;
+            }
         }
         let draining_over = st
             .closed_at
             .is_some_and(|t| t.elapsed() >= self.policy.drain);
-        for mut e in rest.into_iter().rev() {
-            e.attempts += 1;
+        for e in rest.into_iter().rev() {
             if draining_over {
                 Self::drop_n(&mut st.counts, DropReason::Shutdown, 1);
             } else if self.policy.max_retries > 0 && e.attempts > self.policy.max_retries {
@@ -407,11 +412,11 @@ mod tests {
         b.offer(&(0..3).map(|i| rec(i, Priority::Error)).collect::<Vec<_>>());
         let batch = b.next_batch(2, Duration::ZERO).await.unwrap();
         assert_eq!(b.snapshot().pending, 3);
-        b.failed(batch, true);
+        b.failed(batch, usize::MAX, true);
         assert_eq!(messages(&b), ["m0", "m1", "m2"]);
         for _ in 0..2 {
             let batch = b.next_batch(2, Duration::ZERO).await.unwrap();
-            b.failed(batch, true);
+            b.failed(batch, usize::MAX, true);
         }
         // Third failure of m0 and m1: out of retries (maxretries 2).
         assert_eq!(messages(&b), ["m2"]);
@@ -437,7 +442,7 @@ mod tests {
             b.offer(&[rec(0, Priority::Error)]);
             let batch = b.next_batch(1, Duration::ZERO).await.unwrap();
             b.offer(&[rec(2, Priority::Error), rec(3, Priority::Error)]);
-            b.failed(batch, true);
+            b.failed(batch, usize::MAX, true);
             assert_eq!(messages(&b), kept, "{overflow:?}");
             let s = b.snapshot();
             assert_eq!(s.dropped_for(DropReason::BufferFull), 1);

@@ -49,6 +49,12 @@ pub trait Deliver: 'static {
         batch: &[Arc<Record>],
     ) -> impl Future<Output = Result<usize, DeliveryError>>;
 
+    /// The most alerts one request carries (`None`: the whole batch), so that a failed
+    /// request charges an attempt to the alerts it carried and not to those behind them.
+    fn per_request(&self) -> Option<usize> {
+        None
+    }
+
     /// Called once the buffer is drained at shutdown.
     fn finish(&mut self) {}
 
@@ -121,7 +127,11 @@ pub(crate) async fn run<D: Deliver>(buf: Arc<Buffer>, pace: Pace, mut make: Fact
                         if e.retryable { "will retry" } else { "dropped" },
                         e.message
                     );
-                    buf.failed(std::mem::take(&mut batch), e.retryable);
+                    let tried = writer
+                        .as_ref()
+                        .and_then(Deliver::per_request)
+                        .map_or(batch.len(), |n| n.clamp(1, batch.len()));
+                    buf.failed(std::mem::take(&mut batch), tried, e.retryable);
                     if e.retryable {
                         let pause =
                             backoff_delay(failures, pace.backoff, pace.max_backoff, e.retry_after);

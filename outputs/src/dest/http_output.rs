@@ -27,6 +27,10 @@ impl HttpOutput {
 }
 
 impl Deliver for HttpOutput {
+    fn per_request(&self) -> Option<usize> {
+        Some(1)
+    }
+
     async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
         let mut body = Vec::new();
         self.format.render(&batch[0].alert, &mut body);

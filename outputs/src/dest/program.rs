@@ -52,6 +52,10 @@ impl Program {
 }
 
 impl Deliver for Program {
+    fn per_request(&self) -> Option<usize> {
+        (!self.keep_alive).then_some(1)
+    }
+
     async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
         if !self.keep_alive {
             self.buf.clear();

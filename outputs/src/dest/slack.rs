@@ -184,6 +184,10 @@ pub struct Slack {
 }
 
 impl Deliver for Slack {
+    fn per_request(&self) -> Option<usize> {
+        Some(1)
+    }
+
     async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
         let body = serde_json::to_vec(&payload(&batch[0], &self.formatting)).unwrap_or_default();
         let req = self

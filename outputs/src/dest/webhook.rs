@@ -22,6 +22,10 @@ pub fn body(rec: &Record, customfields: &[(String, String)]) -> String {
 }
 
 impl Deliver for Webhook {
+    fn per_request(&self) -> Option<usize> {
+        Some(1)
+    }
+
     async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
         let body = body(&batch[0], &self.customfields);
         let mut req = match self.method {

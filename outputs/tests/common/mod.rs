@@ -21,6 +21,8 @@ pub struct Request {
     pub body: Vec<u8>,
     /// Whether the receiver answered 2xx.
     pub accepted: bool,
+    /// When the request was read.
+    pub at: Instant,
 }
 
 impl Request {
@@ -211,6 +213,7 @@ fn serve(
                 Err(_) => return,
             }
         }
+        let at = Instant::now();
         let mode = mode.lock().unwrap().clone();
         let (status, retry_after) = match &mode {
             Mode::Ok => (200, None),
@@ -227,6 +230,7 @@ fn serve(
             headers,
             body,
             accepted: (200..300).contains(&status),
+            at,
         });
         if status == 0 {
             return; // close without answering
