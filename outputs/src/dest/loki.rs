@@ -12,8 +12,10 @@ use crate::client;
 use crate::record::{Record, SidekickEvent};
 use crate::worker::{Deliver, DeliveryError};
 use peregrine_config::LokiFormat;
-use serde_json::{json, Value as Json};
-use std::collections::BTreeMap;
+use serde::Serialize;
+use serde_json::Value as Json;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What shapes a Loki payload.
@@ -71,22 +73,43 @@ pub fn line(rec: &Record, f: &LokiFormatting) -> String {
     }
 }
 
-/// The push body for a batch.
+#[derive(Serialize)]
+struct Push<'a> {
+    streams: Vec<Stream<'a>>,
+}
+
+#[derive(Serialize)]
+struct Stream<'a> {
+    stream: BTreeMap<String, String>,
+    values: Vec<(String, Cow<'a, str>)>,
+}
+
+/// The push body for a batch: one stream per label set, in order of first appearance,
+/// values in alert order.
 pub fn payload(batch: &[Arc<Record>], f: &LokiFormatting) -> Vec<u8> {
-    let mut streams: Vec<(BTreeMap<String, String>, Vec<Json>)> = Vec::new();
+    let mut streams: Vec<Stream> = Vec::new();
+    let mut index: HashMap<BTreeMap<String, String>, usize> = HashMap::new();
     for rec in batch {
         let l = labels(rec, f);
-        let value = json!([rec.alert.time_ns.to_string(), line(rec, f)]);
-        match streams.iter_mut().find(|(k, _)| *k == l) {
-            Some((_, values)) => values.push(value),
-            None => streams.push((l, vec![value])),
+        let value = (
+            rec.alert.time_ns.to_string(),
+            match f.format {
+                LokiFormat::Text => Cow::Borrowed(rec.alert.output.as_str()),
+                LokiFormat::Json => Cow::Owned(line(rec, f)),
+            },
+        );
+        match index.get(&l) {
+            Some(&i) => streams[i].values.push(value),
+            None => {
+                index.insert(l.clone(), streams.len());
+                streams.push(Stream {
+                    stream: l,
+                    values: vec![value],
+                });
+            }
         }
     }
-    let streams: Vec<Json> = streams
-        .into_iter()
-        .map(|(stream, values)| json!({"stream": stream, "values": values}))
-        .collect();
-    serde_json::to_vec(&json!({ "streams": streams })).unwrap_or_default()
+    serde_json::to_vec(&Push { streams }).unwrap_or_default()
 }
 
 pub struct Loki {
