@@ -11,6 +11,7 @@ mod system;
 
 pub use channels::{FileOutput, HttpOutput, ProgramOutput, StdoutOutput, SyslogOutput};
 pub use engine::{Engine, EngineKind, ModernEbpf, Replay, Synthetic};
+pub(crate) use outputs::sidekick_env_keys;
 pub use outputs::{
     BufferOverflow, Common, Delivery, HttpMethod, HttpTls, Loki, LokiFormat, MutualTlsClient,
     Outputs, Slack, SlackOutputFormat, SyslogDestination, Webhook, SIDEKICK_FOOTER, SIDEKICK_ICON,
@@ -213,7 +214,8 @@ impl Config {
         // Sections are decoded depth-first; report in document order, overrides last.
         config.warnings.sort_by_key(|w| match &w.origin {
             Origin::File { line, column, .. } => (0, *line, *column),
-            Origin::Override { .. } => (1, 0, 0),
+            Origin::Env { .. } => (1, 0, 0),
+            Origin::Override { .. } => (2, 0, 0),
         });
         Ok(config)
     }

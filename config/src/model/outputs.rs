@@ -301,6 +301,54 @@ impl Default for Outputs {
     }
 }
 
+/// falcosidekick's environment variables this section reads, upper-case path joined with
+/// `_` (`LOKI_HOSTPORT`, `SLACK_MINIMUMPRIORITY`, `CUSTOMFIELDS="k:v,k2:v2"`), with the key
+/// each sets. They override the file; `-o` overrides them.
+pub(crate) fn sidekick_env_keys() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = ["listenaddress", "listenport", "customfields"]
+        .iter()
+        .map(|k| (k.to_ascii_uppercase(), format!("outputs.{k}")))
+        .collect();
+    let common = ["minimumpriority", "checkcert", "mutualtls"];
+    let own: [(&str, &[&str]); 3] = [
+        (
+            "loki",
+            &[
+                "hostport",
+                "endpoint",
+                "tenant",
+                "user",
+                "apikey",
+                "format",
+                "extralabels",
+                "customheaders",
+            ],
+        ),
+        (
+            "slack",
+            &[
+                "webhookurl",
+                "channel",
+                "username",
+                "icon",
+                "footer",
+                "outputformat",
+                "messageformat",
+            ],
+        ),
+        ("webhook", &["address", "method", "customheaders"]),
+    ];
+    for (dest, keys) in own {
+        for k in keys.iter().chain(common.iter()) {
+            out.push((
+                format!("{}_{}", dest.to_ascii_uppercase(), k.to_ascii_uppercase()),
+                format!("outputs.{dest}.{k}"),
+            ));
+        }
+    }
+    out
+}
+
 fn mutual_tls_files(dir: &std::path::Path) -> MutualTlsClient {
     MutualTlsClient {
         certfile: dir.join("client.crt"),
