@@ -57,6 +57,10 @@ pub fn sidekick_fields(alert: &Alert, custom: &[(String, String)]) -> Map<String
 /// falcosidekick's event (`types.FalcoPayload`) in its JSON key order: `uuid`, `output`,
 /// `priority`, `rule`, `time` (Go's RFC 3339 with nanoseconds, trailing zeros trimmed),
 /// `output_fields`, `source`, `tags` (omitted when empty), `hostname` (omitted when empty).
+///
+/// One deliberate difference: integers in `output_fields` stay exact, where falcosidekick
+/// round-trips them through `float64` (so `evt.time` in nanoseconds loses its last digits
+/// there).
 #[derive(Serialize)]
 pub struct SidekickEvent<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
@@ -89,9 +93,49 @@ impl<'a> SidekickEvent<'a> {
         }
     }
 
+    /// As Go's `json.Marshal` writes it (see [`go_json`]).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        String::from_utf8(go_json(self)).unwrap_or_default()
     }
+}
+
+/// JSON as Go's `encoding/json` writes it, which falcosidekick uses for every body: `<`,
+/// `>`, `&`, U+2028 and U+2029 escaped as `\u003c`, `\u003e`, `\u0026`, `\u2028`, `\u2029`
+/// (these appear only inside strings, so escaping them after serialising is exact).
+pub fn go_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let plain = serde_json::to_vec(value).unwrap_or_default();
+    if !plain.iter().any(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2)) {
+        return plain;
+    }
+    let mut out = Vec::with_capacity(plain.len() + 16);
+    let mut i = 0;
+    while i < plain.len() {
+        match plain[i] {
+            b'<' => out.extend_from_slice(b"\\u003c"),
+            b'>' => out.extend_from_slice(b"\\u003e"),
+            b'&' => out.extend_from_slice(b"\\u0026"),
+            0xE2 if plain.get(i + 1) == Some(&0x80)
+                && matches!(plain.get(i + 2), Some(0xA8 | 0xA9)) =>
+            {
+                out.extend_from_slice(if plain[i + 2] == 0xA8 {
+                    b"\\u2028"
+                } else {
+                    b"\\u2029"
+                });
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A request body as falcosidekick sends it: Go's JSON and a newline (`json.Encoder.Encode`).
+pub fn go_json_body<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut body = go_json(value);
+    body.push(b'\n');
+    body
 }
 
 /// falcosidekick's priority order, used for `minimumpriority`: `Debug` (lowest) to
@@ -299,6 +343,16 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn json_is_escaped_as_go_does() {
+        let v = serde_json::json!({"a": "<NA> & x > y \u{2028}\u{2029} é"});
+        assert_eq!(
+            String::from_utf8(go_json(&v)).unwrap(),
+            r#"{"a":"\u003cNA\u003e \u0026 x \u003e y \u2028\u2029 é"}"#
+        );
+        assert_eq!(go_json_body(&1).last(), Some(&b'\n'));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! labels, values; text and JSON lines; batching), Slack (attachment fields, colours, each
 //! output format, message format), the webhook (falcosidekick's JSON, method, headers),
 //! Falco's http_output (JSON and text), and `minimumpriority` as falcosidekick applies it.
+//! falcosidekick's bodies are Go's `json.Encoder` output: `<`, `>` and `&` escaped as
+//! `\u003c`, `\u003e`, `\u0026`, and a trailing newline.
 
 mod common;
 
@@ -20,7 +22,7 @@ fn fields() -> serde_json::Value {
         "fd.name": "/etc/shadow",
         "k8s.ns.name": "default",
         "k8s.pod.name": "web-0",
-        "proc.cmdline": "cat /etc/shadow --and a long list of arguments",
+        "proc.cmdline": "cat /etc/shadow > /dev/null && echo <done>",
         "proc.name": "cat",
         "user.uid": 0
     })
@@ -90,7 +92,8 @@ outputs:
             r#""priority":"Warning","proc_name":"cat","rule":"Read sensitive file untrusted","source":"syscall","tags":"T1555,container"}},"#,
             r#""values":[["{t0}","{l0}"],["{t2}","{l2}"]]}},"#,
             r#"{{"stream":{{"env":"prod","hostname":"node-1","priority":"Notice","proc_name":"sh","rule":"Other rule","source":"syscall","tags":"T1555,container"}},"#,
-            r#""values":[["{t1}","{l1}"]]}}]}}"#
+            r#""values":[["{t1}","{l1}"]]}}]}}"#,
+            "\n"
         ),
         t0 = T,
         t1 = T + 1,
@@ -140,12 +143,16 @@ outputs:
         r#"{"uuid":"UUID","output":"22:13:31.726060287: Warning Read sensitive file untrusted happened (n=1700000011726060287)","#,
         r#""priority":"Warning","rule":"Read sensitive file untrusted","time":"2023-11-14T22:13:31.726060287Z","#,
         r#""output_fields":{"container.image.tag":null,"fd.name":"/etc/shadow","k8s.ns.name":"default","k8s.pod.name":"web-0","#,
-        r#""proc.cmdline":"cat /etc/shadow --and a long list of arguments","proc.name":"cat","user.uid":0},"#,
+        r#""proc.cmdline":"cat /etc/shadow \u003e /dev/null \u0026\u0026 echo \u003cdone\u003e","proc.name":"cat","user.uid":0},"#,
         r#""source":"syscall","tags":["T1555","container"],"hostname":"node-1"}"#
     );
     assert_eq!(line, event);
     let (hook_body, hook_uuid) = without_uuid(&hook_rx.accepted()[0].text());
-    assert_eq!(hook_body, event, "the webhook sends the same event");
+    assert_eq!(
+        hook_body,
+        format!("{event}\n"),
+        "the webhook sends the same event, and a newline"
+    );
     assert_eq!(uuid, hook_uuid, "one uuid per alert across destinations");
 }
 
@@ -194,7 +201,8 @@ outputs:
         concat!(
             r#"{"uuid":"UUID","output":"22:13:31.726060287: Notice Shell in container happened (n=1470327477500000000)","#,
             r#""priority":"Notice","rule":"Shell in container","time":"2016-08-04T16:17:57.5Z","#,
-            r#""output_fields":{"cluster":"prod-eu","proc.name":"bash"},"source":"syscall"}"#
+            r#""output_fields":{"cluster":"prod-eu","proc.name":"bash"},"source":"syscall"}"#,
+            "\n"
         )
     );
     assert_eq!(reqs[1].json()["priority"], "Critical");
@@ -233,7 +241,7 @@ fn slack_attachments_for_each_output_format() {
     let out = "22:13:31.726060287: Warning Read sensitive file untrusted happened (n=1700000011726060287)";
     let expected = format!(
         concat!(
-            r#"{{"text":"Alert: *Read sensitive file untrusted* (Warning) by cat <no value>","username":"Falcosidekick","#,
+            r#"{{"text":"Alert: *Read sensitive file untrusted* (Warning) by cat \u003cno value\u003e","username":"Falcosidekick","#,
             r#""icon_url":"https://raw.githubusercontent.com/falcosecurity/falcosidekick/master/imgs/falcosidekick_color.png","#,
             r##""channel":"#alerts","attachments":[{{"fallback":"{out}","color":"#ffc700","text":"{out}","fields":["##,
             r#"{{"title":"rule","value":"Read sensitive file untrusted","short":true}},"#,
@@ -245,10 +253,11 @@ fn slack_attachments_for_each_output_format() {
             r#"{{"title":"fd.name","value":"/etc/shadow","short":true}},"#,
             r#"{{"title":"k8s.ns.name","value":"default","short":true}},"#,
             r#"{{"title":"k8s.pod.name","value":"web-0","short":true}},"#,
-            r#"{{"title":"proc.cmdline","value":"cat /etc/shadow --and a long list of arguments","short":false}},"#,
+            r#"{{"title":"proc.cmdline","value":"cat /etc/shadow \u003e /dev/null \u0026\u0026 echo \u003cdone\u003e","short":false}},"#,
             r#"{{"title":"proc.name","value":"cat","short":true}},"#,
             r#"{{"title":"time","value":"2023-11-14 22:13:31.726060287 +0000 UTC","short":false}}],"#,
-            r#""footer":"https://github.com/falcosecurity/falcosidekick"}}]}}"#
+            r#""footer":"https://github.com/falcosecurity/falcosidekick"}}]}}"#,
+            "\n"
         ),
         out = out
     );
@@ -267,7 +276,10 @@ fn slack_attachments_for_each_output_format() {
     assert_eq!(
         rx.accepted()[0].text(),
         format!(
-            r##"{{"username":"Peregrine","icon_url":"https://x.invalid/i.png","attachments":[{{"fallback":"{o}","color":"#ff5400","text":"{o}","fields":null}}]}}"##,
+            concat!(
+                r##"{{"username":"Peregrine","icon_url":"https://x.invalid/i.png","attachments":[{{"fallback":"{o}","color":"#ff5400","text":"{o}","fields":null}}]}}"##,
+                "\n"
+            ),
             o = out.replace("Warning", "Critical")
         )
     );

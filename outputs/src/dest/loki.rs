@@ -3,13 +3,14 @@
 //! per request; a batch of one is byte-identical to it).
 //!
 //! Labels (a JSON object, keys sorted as Go marshals a map): `rule`, `source`, `priority`
-//! (capitalised), `hostname` if set, `tags` (sorted, comma-joined) if any, `k8s_ns_name` and
-//! `k8s_pod_name` if those output fields are strings, each `extralabels` field whose value is
-//! a string, and each custom field (names with `.` → `_` and brackets removed, values with
-//! `"` removed). Values: `[["<event time, ns>", "<output text or sidekick JSON>"]]`.
+//! (capitalised), `k8s_ns_name` and `k8s_pod_name` if those output fields are strings, each
+//! custom field and each `extralabels` field whose value is a string (names with `.` → `_`
+//! and brackets removed, values with `"` removed), `hostname` if set, `tags` (sorted,
+//! comma-joined) if any. Values: `[["<event time, ns>", "<output text or sidekick JSON>"]]`.
+//! The body is Go's JSON with a trailing newline, as falcosidekick's client writes it.
 
 use crate::client;
-use crate::record::{Record, SidekickEvent};
+use crate::record::{go_json_body, Record, SidekickEvent};
 use crate::worker::{Deliver, DeliveryError};
 use peregrine_config::LokiFormat;
 use serde::Serialize;
@@ -34,13 +35,33 @@ fn label_value(v: &str) -> String {
     v.replace('"', "")
 }
 
-/// The stream labels of one alert.
+/// The stream labels of one alert, set in falcosidekick's order (later ones win a clash).
 pub fn labels(rec: &Record, f: &LokiFormatting) -> BTreeMap<String, String> {
     let a = &rec.alert;
     let mut s = BTreeMap::new();
     s.insert("rule".to_string(), a.rule.to_string());
     s.insert("source".to_string(), a.source.to_string());
     s.insert("priority".to_string(), a.priority.as_str().to_string());
+    for (k, label) in [
+        ("k8s.ns.name", "k8s_ns_name"),
+        ("k8s.pod.name", "k8s_pod_name"),
+    ] {
+        if let Some(Json::String(v)) = a.output_fields.get(k) {
+            s.insert(label.to_string(), v.clone());
+        }
+    }
+    // Custom fields are output fields in falcosidekick; extra labels only if string-valued.
+    for (k, v) in f.customfields.iter() {
+        s.insert(label_name(k), label_value(v));
+    }
+    for k in &f.extralabels {
+        if f.customfields.iter().any(|(c, _)| c == k) {
+            continue;
+        }
+        if let Some(Json::String(v)) = a.output_fields.get(k) {
+            s.insert(label_name(k), label_value(v));
+        }
+    }
     if !a.hostname.is_empty() {
         s.insert("hostname".to_string(), a.hostname.to_string());
     }
@@ -48,19 +69,6 @@ pub fn labels(rec: &Record, f: &LokiFormatting) -> BTreeMap<String, String> {
         let mut tags: Vec<&str> = a.tags.iter().map(String::as_str).collect();
         tags.sort_unstable();
         s.insert("tags".to_string(), tags.join(","));
-    }
-    for k in ["k8s.ns.name", "k8s.pod.name"] {
-        if let Some(Json::String(v)) = a.output_fields.get(k) {
-            s.insert(label_name(k), label_value(v));
-        }
-    }
-    for k in &f.extralabels {
-        if let Some(Json::String(v)) = a.output_fields.get(k) {
-            s.insert(label_name(k), label_value(v));
-        }
-    }
-    for (k, v) in f.customfields.iter() {
-        s.insert(label_name(k), label_value(v));
     }
     s
 }
@@ -109,7 +117,7 @@ pub fn payload(batch: &[Arc<Record>], f: &LokiFormatting) -> Vec<u8> {
             }
         }
     }
-    serde_json::to_vec(&Push { streams }).unwrap_or_default()
+    go_json_body(&Push { streams })
 }
 
 pub struct Loki {

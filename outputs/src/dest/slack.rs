@@ -4,7 +4,7 @@
 //! characters — and the time), the footer, and an optional `messageformat` text line.
 
 use crate::client;
-use crate::record::{go_time_string, sidekick_fields, Record};
+use crate::record::{go_json_body, go_time_string, sidekick_fields, Record};
 use crate::worker::{Deliver, DeliveryError};
 use peregrine_config::{MessageTemplate, SlackOutputFormat, TemplatePart};
 use peregrine_rules::Priority;
@@ -189,7 +189,7 @@ impl Deliver for Slack {
     }
 
     async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
-        let body = serde_json::to_vec(&payload(&batch[0], &self.formatting)).unwrap_or_default();
+        let body = go_json_body(&payload(&batch[0], &self.formatting));
         let req = self
             .client
             .post(&self.url)

@@ -3,7 +3,7 @@
 //! configured custom headers.
 
 use crate::client;
-use crate::record::{Record, SidekickEvent};
+use crate::record::{go_json_body, Record, SidekickEvent};
 use crate::worker::{Deliver, DeliveryError};
 use peregrine_config::HttpMethod;
 use std::sync::Arc;
@@ -16,9 +16,9 @@ pub struct Webhook {
     pub customfields: Arc<[(String, String)]>,
 }
 
-/// The body falcosidekick's webhook sends for one alert.
-pub fn body(rec: &Record, customfields: &[(String, String)]) -> String {
-    SidekickEvent::new(rec, customfields).to_json()
+/// The body falcosidekick's webhook sends for one alert (Go's JSON and a newline).
+pub fn body(rec: &Record, customfields: &[(String, String)]) -> Vec<u8> {
+    go_json_body(&SidekickEvent::new(rec, customfields))
 }
 
 impl Deliver for Webhook {
@@ -38,7 +38,7 @@ impl Deliver for Webhook {
         for (k, v) in &self.headers {
             req = req.insert_header((k.as_str(), v.as_str()));
         }
-        client::send(req, body.into_bytes()).await?;
+        client::send(req, body).await?;
         Ok(1)
     }
 }
