@@ -6,7 +6,10 @@
 //! lines, building the push body, the HTTP round trip). Alerts look like the seed rules'
 //! (about 15 output fields, a ~500-byte output line), 20 rules × 3 priorities spread over
 //! the batches, offered the way the rule shards do (1024 per call) as fast as the
-//! dispatcher takes them; the clock stops when the destination has sent them all.
+//! dispatcher takes them; the clock stops when the destination has sent them all. Besides
+//! wall-clock alerts/s (which depends on what else runs on the machine), it reports the CPU
+//! time the destination's own thread (`output.loki`) spent per alert, from
+//! `/proc/self/task/*/stat`.
 
 use peregrine_outputs::Outputs;
 use peregrine_rules::{Alert, Priority};
@@ -114,13 +117,35 @@ fn outputs(port: u16, format: &str, batch: usize) -> Outputs {
     peregrine_outputs::from_config(&cfg, false).unwrap()
 }
 
+/// CPU time (user + system) of the thread called `name`, in seconds.
+fn thread_cpu(name: &str) -> f64 {
+    let tick = 100.0; // USER_HZ
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised name: state is field 3; utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        return ticks / tick;
+    }
+    0.0
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
     let all = alerts(ALERTS);
     println!("{ALERTS} alerts per case, offered 1024 at a time");
-    println!("format  batchsize  alerts/s   pushes  avg alerts/push");
+    println!("format  batchsize  alerts/s   pushes  avg alerts/push  sender CPU µs/alert");
     for format in ["text", "json"] {
         for batch in [1usize, 100, 500, 2000] {
             let (port, pushes) = receiver();
@@ -133,13 +158,15 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(1));
             }
             let secs = start.elapsed().as_secs_f64();
+            let cpu = thread_cpu("output.loki");
             let s = o.join();
             assert_eq!(s[0].dropped, 0, "{:?}", s[0]);
             let n = pushes.load(Ordering::Relaxed);
             println!(
-                "{format:6}  {batch:9}  {:8.0}  {n:7}  {:15.1}",
+                "{format:6}  {batch:9}  {:8.0}  {n:7}  {:15.1}  {:18.1}",
                 ALERTS as f64 / secs,
-                ALERTS as f64 / n as f64
+                ALERTS as f64 / n as f64,
+                cpu * 1e6 / ALERTS as f64
             );
         }
     }

@@ -69,7 +69,7 @@ pub struct SidekickEvent<'a> {
     pub priority: &'static str,
     pub rule: &'a str,
     pub time: String,
-    pub output_fields: Map<String, Json>,
+    pub output_fields: FieldsView<'a>,
     pub source: &'a str,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub tags: &'a [String],
@@ -77,8 +77,28 @@ pub struct SidekickEvent<'a> {
     pub hostname: &'a str,
 }
 
+/// The output fields plus custom fields, serialised without copying when there are no
+/// custom fields.
+pub struct FieldsView<'a> {
+    pub fields: &'a Map<String, Json>,
+    pub custom: &'a [(String, String)],
+}
+
+impl Serialize for FieldsView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.custom.is_empty() {
+            return self.fields.serialize(s);
+        }
+        let mut merged = self.fields.clone();
+        for (k, v) in self.custom {
+            merged.insert(k.clone(), Json::String(v.clone()));
+        }
+        merged.serialize(s)
+    }
+}
+
 impl<'a> SidekickEvent<'a> {
-    pub fn new(rec: &'a Record, custom: &[(String, String)]) -> SidekickEvent<'a> {
+    pub fn new(rec: &'a Record, custom: &'a [(String, String)]) -> SidekickEvent<'a> {
         let a = &rec.alert;
         SidekickEvent {
             uuid: &rec.uuid,
@@ -86,7 +106,10 @@ impl<'a> SidekickEvent<'a> {
             priority: a.priority.as_str(),
             rule: &a.rule,
             time: go_rfc3339_nano(a.time_ns),
-            output_fields: sidekick_fields(a, custom),
+            output_fields: FieldsView {
+                fields: &a.output_fields,
+                custom,
+            },
             source: &a.source,
             tags: &a.tags,
             hostname: &a.hostname,
@@ -107,14 +130,20 @@ pub fn go_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     if !plain.iter().any(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2)) {
         return plain;
     }
-    let mut out = Vec::with_capacity(plain.len() + 16);
-    let mut i = 0;
-    while i < plain.len() {
+    let mut out = Vec::with_capacity(plain.len() + 64);
+    let mut pos = 0;
+    while let Some(off) = plain[pos..]
+        .iter()
+        .position(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2))
+    {
+        let i = pos + off;
+        out.extend_from_slice(&plain[pos..i]);
+        pos = i + 1;
         match plain[i] {
             b'<' => out.extend_from_slice(b"\\u003c"),
             b'>' => out.extend_from_slice(b"\\u003e"),
             b'&' => out.extend_from_slice(b"\\u0026"),
-            0xE2 if plain.get(i + 1) == Some(&0x80)
+            _ if plain.get(i + 1) == Some(&0x80)
                 && matches!(plain.get(i + 2), Some(0xA8 | 0xA9)) =>
             {
                 out.extend_from_slice(if plain[i + 2] == 0xA8 {
@@ -122,12 +151,12 @@ pub fn go_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
                 } else {
                     b"\\u2029"
                 });
-                i += 2;
+                pos = i + 3;
             }
             b => out.push(b),
         }
-        i += 1;
     }
+    out.extend_from_slice(&plain[pos..]);
     out
 }
 
