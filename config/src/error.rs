@@ -16,6 +16,8 @@ pub enum Origin {
     },
     /// A `-o key=value` command-line override (the whole override text).
     Override { text: Arc<str> },
+    /// A falcosidekick-style environment variable (`LOKI_HOSTPORT`, `SLACK_WEBHOOKURL`, …).
+    Env { name: Arc<str> },
 }
 
 impl fmt::Display for Origin {
@@ -23,6 +25,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::File { name, line, column } => write!(f, "{name}:{line}:{column}"),
             Origin::Override { text } => write!(f, "-o {text}"),
+            Origin::Env { name } => write!(f, "environment variable {name}"),
         }
     }
 }

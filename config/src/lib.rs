@@ -17,10 +17,12 @@ mod env;
 mod error;
 mod model;
 mod overrides;
+mod template;
 mod tree;
 
 pub use error::{ConfigError, ConfigWarning, Origin};
 pub use model::*;
+pub use template::{MessageTemplate, TemplatePart};
 
 use overrides::Override;
 use peregrine_rules::yaml::YamlError;
@@ -96,6 +98,12 @@ fn build(
         .iter()
         .map(|text| Override::parse(text))
         .collect::<Result<Vec<_>, _>>()?;
+    // falcosidekick's environment variables (LOKI_HOSTPORT, …) over the file, under -o.
+    for (var, key) in model::sidekick_env_keys() {
+        if let Some(value) = lookup(&var) {
+            Override::from_env(&var, &key, &value)?.apply(&mut root)?;
+        }
+    }
     for o in &overrides {
         o.apply(&mut root)?;
     }
@@ -112,6 +120,7 @@ fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use peregrine_rules::Priority;
 
     #[test]
     fn embedded_default_config_reproduces_the_defaults() {
@@ -120,6 +129,40 @@ mod tests {
         assert_eq!(config, Config::default());
         assert_eq!(config.rules_sources(), vec![RulesSourceSpec::Embedded]);
         assert!(config.files().is_empty());
+    }
+
+    #[test]
+    fn falcosidekick_environment_variables_set_outputs_under_the_overrides() {
+        let env = |name: &str| match name {
+            "LOKI_HOSTPORT" => Some("http://loki:3100".to_string()),
+            "LOKI_FORMAT" => Some("json".to_string()),
+            "SLACK_WEBHOOKURL" => Some("https://hooks.invalid/x".to_string()),
+            "SLACK_MINIMUMPRIORITY" => Some("loud".to_string()),
+            "CUSTOMFIELDS" => Some("a:1,b:2".to_string()),
+            _ => None,
+        };
+        let text = "outputs:\n  loki: {hostport: 'http://file:3100', format: text}\n";
+        let e = build("t.yaml", text, &[], &env).unwrap_err().to_string();
+        assert!(
+            e.contains("outputs.slack.minimumpriority")
+                && e.contains("environment variable SLACK_MINIMUMPRIORITY"),
+            "{e}"
+        );
+        let overrides = vec!["outputs.slack.minimumpriority=warning".to_string()];
+        let c = build("t.yaml", text, &overrides, &env).unwrap();
+        let loki = c.outputs.loki.unwrap();
+        assert_eq!(loki.hostport, "http://loki:3100", "env over the file");
+        assert_eq!(loki.format, LokiFormat::Json);
+        let slack = c.outputs.slack.unwrap();
+        assert_eq!(
+            slack.common.minimumpriority,
+            Some(Priority::Warning),
+            "-o over env"
+        );
+        assert_eq!(
+            c.outputs.customfields,
+            vec![("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
     }
 
     #[test]

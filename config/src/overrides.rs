@@ -25,6 +25,7 @@ enum Segment {
 #[derive(Clone, Debug)]
 pub(crate) struct Override {
     text: Arc<str>,
+    origin: Origin,
     path: Vec<Segment>,
     value: Value,
 }
@@ -45,15 +46,42 @@ impl Override {
         let text: Arc<str> = Arc::from(text);
         let origin = Origin::Override { text: text.clone() };
         let value = parse_value(raw_value, &origin)?;
-        Ok(Override { text, path, value })
+        Ok(Override {
+            text,
+            origin,
+            path,
+            value,
+        })
+    }
+
+    /// falcosidekick's environment form: variable `name` sets `key` (a plain key path) to
+    /// `value`, taken verbatim as a scalar.
+    pub fn from_env(name: &str, key: &str, value: &str) -> Result<Override, ConfigError> {
+        let text: Arc<str> = Arc::from(format!("{key}={value}"));
+        let path = parse_path(key).map_err(|reason| bad(&text, reason))?;
+        let origin = Origin::Env {
+            name: Arc::from(name),
+        };
+        let value = Value {
+            kind: if value.is_empty() {
+                Kind::Null
+            } else {
+                Kind::Scalar(value.to_string())
+            },
+            origin: origin.clone(),
+        };
+        Ok(Override {
+            text,
+            origin,
+            path,
+            value,
+        })
     }
 
     /// Sets the value at the path, creating mappings and list elements on the way; a null
     /// on the way becomes the collection the path needs.
     pub fn apply(&self, root: &mut Value) -> Result<(), ConfigError> {
-        let origin = Origin::Override {
-            text: self.text.clone(),
-        };
+        let origin = self.origin.clone();
         let mut node = root;
         for (i, segment) in self.path.iter().enumerate() {
             let at = || render(&self.path[..i]);

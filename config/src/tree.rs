@@ -90,31 +90,6 @@ impl Value {
         Ok(Value { kind, origin })
     }
 
-    /// Back to a YAML node, for sections kept opaque. Values set by overrides get position 0:0.
-    pub fn to_yaml(&self) -> yaml::Node {
-        let content = match &self.kind {
-            Kind::Null => Content::Null,
-            Kind::Scalar(s) => Content::Scalar(plain(s)),
-            Kind::Seq(items) => Content::Sequence(items.iter().map(Value::to_yaml).collect()),
-            Kind::Map(entries) => Content::Mapping(
-                entries
-                    .iter()
-                    .map(|e| yaml::Entry {
-                        key: yaml::Node {
-                            content: Content::Scalar(plain(&e.key)),
-                            mark: mark_of(&e.key_origin),
-                        },
-                        value: e.value.to_yaml(),
-                    })
-                    .collect(),
-            ),
-        };
-        yaml::Node {
-            content,
-            mark: mark_of(&self.origin),
-        }
-    }
-
     /// How an error message shows this value: a quoted scalar, or its kind.
     pub fn describe(&self) -> String {
         match &self.kind {
@@ -145,24 +120,6 @@ pub(crate) fn quote(s: &str) -> String {
         shown.push('…');
     }
     format!("{shown:?}")
-}
-
-fn plain(text: &str) -> yaml::Scalar {
-    yaml::Scalar {
-        text: text.to_string(),
-        style: yaml::ScalarStyle::Plain,
-    }
-}
-
-fn mark_of(origin: &Origin) -> Mark {
-    match origin {
-        Origin::File { line, column, .. } => Mark {
-            line: *line,
-            column: *column,
-            offset: 0,
-        },
-        Origin::Override { .. } => Mark::default(),
-    }
 }
 
 /// Parses one YAML document into a tree; an empty text is a null document.

@@ -346,7 +346,7 @@ fn every_key_has_its_documented_default() {
         assert_eq!(q.capacity, 8);
         assert_eq!(q.overflow, Overflow::Block);
     }
-    assert_eq!(c.outputs, None);
+    assert_eq!(c.outputs, Outputs::default());
     // An empty user config is not the embedded one: no embedded rules.
     assert!(c.rules_sources().is_empty());
 }
@@ -537,21 +537,24 @@ outputs:
     assert_eq!(p.queues.outputs.capacity, 1024);
     assert_eq!(p.queues.outputs.overflow, Overflow::Block);
     assert_eq!(p.queues.rules, QueueConfig::default());
-    let outputs = c.outputs.as_ref().expect("outputs kept");
-    let loki = outputs.get("loki").unwrap();
-    assert_eq!(
-        loki.get("hostport").and_then(|n| n.as_str()),
-        Some("http://loki.loki.svc.cluster.local:3100")
-    );
-    assert_eq!(loki.mark.line, 70);
-    assert_eq!(loki.mark.column, 5);
-    assert_eq!(
-        outputs
-            .get("slack")
-            .and_then(|s| s.get("minimumpriority"))
-            .and_then(|n| n.as_str()),
-        Some("warning")
-    );
+    let loki = c
+        .outputs
+        .loki
+        .as_ref()
+        .expect("loki enabled by its hostport");
+    assert_eq!(loki.hostport, "http://loki.loki.svc.cluster.local:3100");
+    assert_eq!(loki.endpoint, "/loki/api/v1/push");
+    assert_eq!(loki.format, LokiFormat::Json);
+    assert_eq!(loki.common.minimumpriority, None);
+    let slack = c
+        .outputs
+        .slack
+        .as_ref()
+        .expect("slack enabled by its webhook");
+    assert_eq!(slack.common.minimumpriority, Some(Priority::Warning));
+    assert_eq!(slack.username, "Falcosidekick");
+    assert_eq!(slack.outputformat, SlackOutputFormat::All);
+    assert!(c.outputs.webhook.is_none());
 }
 
 #[test]

@@ -126,14 +126,9 @@ fn json_and_yaml_object_values() {
         BASE,
         &["outputs.loki={hostport: 'http://loki:3100', format: json}"],
     );
-    let outputs = c.outputs.unwrap();
-    assert_eq!(
-        outputs
-            .get("loki")
-            .and_then(|l| l.get("hostport"))
-            .and_then(|n| n.as_str()),
-        Some("http://loki:3100")
-    );
+    let loki = c.outputs.loki.expect("loki set by -o");
+    assert_eq!(loki.hostport, "http://loki:3100");
+    assert_eq!(loki.format, LokiFormat::Json);
 }
 
 #[test]
@@ -164,14 +159,10 @@ fn values_are_taken_verbatim_after_the_first_equals_sign() {
 
 #[test]
 fn escaped_key_characters_make_literal_key_names() {
-    let c = with("", &[r"outputs.my\.dest\[1\]\\.url=http://x"]);
-    let outputs = c.outputs.unwrap();
+    let c = with("", &[r"outputs.customfields.my\.field\[1\]\\=v"]);
     assert_eq!(
-        outputs
-            .get(r"my.dest[1]\")
-            .and_then(|d| d.get("url"))
-            .and_then(|n| n.as_str()),
-        Some("http://x")
+        c.outputs.customfields,
+        vec![(r"my.field[1]\".to_string(), "v".to_string())]
     );
 }
 
@@ -224,10 +215,7 @@ outputs:
         c.file_output.filename,
         Some(PathBuf::from("/srv/rules/alerts.txt"))
     );
-    let hook = c
-        .outputs
-        .as_ref()
-        .and_then(|o| o.get("slack")?.get("webhookurl")?.as_str());
+    let hook = c.outputs.slack.as_ref().map(|s| s.webhookurl.as_str());
     assert_eq!(hook, Some("https://hooks.example.invalid/T0"));
 }
 

@@ -49,21 +49,39 @@ fn main() {
         eprintln!("kernel_load: needs root; skipped");
         return;
     }
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/upstream");
-    let files = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"];
+    let shared =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/upstream");
+    let files = [
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ];
     if !shared.join(files[0]).exists() {
         eprintln!("kernel_load: {} not found; skipped", shared.display());
         return;
     }
-    let rate: u64 = std::env::var("RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
-    let secs: u64 = std::env::var("SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let rate: u64 = std::env::var("RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let secs: u64 = std::env::var("SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let port = 18765;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_peregrine"));
     for f in files {
         cmd.args(["-r", shared.join(f).to_str().unwrap()]);
     }
     let mut agent = cmd
-        .args(["-o", "json_output=true", "-o", "metrics.enabled=true", "-o", "webserver.enabled=true"])
+        .args([
+            "-o",
+            "json_output=true",
+            "-o",
+            "metrics.enabled=true",
+            "-o",
+            "webserver.enabled=true",
+        ])
         .args(["-o", "webserver.prometheus_metrics_enabled=true"])
         .args(["-o", &format!("webserver.listen_port={port}")])
         .args(["-o", "webserver.listen_address=127.0.0.1"])
@@ -75,7 +93,10 @@ fn main() {
     let pid = agent.id();
     let start = Instant::now();
     while metrics(port).is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(60), "agent did not come up");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "agent did not come up"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(1));
@@ -113,7 +134,8 @@ fn main() {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let _ = agent.wait();
-    let stats = std::fs::read_to_string("/tmp/peregrine-kernel-load-stats.json").unwrap_or_default();
+    let stats =
+        std::fs::read_to_string("/tmp/peregrine-kernel-load-stats.json").unwrap_or_default();
     let pipeline_dropped: u64 = serde_json::from_str::<Vec<serde_json::Value>>(&stats)
         .unwrap_or_default()
         .iter()
@@ -121,9 +143,19 @@ fn main() {
         .sum();
 
     let syscalls = done * 4;
-    println!("workload: {syscalls} syscalls in {wall:.1} s = {:.0}/s ({:.0} traced/s)", syscalls as f64 / wall, done as f64 * 2.0 / wall);
-    println!("agent CPU: {:.1} % of one core", cpu_ticks as f64 / hz / wall * 100.0);
-    println!("agent RSS: {} KiB idle, {} KiB peak (VmHWM)", rss_idle, rss_peak);
+    println!(
+        "workload: {syscalls} syscalls in {wall:.1} s = {:.0}/s ({:.0} traced/s)",
+        syscalls as f64 / wall,
+        done as f64 * 2.0 / wall
+    );
+    println!(
+        "agent CPU: {:.1} % of one core",
+        cpu_ticks as f64 / hz / wall * 100.0
+    );
+    println!(
+        "agent RSS: {} KiB idle, {} KiB peak (VmHWM)",
+        rss_idle, rss_peak
+    );
     println!(
         "kernel: {} records, {} dropped; pipeline dropped {}",
         sum_metric(&m, "peregrine_kernel_events_total"),

@@ -6,13 +6,15 @@
 //! Each case runs in its own child process so its peak RSS is its own.
 
 use peregrine::pipeline::{Pipeline, PipelineSettings};
-use peregrine::sink::Sink;
 use peregrine::source::SyntheticSource;
 use peregrine::stage::enrich::PassThrough;
+use peregrine_config::Common;
 use peregrine_event::synth::SynthConfig;
+use peregrine_outputs::{Deliver, DeliveryError, OutputsBuilder, Record};
 use peregrine_rules::engine::RulesSource;
-use peregrine_rules::{load_sources, Alert, CompileOptions};
+use peregrine_rules::{load_sources, CompileOptions};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 #[global_allocator]
@@ -23,12 +25,9 @@ const EVENTS: u64 = 4_000_000;
 /// Counts alerts and throws them away: measures the pipeline, not a terminal.
 struct NullSink;
 
-impl Sink for NullSink {
-    fn name(&self) -> &str {
-        "null"
-    }
-    fn write(&mut self, _: &[Alert]) -> std::io::Result<()> {
-        Ok(())
+impl Deliver for NullSink {
+    async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
+        Ok(batch.len())
     }
 }
 
@@ -82,13 +81,12 @@ fn run_case(case: &str) {
         Some(EVENTS),
     ));
     let start = Instant::now();
-    let p = Pipeline::start(
-        &settings,
-        source,
-        Box::new(PassThrough),
-        rules,
-        vec![Box::new(NullSink)],
-    )
+    let p = Pipeline::start(&settings, source, Box::new(PassThrough), rules, {
+        let mut b = OutputsBuilder::new();
+        b.add("null", &Common::default(), Box::new(|| Ok(NullSink)))
+            .expect("null destination");
+        b.build()
+    })
     .expect("start");
     let stats = p.join();
     let secs = start.elapsed().as_secs_f64();

@@ -7,7 +7,6 @@ pub mod hostinfo;
 pub mod pipeline;
 pub mod queue;
 pub mod rules_handle;
-pub mod sink;
 pub mod source;
 pub mod stage;
 pub mod stats;

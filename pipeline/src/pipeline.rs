@@ -1,15 +1,16 @@
-//! Wiring: source → enrich → K rule shards → output dispatcher → one thread per sink, with
-//! a bounded queue on every edge. Stopping the source drains every queue in order: each
-//! stage ends when its input is closed and empty, so nothing accepted is lost.
+//! Wiring: source → enrich → K rule shards → output dispatcher → destinations, with a
+//! bounded queue on every edge. Stopping the source drains every queue in order: each
+//! stage ends when its input is closed and empty, so nothing accepted is lost; the
+//! destinations then deliver what they hold within their drain time (and count the rest).
 
 use crate::queue::{depth_probe, edge, DepthProbe, Overflow};
 use crate::rules_handle::RulesHandle;
-use crate::sink::Sink;
 use crate::source::Source;
 use crate::stage::enrich::Enricher;
 use crate::stage::rules::ShardContext;
 use crate::stage::{enrich, output, rules, source};
 use crate::stats::{StageSnapshot, StageStats};
+use peregrine_outputs::{DestinationSnapshot, Outputs};
 use peregrine_rules::{AlertOptions, RuleMatching, Ruleset};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,7 +47,8 @@ pub struct PipelineSettings {
     pub enrich_queue: QueueSettings,
     /// rule shards → output dispatcher.
     pub rules_queue: QueueSettings,
-    /// dispatcher → each sink.
+    /// Unused since destinations have their own buffers (`outputs.buffersize`); kept so
+    /// `pipeline.queues.outputs` still loads.
     pub outputs_queue: QueueSettings,
     pub rule_matching: RuleMatching,
     pub alert: AlertOptions,
@@ -77,6 +79,7 @@ pub struct Pipeline {
     stages: Vec<Arc<StageStats>>,
     queues: Vec<(String, DepthProbe)>,
     rules: Arc<RulesHandle>,
+    outputs: Outputs,
 }
 
 fn spawn(
@@ -95,7 +98,7 @@ impl Pipeline {
         src: Box<dyn Source>,
         enricher: Box<dyn Enricher>,
         ruleset: Ruleset,
-        sinks: Vec<Box<dyn Sink>>,
+        outputs: Outputs,
     ) -> std::io::Result<Pipeline> {
         let shards = settings.rule_shards.max(1);
         let stop = Arc::new(AtomicBool::new(false));
@@ -104,31 +107,14 @@ impl Pipeline {
         let mut stages = Vec::new();
         let mut queues: Vec<(String, DepthProbe)> = Vec::new();
 
-        // Sinks first, so every consumer exists before its producer.
-        let mut sink_edges = Vec::new();
-        for sink in sinks {
-            let name = format!("output.{}", sink.name());
-            let stats = StageStats::new(name.as_str());
-            let (tx, rx) = edge(
-                settings.outputs_queue.capacity,
-                settings.outputs_queue.overflow,
-            );
-            queues.push((name.to_string(), depth_probe(&rx)));
-            let st = stats.clone();
-            spawn(&mut threads, name.to_string(), move || {
-                output::run_sink(rx, sink, st)
-            })?;
-            stages.push(stats.clone());
-            sink_edges.push((tx, stats));
-        }
-
+        // Consumers before producers: the destinations are already running.
         let dispatch_stats = StageStats::new("outputs");
         let (alerts_tx, alerts_rx) =
             edge(settings.rules_queue.capacity, settings.rules_queue.overflow);
         queues.push(("rules".into(), depth_probe(&alerts_rx)));
-        let st = dispatch_stats.clone();
+        let (st, outs) = (dispatch_stats.clone(), outputs.clone());
         spawn(&mut threads, "outputs".into(), move || {
-            output::dispatch(alerts_rx, sink_edges, st)
+            output::dispatch(alerts_rx, outs, st)
         })?;
 
         let rules_stats = StageStats::new("rules");
@@ -184,6 +170,7 @@ impl Pipeline {
             stages,
             queues,
             rules: rules_handle,
+            outputs,
         })
     }
 
@@ -191,9 +178,18 @@ impl Pipeline {
         &self.rules
     }
 
-    /// Counters of every stage: source, enrich, rules, outputs, then one per sink.
+    /// The destinations (shared with the sidekick HTTP input).
+    pub fn outputs(&self) -> &Outputs {
+        &self.outputs
+    }
+
+    /// Counters of every stage: source, enrich, rules, outputs, then one per destination
+    /// (`output.<name>`: in = received, out = sent, filtered = below minimum priority or
+    /// deduplicated; alerts still pending are in none of them).
     pub fn snapshot(&self) -> Vec<StageSnapshot> {
-        self.stages.iter().map(|s| s.snapshot()).collect()
+        let mut all: Vec<StageSnapshot> = self.stages.iter().map(|s| s.snapshot()).collect();
+        all.extend(self.outputs.snapshot().iter().map(destination_stage));
+        all
     }
 
     /// (queue, depth, capacity) of every edge.
@@ -212,9 +208,10 @@ impl Pipeline {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// Whether every stage has finished (after the source ended or was stopped).
+    /// Whether every stage has finished (after the source ended or was stopped), the
+    /// destinations included.
     pub fn is_finished(&self) -> bool {
-        self.threads.iter().all(|(_, h)| h.is_finished())
+        self.threads.iter().all(|(_, h)| h.is_finished()) && self.outputs.is_finished()
     }
 
     /// Waits for every stage to drain and end; returns the final counters.
@@ -225,6 +222,22 @@ impl Pipeline {
                 tracing::error!("stage thread {name} panicked outside a batch");
             }
         }
-        snapshot_of.iter().map(|s| s.snapshot()).collect()
+        let destinations = self.outputs.join();
+        let mut all: Vec<StageSnapshot> = snapshot_of.iter().map(|s| s.snapshot()).collect();
+        all.extend(destinations.iter().map(destination_stage));
+        all
+    }
+}
+
+/// A destination's counters in the shape of a stage's.
+fn destination_stage(d: &DestinationSnapshot) -> StageSnapshot {
+    StageSnapshot {
+        stage: format!("output.{}", d.destination),
+        received: d.received,
+        passed: d.sent,
+        filtered: d.filtered + d.deduplicated,
+        dropped: d.dropped,
+        dropped_by_reason: d.dropped_by_reason.clone(),
+        restarts: d.restarts,
     }
 }

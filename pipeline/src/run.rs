@@ -3,7 +3,6 @@
 use crate::http::{self, WebSettings};
 use crate::pipeline::{Pipeline, PipelineSettings, QueueSettings};
 use crate::queue::Overflow;
-use crate::sink::{FileSink, LineFormat, Sink, StdoutSink};
 use crate::source::KernelSource;
 use crate::source::{ReplaySource, Source, SyntheticSource};
 use crate::stage::enrich::{Enricher, HostTables, PassThrough};
@@ -17,8 +16,8 @@ use peregrine_enrich::{EnrichConfig, HostEnricher};
 use peregrine_event::synth::SynthConfig;
 use peregrine_event::EventType;
 use peregrine_probes::{KernelProbe, ProbeOptions, Reader};
+use peregrine_rules::AlertOptions;
 use peregrine_rules::Ruleset;
-use peregrine_rules::{AlertOptions, JsonOptions};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -92,39 +91,6 @@ fn settings(cfg: &Config) -> PipelineSettings {
             utc_offset_secs: hostinfo::utc_offset_secs(),
         },
     }
-}
-
-fn line_format(cfg: &Config) -> LineFormat {
-    if cfg.json_output {
-        LineFormat::Json(JsonOptions {
-            include_output: cfg.json_include_output_property,
-            include_output_fields: cfg.json_include_output_fields_property,
-            include_tags: cfg.json_include_tags_property,
-            include_message: cfg.json_include_message_property,
-        })
-    } else {
-        LineFormat::Text
-    }
-}
-
-fn sinks(cfg: &Config, unbuffered: bool) -> Result<Vec<Box<dyn Sink>>> {
-    let format = line_format(cfg);
-    let buffered = cfg.buffered_outputs && !unbuffered;
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if cfg.stdout_output.enabled {
-        sinks.push(Box::new(StdoutSink::new(format, buffered)));
-    }
-    if cfg.file_output.enabled {
-        let path = cfg
-            .file_output
-            .filename
-            .clone()
-            .context("file_output.enabled needs file_output.filename")?;
-        let sink = FileSink::new(&path, format, cfg.file_output.keep_alive, buffered)
-            .with_context(|| format!("opening file_output.filename {}", path.display()))?;
-        sinks.push(Box::new(sink));
-    }
-    Ok(sinks)
 }
 
 /// The syscalls the kernel must send: what the enabled rules name, plus state tracking.
@@ -263,7 +229,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     } else {
         Box::new(PassThrough)
     };
-    let sinks = sinks(&cfg, opts.unbuffered)?;
+    let outputs = peregrine_outputs::from_config(&cfg, opts.unbuffered)
+        .context("starting the output destinations")?;
+    tracing::info!("output destinations: {}", outputs.names().join(", "));
     let metrics_handle = if cfg.metrics.enabled || cfg.webserver.enabled {
         Some(
             metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -282,8 +250,26 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let final_stats: Arc<Mutex<Option<Vec<StageSnapshot>>>> = Arc::default();
     let system = actix::System::new();
     let result: Result<()> = system.block_on(async {
-        let pipeline = Pipeline::start(&settings, src, enricher, ruleset, sinks)
+        let input_outputs = outputs.clone();
+        let pipeline = Pipeline::start(&settings, src, enricher, ruleset, outputs)
             .context("starting the pipeline")?;
+        let o = &cfg.outputs;
+        if o.listenport != 0 {
+            let address = o.listenaddress.to_string();
+            let (server, _) =
+                peregrine_outputs::input::start(&address, o.listenport, input_outputs)
+                    .with_context(|| {
+                        format!(
+                            "starting the falcosidekick input on {address}:{}",
+                            o.listenport
+                        )
+                    })?;
+            actix_rt::spawn(server);
+            tracing::info!(
+                "falcosidekick-compatible input listening on {address}:{}",
+                o.listenport
+            );
+        }
         let reload_cfg = (opts.config.clone(), overrides.clone(), opts.rules.clone());
         let reloader = Box::new(move || {
             let mut cfg = peregrine_config::load(reload_cfg.0.as_deref(), &reload_cfg.1)?;

@@ -76,6 +76,7 @@ impl Supervisor {
             metrics::gauge!("peregrine_queue_capacity_batches", "queue" => queue)
                 .set(capacity as f64);
         }
+        p.outputs().export_metrics();
         metrics::counter!("peregrine_reloads_total", "result" => "ok").absolute(self.reloads_ok);
         metrics::counter!("peregrine_reloads_total", "result" => "failed")
             .absolute(self.reloads_failed);

@@ -1,16 +1,16 @@
 //! The pipeline as a library: backpressure, drop accounting, per-process ordering across
-//! shards, and ruleset swaps mid-stream.
+//! shards, ruleset swaps mid-stream, and outputs that never hold the rule stage back.
 
 use peregrine::pipeline::{Pipeline, PipelineSettings, QueueSettings};
 use peregrine::queue::Overflow;
-use peregrine::sink::Sink;
 use peregrine::source::SyntheticSource;
 use peregrine::stage::enrich::PassThrough;
 use peregrine::stats::StageSnapshot;
+use peregrine_config::Common;
 use peregrine_event::synth::SynthConfig;
+use peregrine_outputs::{Deliver, DeliveryError, Outputs, OutputsBuilder, Record};
 use peregrine_rules::engine::RulesSource;
 use peregrine_rules::{load_sources, Alert, CompileOptions, Ruleset};
-use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,14 +35,42 @@ struct CollectSink {
     delay: Duration,
 }
 
-impl Sink for CollectSink {
-    fn name(&self) -> &str {
-        "collect"
-    }
-    fn write(&mut self, alerts: &[Alert]) -> io::Result<()> {
+impl Deliver for CollectSink {
+    async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
         std::thread::sleep(self.delay);
-        self.alerts.lock().unwrap().extend_from_slice(alerts);
-        Ok(())
+        let mut out = self.alerts.lock().unwrap();
+        out.extend(batch.iter().map(|r| r.alert.clone()));
+        Ok(batch.len())
+    }
+}
+
+/// One destination, `collect`, with a buffer of `buffer` alerts (drop_oldest).
+fn collect(alerts: &Arc<Mutex<Vec<Alert>>>, delay: Duration, buffer: usize) -> Outputs {
+    let mut common = Common::default();
+    common.delivery.buffersize = buffer;
+    common.delivery.batchsize = 256;
+    let alerts = alerts.clone();
+    let mut b = OutputsBuilder::new();
+    b.add(
+        "collect",
+        &common,
+        Box::new(move || {
+            Ok(CollectSink {
+                alerts: alerts.clone(),
+                delay,
+            })
+        }),
+    )
+    .unwrap();
+    b.build()
+}
+
+/// Sleeps per batch: a slow stage in front of the rules.
+struct SlowEnricher(Duration);
+
+impl peregrine::stage::enrich::Enricher for SlowEnricher {
+    fn enrich(&mut self, _batch: &mut Vec<peregrine_event::Event>) {
+        std::thread::sleep(self.0);
     }
 }
 
@@ -114,16 +142,12 @@ fn assert_counts_add_up(stats: &[StageSnapshot], alerts_written: usize) {
 #[test]
 fn block_loses_nothing_and_backpressure_reaches_the_source() {
     let alerts = Arc::new(Mutex::new(Vec::new()));
-    let sink = CollectSink {
-        alerts: alerts.clone(),
-        delay: Duration::from_millis(3),
-    };
     let p = Pipeline::start(
         &settings(2, 2, Overflow::Block),
         synthetic(60_000),
-        Box::new(PassThrough),
+        Box::new(SlowEnricher(Duration::from_millis(3))),
         ruleset(EVERY_OPEN),
-        vec![Box::new(sink)],
+        collect(&alerts, Duration::ZERO, 1_000_000),
     )
     .unwrap();
     let mut source_queue_full = false;
@@ -150,23 +174,19 @@ fn block_loses_nothing_and_backpressure_reaches_the_source() {
     );
     assert!(
         source_queue_full,
-        "a slow sink under block must fill the queues back to the source"
+        "a slow stage under block must fill the queues back to the source"
     );
 }
 
 #[test]
 fn drop_newest_drops_and_every_counter_adds_up() {
     let alerts = Arc::new(Mutex::new(Vec::new()));
-    let sink = CollectSink {
-        alerts: alerts.clone(),
-        delay: Duration::from_millis(5),
-    };
     let p = Pipeline::start(
         &settings(2, 1, Overflow::DropNewest),
         synthetic(100_000),
-        Box::new(PassThrough),
+        Box::new(SlowEnricher(Duration::from_millis(2))),
         ruleset(EVERY_OPEN),
-        vec![Box::new(sink)],
+        collect(&alerts, Duration::ZERO, 1_000_000),
     )
     .unwrap();
     let stats = p.join();
@@ -175,7 +195,7 @@ fn drop_newest_drops_and_every_counter_adds_up() {
     let dropped: u64 = stats.iter().map(|s| s.dropped).sum();
     assert!(
         dropped > 0,
-        "a slow sink with one-batch queues must drop: {stats:?}"
+        "a slow stage with one-batch queues must drop: {stats:?}"
     );
     assert_eq!(stage(&stats, "source").received, 100_000);
     for s in &stats {
@@ -190,16 +210,12 @@ fn drop_newest_drops_and_every_counter_adds_up() {
 #[test]
 fn alerts_of_one_process_keep_event_order_across_shards() {
     let alerts = Arc::new(Mutex::new(Vec::new()));
-    let sink = CollectSink {
-        alerts: alerts.clone(),
-        delay: Duration::ZERO,
-    };
     let p = Pipeline::start(
         &settings(4, 8, Overflow::Block),
         synthetic(80_000),
         Box::new(PassThrough),
         ruleset(EVERY_OPEN),
-        vec![Box::new(sink)],
+        collect(&alerts, Duration::ZERO, 1_000_000),
     )
     .unwrap();
     let stats = p.join();
@@ -225,10 +241,6 @@ fn alerts_of_one_process_keep_event_order_across_shards() {
 #[test]
 fn a_swapped_ruleset_applies_from_the_next_batch_without_losing_events() {
     let alerts = Arc::new(Mutex::new(Vec::new()));
-    let sink = CollectSink {
-        alerts: alerts.clone(),
-        delay: Duration::ZERO,
-    };
     let source = Box::new(SyntheticSource::new(
         SynthConfig {
             seed: 9,
@@ -242,7 +254,7 @@ fn a_swapped_ruleset_applies_from_the_next_batch_without_losing_events() {
         source,
         Box::new(PassThrough),
         ruleset(EVERY_OPEN),
-        vec![Box::new(sink)],
+        collect(&alerts, Duration::ZERO, 1_000_000),
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(120));
@@ -291,20 +303,21 @@ impl peregrine::stage::enrich::Enricher for FlakyEnricher {
     }
 }
 
+/// Panics on its first call, refuses the second, then works; rebuilt writers share the count.
 struct FailingSink {
-    calls: usize,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
 }
 
-impl Sink for FailingSink {
-    fn name(&self) -> &str {
-        "flaky"
-    }
-    fn write(&mut self, _alerts: &[Alert]) -> io::Result<()> {
-        self.calls += 1;
-        match self.calls {
+impl Deliver for FailingSink {
+    async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
+        let calls = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        match calls {
             1 => panic!("sink bug"),
-            2 => Err(io::Error::other("destination down")),
-            _ => Ok(()),
+            2 => Err(DeliveryError::reject("destination refused")),
+            _ => Ok(batch.len()),
         }
     }
 }
@@ -316,7 +329,19 @@ fn failing_stages_are_restarted_and_counted() {
         synthetic(20_000),
         Box::new(FlakyEnricher { failed: false }),
         ruleset(EVERY_OPEN),
-        vec![Box::new(FailingSink { calls: 0 })],
+        {
+            let mut b = OutputsBuilder::new();
+            b.add("flaky", &Common::default(), {
+                let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                Box::new(move || {
+                    Ok(FailingSink {
+                        calls: calls.clone(),
+                    })
+                })
+            })
+            .unwrap();
+            b.build()
+        },
     )
     .unwrap();
     let stats = p.join();
@@ -339,10 +364,65 @@ fn failing_stages_are_restarted_and_counted() {
     assert!(sink
         .dropped_by_reason
         .iter()
-        .any(|(r, n)| r == "stage_failure" && *n > 0));
-    assert!(sink
-        .dropped_by_reason
-        .iter()
-        .any(|(r, n)| r == "write_error" && *n > 0));
+        .any(|(r, n)| r == "rejected" && *n > 0));
     assert!(sink.passed > 0, "the sink went on after failing");
+}
+
+/// Fails every attempt after a pause, like a destination that is down behind a timeout.
+struct DownDestination;
+
+impl Deliver for DownDestination {
+    async fn deliver(&mut self, _batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
+        std::thread::sleep(Duration::from_millis(20));
+        Err(DeliveryError::retry("connection refused"))
+    }
+}
+
+#[test]
+fn a_failing_destination_never_holds_the_rules_back() {
+    let alerts = Arc::new(Mutex::new(Vec::new()));
+    let mut small = Common::default();
+    small.delivery.buffersize = 100;
+    small.delivery.backoff = Duration::from_millis(5);
+    small.delivery.maxbackoff = Duration::from_millis(20);
+    small.delivery.draintimeout = Duration::from_millis(200);
+    let mut big = Common::default();
+    big.delivery.buffersize = 1_000_000;
+    let mut b = OutputsBuilder::new();
+    b.add("down", &small, Box::new(|| Ok(DownDestination)))
+        .unwrap();
+    let a2 = alerts.clone();
+    b.add(
+        "collect",
+        &big,
+        Box::new(move || {
+            Ok(CollectSink {
+                alerts: a2.clone(),
+                delay: Duration::ZERO,
+            })
+        }),
+    )
+    .unwrap();
+    let p = Pipeline::start(
+        &settings(2, 8, Overflow::Block),
+        synthetic(60_000),
+        Box::new(PassThrough),
+        ruleset(EVERY_OPEN),
+        b.build(),
+    )
+    .unwrap();
+    let stats = p.join();
+    let written = alerts.lock().unwrap().len();
+    assert_counts_add_up(&stats, written);
+    let rules = stage(&stats, "rules");
+    assert_eq!(rules.received, 60_000);
+    assert_eq!(rules.dropped, 0, "the rule stage never waited: {rules:?}");
+    let down = stage(&stats, "output.down");
+    assert_eq!(down.received, stage(&stats, "outputs").passed);
+    assert_eq!(down.passed, 0);
+    assert_eq!(
+        down.received, down.dropped,
+        "everything offered to the dead destination is counted as dropped: {down:?}"
+    );
+    assert_eq!(written as u64, stage(&stats, "outputs").passed);
 }

@@ -89,7 +89,10 @@ fn main() {
     println!("getpid (not traced):   {base_getpid:7.1} ns -> {with_getpid:7.1} ns  (+{:.1} ns per syscall)", with_getpid - base_getpid);
     println!("openat+close (traced): {base_open:7.1} ns -> {with_open:7.1} ns  (+{:.1} ns per pair, +{:.1} ns per traced syscall)",
         with_open - base_open, (with_open - base_open) / 2.0);
-    println!("drained while the open loop ran: {during} events in {secs:.2} s = {:.0} events/s", during as f64 / secs);
+    println!(
+        "drained while the open loop ran: {during} events in {secs:.2} s = {:.0} events/s",
+        during as f64 / secs
+    );
     println!("kernel: {sent} records attempted, {drops} dropped; reader: {} records, {} malformed, {} late",
         stats.records, stats.malformed, stats.late);
 }

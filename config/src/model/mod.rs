@@ -1,8 +1,9 @@
 //! The typed configuration: falco.yaml's keys where they overlap, Peregrine's `pipeline:`,
-//! and the falcosidekick-shaped `outputs:` kept opaque for now.
+//! and the falcosidekick-shaped `outputs:`.
 
 mod channels;
 mod engine;
+mod outputs;
 mod pipeline;
 mod rules;
 mod server;
@@ -10,6 +11,11 @@ mod system;
 
 pub use channels::{FileOutput, HttpOutput, ProgramOutput, StdoutOutput, SyslogOutput};
 pub use engine::{Engine, EngineKind, ModernEbpf, Replay, Synthetic};
+pub(crate) use outputs::sidekick_env_keys;
+pub use outputs::{
+    BufferOverflow, Common, Delivery, HttpMethod, HttpTls, Loki, LokiFormat, MutualTlsClient,
+    Outputs, Slack, SlackOutputFormat, SyslogDestination, Webhook, SIDEKICK_FOOTER, SIDEKICK_ICON,
+};
 pub use pipeline::{Overflow, Pipeline, QueueConfig, Queues};
 pub use rules::{AppendMatch, AppendOutputEntry, RuleSelection, RuleSelector};
 pub use server::{Metrics, Webserver, MIN_METRICS_INTERVAL};
@@ -19,7 +25,6 @@ use crate::decode::{boolean, choice, invalid, priority, string_list, Cx, Ignored
 use crate::error::{ConfigError, ConfigWarning, Origin};
 use crate::tree::{Kind, Value};
 use peregrine_rules::compile::AppendOutput;
-use peregrine_rules::yaml;
 use peregrine_rules::{CompileOptions, Priority, RuleMatching, Ruleset};
 use std::path::PathBuf;
 
@@ -74,10 +79,9 @@ pub struct Config {
     pub base_syscalls: BaseSyscalls,
     /// Peregrine's own pipeline tuning.
     pub pipeline: Pipeline,
-    /// The falcosidekick-shaped `outputs:` section (`outputs.loki.hostport`, …), kept as an
-    /// unvalidated YAML mapping until the outputs crate reads it. Environment variables in
-    /// it are expanded like everywhere else; values set by `-o` have position 0:0.
-    pub outputs: Option<yaml::Node>,
+    /// The falcosidekick-shaped `outputs:` section (`outputs.loki.hostport`, …): the
+    /// destinations, their delivery settings and the sidekick-compatible input.
+    pub outputs: Outputs,
     /// Known falco.yaml keys that were ignored, for the caller to log once logging is set up.
     pub warnings: Vec<ConfigWarning>,
     /// The config files read (empty for the embedded default or text).
@@ -117,7 +121,7 @@ impl Default for Config {
             syscall_event_drops: SyscallEventDrops::default(),
             base_syscalls: BaseSyscalls::default(),
             pipeline: Pipeline::default(),
-            outputs: None,
+            outputs: Outputs::default(),
             warnings: Vec::new(),
             files: Vec::new(),
             embedded: true,
@@ -210,7 +214,8 @@ impl Config {
         // Sections are decoded depth-first; report in document order, overrides last.
         config.warnings.sort_by_key(|w| match &w.origin {
             Origin::File { line, column, .. } => (0, *line, *column),
-            Origin::Override { .. } => (1, 0, 0),
+            Origin::Env { .. } => (1, 0, 0),
+            Origin::Override { .. } => (2, 0, 0),
         });
         Ok(config)
     }
@@ -257,12 +262,7 @@ impl Config {
             }
             "base_syscalls" => self.base_syscalls = BaseSyscalls::decode(v, p, cx)?,
             "pipeline" => self.pipeline = Pipeline::decode(v, p, cx)?,
-            "outputs" => {
-                if !matches!(v.kind, Kind::Map(_)) {
-                    return Err(invalid(p, "a mapping of output destinations", v));
-                }
-                self.outputs = Some(v.to_yaml());
-            }
+            "outputs" => self.outputs = Outputs::decode(v, p, cx)?,
             _ => {}
         }
         Ok(())

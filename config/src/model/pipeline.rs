@@ -42,7 +42,8 @@ pub struct Queues {
     pub enrich: QueueConfig,
     /// → rule shards.
     pub rules: QueueConfig,
-    /// → output sinks.
+    /// Accepted for compatibility and unused: each output destination has its own bounded
+    /// buffer (`outputs.buffersize`, `outputs.overflow`).
     pub outputs: QueueConfig,
 }
 
