@@ -39,6 +39,79 @@ pub struct EnrichConfig {
     pub user_cache_containers: usize,
     /// How often a cached passwd/group file is checked for changes.
     pub user_recheck: Duration,
+    /// Container metadata from the runtimes, and holding events until it is there.
+    pub containers: ContainerConfig,
+}
+
+/// Container metadata lookups (see [`crate::runtime`]) and the hold of a new container's
+/// events until its metadata is there.
+#[derive(Clone, Debug)]
+pub struct ContainerConfig {
+    /// Look metadata up at all (default true). Off: containers have their id only.
+    pub enabled: bool,
+    /// Docker Engine API sockets (docker; podman's `podman system service`), tried in order;
+    /// those that do not exist are skipped at each lookup.
+    pub docker_sockets: Vec<PathBuf>,
+    /// CRI sockets (containerd, CRI-O). Not used yet: the CRI client is not implemented.
+    pub cri_sockets: Vec<PathBuf>,
+    /// Worker threads doing lookups (default 2).
+    pub workers: usize,
+    /// Lookups waiting for a worker, at most (default 1024); beyond it a lookup fails (counted).
+    pub queue_size: usize,
+    /// One API request, at most (default 2s).
+    pub request_timeout: Duration,
+    /// A new container may not be known to the runtime yet when its first process runs:
+    /// "not found" is retried with backoff for this long (default 1s).
+    pub not_found_retry: Duration,
+    /// Containers whose metadata (or failure) is cached (default 4096, LRU).
+    pub cache_size: usize,
+    /// Found metadata is refreshed in the background after this (default 10min; zero = never).
+    pub metadata_ttl: Duration,
+    /// A failed lookup is tried again after this (default 30s).
+    pub retry_interval: Duration,
+    /// Hold a container's events while its first lookup is in flight (default true).
+    pub hold: bool,
+    /// How long events are held at most before they go on without metadata (default 2s).
+    pub hold_timeout: Duration,
+    /// Events held at most, all containers together (default 16384); beyond it the
+    /// longest-held container's events go on without metadata.
+    pub hold_max_events: usize,
+}
+
+impl Default for ContainerConfig {
+    fn default() -> Self {
+        ContainerConfig {
+            enabled: true,
+            docker_sockets: vec![
+                PathBuf::from("/run/podman/podman.sock"),
+                PathBuf::from("/var/run/docker.sock"),
+            ],
+            cri_sockets: vec![
+                PathBuf::from("/run/containerd/containerd.sock"),
+                PathBuf::from("/run/crio/crio.sock"),
+            ],
+            workers: 2,
+            queue_size: 1024,
+            request_timeout: Duration::from_secs(2),
+            not_found_retry: Duration::from_secs(1),
+            cache_size: 4096,
+            metadata_ttl: Duration::from_secs(600),
+            retry_interval: Duration::from_secs(30),
+            hold: true,
+            hold_timeout: Duration::from_secs(2),
+            hold_max_events: 16_384,
+        }
+    }
+}
+
+impl ContainerConfig {
+    /// No lookups (containers get their id only) and so no hold.
+    pub fn disabled() -> Self {
+        ContainerConfig {
+            enabled: false,
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for EnrichConfig {
@@ -59,14 +132,17 @@ impl Default for EnrichConfig {
             max_negative: 8_192,
             user_cache_containers: 256,
             user_recheck: Duration::from_secs(2),
+            containers: ContainerConfig::default(),
         }
     }
 }
 
 impl EnrichConfig {
-    /// No `/proc` at all: tables fed only by events (for tests and replays).
+    /// No `/proc` at all: tables fed only by events (for tests and replays), and no
+    /// container runtime lookups.
     pub fn events_only() -> Self {
         EnrichConfig {
+            containers: ContainerConfig::disabled(),
             bootstrap: false,
             proc_fds: false,
             proc_env: false,

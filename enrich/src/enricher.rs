@@ -6,21 +6,24 @@
 //! fd for fd events) and `Arc` clones; allocation happens only when something changes.
 
 use crate::config::EnrichConfig;
-use crate::container;
+use crate::container::{self, Runtime};
 use crate::error::Result;
 use crate::fdevents::{self, FdCtx};
 use crate::fdtable::FdTable;
+use crate::hold::{Hold, HoldStats, Release};
 use crate::path;
 use crate::process::{
     self, idx, param_i64, param_list, param_str, param_u64, Process, CLONE_THREAD,
 };
 use crate::procfs::{self, ProcReader, ProcRecord, SocketMap};
+use crate::runtime::{ContainerMeta, Lookup};
 use crate::stats::{EnrichStats, SharedStats};
 use crate::users::{Scope, UserTable};
 use peregrine_event::{Event, EventType, FdInfo, ProcessInfo, HOST_CONTAINER_ID};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Ancestors read from `/proc` for one miss, at most.
 const MAX_PROC_CHAIN: usize = 64;
@@ -52,6 +55,12 @@ pub struct HostEnricher {
     shared: Arc<SharedStats>,
     /// Latest event time seen.
     now: u64,
+    /// Container metadata from the runtimes.
+    containers: ContainerMeta,
+    /// Events waiting for their container's metadata.
+    hold: Hold,
+    /// Wall clock of the batch in hand (lookups, TTLs and the hold run on it).
+    clock: Instant,
 }
 
 impl HostEnricher {
@@ -74,6 +83,9 @@ impl HostEnricher {
             stats: EnrichStats::default(),
             shared: Arc::new(SharedStats::default()),
             now: 0,
+            containers: ContainerMeta::new(cfg.containers.clone()),
+            hold: Hold::default(),
+            clock: Instant::now(),
             cfg,
         };
         if e.cfg.bootstrap {
@@ -167,6 +179,7 @@ impl HostEnricher {
             }
         }
         let mut p = Process::new(Arc::new(info), Arc::new(fds), cont, self.now);
+        p.runtime = rec.container.as_ref().map(|(rt, _)| *rt);
         p.loaded_at = procfs::now_ns();
         self.insert_process(rec.pid, p);
     }
@@ -221,20 +234,164 @@ impl HostEnricher {
     }
 
     /// Enriches a batch in order, then expires exited processes and publishes counters.
+    /// Nothing is held: events of a container whose metadata is still being looked up go on
+    /// without it (counted as `container_not_ready`); see [`Self::enrich_and_hold`].
     pub fn enrich(&mut self, batch: &mut [Event]) {
+        self.clock = Instant::now();
         for ev in batch.iter_mut() {
-            self.enrich_event(ev);
+            if self.enrich_one(ev).is_some() {
+                self.stats.container_not_ready += 1;
+            }
         }
         self.end_batch();
     }
 
+    /// Enriches a batch like [`Self::enrich`], and holds back the events of containers whose
+    /// first metadata lookup is in flight (when `containers.hold` is on). On return `batch`
+    /// holds, in order, the held events released since the last call (their lookup
+    /// answered or their hold timed out) and then this batch's events that need not wait.
+    /// Each process's events keep their order.
+    pub fn enrich_and_hold(&mut self, batch: &mut Vec<Event>) {
+        let now = Instant::now();
+        self.clock = now;
+        let mut marks: Vec<(usize, Arc<str>)> = Vec::new();
+        for (i, ev) in batch.iter_mut().enumerate() {
+            if let Some(id) = self.enrich_one(ev) {
+                marks.push((i, id));
+            }
+        }
+        if !self.cfg.containers.hold {
+            self.stats.container_not_ready += marks.len() as u64;
+            self.end_batch();
+            return;
+        }
+        if marks.is_empty() && self.hold.is_empty() {
+            self.end_batch();
+            return;
+        }
+        let mut out = Vec::with_capacity(batch.len() + self.hold.len());
+        self.release_due(now, &mut out);
+        let mut marks = marks.into_iter().peekable();
+        for (i, mut ev) in batch.drain(..).enumerate() {
+            if let Some((_, id)) = marks.next_if(|(j, _)| *j == i) {
+                match self.containers.poll(&id, now) {
+                    Lookup::Pending => {
+                        self.hold.push(&id, ev, now);
+                        if self.hold.len() > self.cfg.containers.hold_max_events {
+                            self.release_oldest(now, &mut out);
+                        }
+                        continue;
+                    }
+                    Lookup::Ready(info) | Lookup::Unavailable(info) => ev.container = Some(info),
+                }
+            }
+            out.push(ev);
+        }
+        *batch = out;
+        self.end_batch();
+    }
+
+    /// Appends to `out` the held events that may go on now: their container's lookup
+    /// answered, or their hold timed out. For calls between batches (the stage's tick).
+    pub fn release_held(&mut self, out: &mut Vec<Event>) {
+        if self.hold.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        self.clock = now;
+        self.release_due(now, out);
+        self.publish();
+    }
+
+    /// Appends every held event to `out` now, answered or not (shutdown).
+    pub fn release_all(&mut self, out: &mut Vec<Event>) {
+        let now = Instant::now();
+        for (id, _) in self.hold.containers() {
+            let (info, with) = match self.containers.poll(&id, now) {
+                Lookup::Ready(info) => (info, true),
+                Lookup::Unavailable(info) => (info, false),
+                Lookup::Pending => (crate::runtime::meta::id_only(&id, None), false),
+            };
+            self.hold
+                .release(&id, &info, with, Release::Flush, now, out);
+        }
+        self.publish();
+    }
+
+    /// Events held now.
+    pub fn held(&self) -> usize {
+        self.hold.len()
+    }
+
+    /// Counters of the hold.
+    pub fn hold_stats(&self) -> HoldStats {
+        self.hold.stats
+    }
+
+    /// The container metadata cache and its lookups.
+    pub fn containers(&self) -> &ContainerMeta {
+        &self.containers
+    }
+
+    fn release_due(&mut self, now: Instant, out: &mut Vec<Event>) {
+        let timeout = self.cfg.containers.hold_timeout;
+        for (id, since) in self.hold.containers() {
+            match self.containers.poll(&id, now) {
+                Lookup::Ready(info) => {
+                    self.hold
+                        .release(&id, &info, true, Release::Answered, now, out)
+                }
+                Lookup::Unavailable(info) => {
+                    self.hold
+                        .release(&id, &info, false, Release::Answered, now, out)
+                }
+                Lookup::Pending if now.duration_since(since) >= timeout => {
+                    tracing::debug!(
+                        container = container::short_id(&id),
+                        "container metadata did not arrive in time; its events go on without it"
+                    );
+                    self.containers.hold_expired(&id);
+                    let info = self.id_only(&id);
+                    self.hold
+                        .release(&id, &info, false, Release::Timeout, now, out);
+                }
+                Lookup::Pending => {}
+            }
+        }
+    }
+
+    /// The hold is full: the longest-held container's events go on without metadata.
+    fn release_oldest(&mut self, now: Instant, out: &mut Vec<Event>) {
+        if let Some((id, _)) = self.hold.containers().into_iter().next() {
+            self.containers.hold_expired(&id);
+            let info = self.id_only(&id);
+            self.hold
+                .release(&id, &info, false, Release::Overflow, now, out);
+        }
+    }
+
+    fn id_only(&mut self, id: &Arc<str>) -> Arc<peregrine_event::ContainerInfo> {
+        match self.containers.poll(id, self.clock) {
+            Lookup::Ready(info) | Lookup::Unavailable(info) => info,
+            Lookup::Pending => crate::runtime::meta::id_only(id, None),
+        }
+    }
+
     /// Enriches one event (batch housekeeping excluded: call [`Self::end_batch`] after a
-    /// run of these).
+    /// run of these). Container metadata still being looked up is not attached.
     pub fn enrich_event(&mut self, ev: &mut Event) {
+        if self.enrich_one(ev).is_some() {
+            self.stats.container_not_ready += 1;
+        }
+    }
+
+    /// Enriches one event; returns the container's full id when its metadata is being
+    /// looked up (the event has none attached).
+    fn enrich_one(&mut self, ev: &mut Event) -> Option<Arc<str>> {
         self.stats.events += 1;
         if ev.process.is_some() {
             self.stats.preenriched += 1;
-            return;
+            return None;
         }
         self.now = self.now.max(ev.ts);
         let et = ev.etype;
@@ -244,6 +401,24 @@ impl HostEnricher {
             self.on_exec(ev);
         } else {
             self.on_event(ev);
+        }
+        self.attach_container(ev)
+    }
+
+    /// Container metadata for an event of a process in a container.
+    fn attach_container(&mut self, ev: &mut Event) -> Option<Arc<str>> {
+        let p = ev.process.as_deref()?;
+        if &*p.container_id == HOST_CONTAINER_ID {
+            return None;
+        }
+        let proc = self.procs.get(&p.pid)?;
+        let id = proc.container.as_ref()?;
+        match self.containers.lookup(id, proc.runtime, self.clock) {
+            Lookup::Ready(info) | Lookup::Unavailable(info) => {
+                ev.container = Some(info);
+                None
+            }
+            Lookup::Pending => Some(id.clone()),
         }
     }
 
@@ -263,6 +438,30 @@ impl HostEnricher {
         self.stats.processes = self.procs.len() as u64;
         self.stats.exited = self.exited.len() as u64;
         self.stats.threads = self.threads.len() as u64;
+        let c = self.containers.stats();
+        let s = &mut self.stats;
+        s.container_hits = c.hits;
+        s.container_misses = c.misses;
+        s.container_evictions = c.evictions;
+        s.container_negative_hits = c.negative_hits;
+        s.container_lookups = c.lookups;
+        s.container_refreshes = c.refreshes;
+        s.container_retries = c.retries;
+        s.container_queue_full = c.queue_full;
+        s.container_found = c.found;
+        s.container_not_found = c.not_found;
+        s.container_errors = c.errors;
+        s.container_unsupported = c.unsupported;
+        s.container_no_socket = c.no_socket;
+        s.container_not_found_retries = c.not_found_retries;
+        s.containers_cached = c.cached;
+        let h = self.hold.stats;
+        s.held_events = h.held;
+        s.held_with_metadata = h.released_with_metadata;
+        s.held_without_metadata = h.released_without_metadata;
+        s.hold_timeouts = h.timeouts;
+        s.hold_overflows = h.overflows;
+        s.holding = h.holding;
         self.shared.publish(&self.stats);
     }
 
@@ -467,24 +666,26 @@ impl HostEnricher {
             }
         }
         let parent = self.procs.get(&ptid).filter(|_| ptid != tgid);
-        let (mut info, fds, cont) = match parent {
+        let (mut info, fds, cont, runtime) = match parent {
             Some(pp) => {
                 let mut info = process::fork_info(&pp.info, ev, tgid);
                 if info.exe.is_empty() {
                     info.exe = info.name.clone();
                 }
-                (info, pp.fds.clone(), pp.container.clone())
+                (info, pp.fds.clone(), pp.container.clone(), pp.runtime)
             }
             None => {
                 let mut info = process::clone_only_info(ev, tgid);
                 info.container_id = HOST_CONTAINER_ID.into();
-                (info, Arc::default(), None)
+                (info, Arc::default(), None, None)
             }
         };
         self.resolve_users(&mut info, cont.as_ref(), false);
         let info = Arc::new(info);
         ev.process = Some(info.clone());
-        self.insert_process(tgid, Process::new(info, fds, cont, ev.ts));
+        let mut p = Process::new(info, fds, cont, ev.ts);
+        p.runtime = runtime;
+        self.insert_process(tgid, p);
         self.evict_if_needed(tgid);
     }
 
@@ -510,11 +711,23 @@ impl HostEnricher {
             None => old.and_then(|p| p.info.parent.clone()),
         };
         info.parent = process::parent_link(parent.as_ref());
-        let cont: Option<Arc<str>> = match param_list(ev, idx::exec::CGROUPS) {
-            Some(cgroups) => container::container_from_cgroups(cgroups.iter().map(String::as_str))
-                .map(|c| Arc::from(c.id)),
-            None => old.and_then(|p| p.container.clone()),
-        };
+        let (cont, runtime): (Option<Arc<str>>, Option<Runtime>) =
+            match param_list(ev, idx::exec::CGROUPS) {
+                Some(cgroups) => {
+                    match container::container_from_cgroups(cgroups.iter().map(String::as_str)) {
+                        // The same container as before: keep the shared id.
+                        Some(c) => match old.and_then(|p| p.container.clone()) {
+                            Some(prev) if *prev == *c.id => (Some(prev), Some(c.runtime)),
+                            _ => (Some(Arc::from(c.id)), Some(c.runtime)),
+                        },
+                        None => (None, None),
+                    }
+                }
+                None => (
+                    old.and_then(|p| p.container.clone()),
+                    old.and_then(|p| p.runtime),
+                ),
+            };
         info.container_id = container_short(cont.as_ref());
         let old_ptid = old.map(|p| p.info.ptid);
         self.resolve_users(&mut info, cont.as_ref(), true);
@@ -523,6 +736,7 @@ impl HostEnricher {
             Some(p) => {
                 p.set_info(info);
                 p.container = cont;
+                p.runtime = runtime;
                 p.epoch = p.epoch.wrapping_add(1);
                 p.threads = 0;
                 p.leader_alive = true;
@@ -546,7 +760,9 @@ impl HostEnricher {
             None => {
                 let info = Arc::new(info);
                 ev.process = Some(info.clone());
-                self.insert_process(tgid, Process::new(info, Arc::default(), cont, ev.ts));
+                let mut p = Process::new(info, Arc::default(), cont, ev.ts);
+                p.runtime = runtime;
+                self.insert_process(tgid, p);
                 self.evict_if_needed(tgid);
             }
         }

@@ -26,14 +26,17 @@ mod enricher;
 mod error;
 mod fdevents;
 mod fdtable;
+mod hold;
 pub mod path;
 mod process;
 pub mod procfs;
+pub mod runtime;
 mod stats;
 pub mod testing;
 pub mod users;
 
-pub use config::EnrichConfig;
+pub use config::{ContainerConfig, EnrichConfig};
 pub use enricher::HostEnricher;
 pub use error::{Error, Result};
+pub use hold::HoldStats;
 pub use stats::{EnrichStats, SharedStats};

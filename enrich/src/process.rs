@@ -3,6 +3,7 @@
 //! The snapshot (`Arc<ProcessInfo>`) is immutable: every change builds a new one, so
 //! events already enriched keep what was true when they happened.
 
+use crate::container::Runtime;
 use crate::fdtable::FdTable;
 use crate::procfs::ProcRecord;
 use peregrine_event::flags::exe;
@@ -64,6 +65,8 @@ pub(crate) struct Process {
     pub fds: Arc<FdTable>,
     /// Full container id; `None` on the host.
     pub container: Option<Arc<str>>,
+    /// The runtime the container's cgroup path names.
+    pub runtime: Option<Runtime>,
     /// Live child processes (thread-group ids), to refresh their parent links.
     pub children: Vec<i64>,
     /// Known live threads other than the main one.
@@ -96,6 +99,7 @@ impl Process {
             info,
             fds,
             container,
+            runtime: None,
             children: Vec::new(),
             threads: 0,
             leader_alive: true,

@@ -79,6 +79,51 @@ stats! {
     user_container_loads: counter "peregrine_enrich_user_db_container_loads_total";
     /// Container passwd/group loads that found no file.
     user_container_failures: counter "peregrine_enrich_user_db_container_failures_total";
+    /// Container events whose process's container was in the metadata cache.
+    container_hits: counter "peregrine_enrich_container_cache_hits_total";
+    /// Containers not in the cache (a lookup started, or the id-only info when lookups are off).
+    container_misses: counter "peregrine_enrich_container_cache_misses_total";
+    /// Containers evicted from the metadata cache to keep it within `cache_size`.
+    container_evictions: counter "peregrine_enrich_container_cache_evictions_total";
+    /// Container events answered from a cached failure.
+    container_negative_hits: counter "peregrine_enrich_container_negative_hits_total";
+    /// First lookups of a container started.
+    container_lookups: counter "peregrine_enrich_container_lookups_total";
+    /// Background refreshes of metadata older than `metadata_ttl`.
+    container_refreshes: counter "peregrine_enrich_container_refreshes_total";
+    /// Lookups tried again after `retry_interval` because the last one failed.
+    container_retries: counter "peregrine_enrich_container_lookup_retries_total";
+    /// Lookups not started because the workers' queue was full (counted as failed).
+    container_queue_full: counter "peregrine_enrich_container_lookup_queue_full_total";
+    /// Lookups the runtime answered with metadata.
+    container_found: counter "peregrine_enrich_container_lookups_found_total";
+    /// Lookups no runtime knew the container for.
+    container_not_found: counter "peregrine_enrich_container_lookups_not_found_total";
+    /// Lookups that failed on a runtime error (timeout, garbage, refused, status).
+    container_errors: counter "peregrine_enrich_container_lookup_errors_total";
+    /// Lookups for runtimes without a client (CRI: containerd, CRI-O).
+    container_unsupported: counter "peregrine_enrich_container_lookups_unsupported_total";
+    /// Lookups that found no runtime socket.
+    container_no_socket: counter "peregrine_enrich_container_lookups_no_socket_total";
+    /// API requests repeated because a new container was not known yet.
+    container_not_found_retries: counter "peregrine_enrich_container_not_found_retries_total";
+    /// Container events that went on without metadata because its lookup was in flight
+    /// and the hold was not used (off, or a caller without one).
+    container_not_ready: counter "peregrine_enrich_container_not_ready_total";
+    /// Events held until their container's metadata arrived.
+    held_events: counter "peregrine_enrich_held_events_total";
+    /// Held events released with the runtime's metadata.
+    held_with_metadata: counter "peregrine_enrich_held_released_with_metadata_total";
+    /// Held events released without it (failed lookup, timeout, overflow, shutdown).
+    held_without_metadata: counter "peregrine_enrich_held_released_without_metadata_total";
+    /// Containers whose hold timed out.
+    hold_timeouts: counter "peregrine_enrich_hold_timeouts_total";
+    /// Containers released early because the hold was full.
+    hold_overflows: counter "peregrine_enrich_hold_overflows_total";
+    /// Events held now.
+    holding: gauge "peregrine_enrich_held_events";
+    /// Containers in the metadata cache.
+    containers_cached: gauge "peregrine_enrich_containers_cached";
     /// Processes in the table (live and exited).
     processes: gauge "peregrine_enrich_processes";
     /// Exited processes waiting out their linger time.

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Podman for the container tests: package, the configuration these machines need, two
+# locally built images (no registry here) and the Docker-compatible API service.
+# Idempotent; run as root. Used by .ci/run; run it by hand before `cargo test` on a new machine.
+set -euo pipefail
+
+SOCK=/run/podman/podman.sock
+
+if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 \
+   || ! command -v curl >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q podman runc busybox-static curl
+fi
+
+# crun and raised rlimits fail on these machines; systemd is not running (cgroupfs).
+mkdir -p /etc/containers
+if ! grep -q 'peregrine' /etc/containers/containers.conf 2>/dev/null; then
+  cat > /etc/containers/containers.conf <<'CONF'
+# written by peregrine's .ci/podman-setup.sh
+[containers]
+default_ulimits = ["nofile=1024:1024","nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+CONF
+fi
+
+# Images from a busybox-static root filesystem: one ordinary, one whose repository
+# contains "postgres" (on the seed rules' known_safe_images list).
+make_image() {
+  local name=$1
+  if podman image exists "$name"; then return; fi
+  local root
+  root=$(mktemp -d)
+  mkdir -p "$root"/{bin,etc,tmp,root,proc,sys,dev}
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $("$root/bin/busybox" --list); do
+    [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+  printf 'root:*:19000:0:99999:7:::\n' > "$root/etc/shadow"
+  chmod 640 "$root/etc/shadow"
+  tar -C "$root" -cf "$root.tar" .
+  podman import --change 'CMD ["/bin/sh"]' "$root.tar" "$name" >/dev/null
+  rm -rf "$root" "$root.tar"
+}
+make_image localhost/peregrine-test:latest
+make_image localhost/postgres-peregrine:15
+
+# The Docker-compatible API.
+if ! curl -fsS --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; then
+  mkdir -p "$(dirname "$SOCK")"
+  rm -f "$SOCK"
+  nohup podman system service --time=0 "unix://$SOCK" >/var/log/podman-service.log 2>&1 &
+  for _ in $(seq 1 100); do
+    curl -fsS --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS --unix-socket "$SOCK" http://d/_ping >/dev/null
+fi
+echo "podman $(podman --version | awk '{print $3}') ready: API on $SOCK, images: $(podman images --format '{{.Repository}}:{{.Tag}}' | tr '\n' ' ')"

@@ -1,0 +1,451 @@
+//! [`ContainerMeta`]: what the enrichment thread knows about each container, and the
+//! lookups that fill it in without blocking that thread.
+//!
+//! The enrichment thread owns an `lru` cache (id → state) that bounds how many containers
+//! are remembered (evictions counted). A container seen for the first time gets a `Pending`
+//! slot in the shared `dashmap` and a request on a bounded queue; worker threads ask the
+//! runtime and publish the answer into the slot (only if it is still there: an evicted
+//! container's late answer is dropped). The enrichment thread reads a slot only while a
+//! request for it is in flight, so the cache-hit path is one LRU lookup.
+//!
+//! Answers: found (metadata; refreshed in the background after `metadata_ttl`), or failed
+//! (not found, runtime error, no socket, unsupported runtime) which is cached negatively
+//! and retried after `retry_interval`. Worker threads start with the first lookup.
+
+use super::docker::DockerClient;
+use super::RuntimeError;
+use crate::config::ContainerConfig;
+use crate::container::{short_id, Runtime};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use dashmap::DashMap;
+use lru::LruCache;
+use peregrine_event::ContainerInfo;
+use rustc_hash::FxBuildHasher;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the enricher can attach to a container's event right now.
+#[derive(Clone, Debug)]
+pub enum Lookup {
+    /// The runtime's metadata.
+    Ready(Arc<ContainerInfo>),
+    /// The first lookup is in flight.
+    Pending,
+    /// The lookup failed (or lookups are off): only the id and type are known.
+    Unavailable(Arc<ContainerInfo>),
+}
+
+/// A published answer (or the wait for one).
+#[derive(Clone, Debug)]
+pub enum Slot {
+    Pending,
+    Found(Arc<ContainerInfo>),
+    Failed(Arc<str>),
+}
+
+/// The shared cache the workers publish into: full id → latest answer.
+pub type SharedCache = DashMap<Arc<str>, Slot, FxBuildHasher>;
+
+#[derive(Debug)]
+enum State {
+    Ready(Arc<ContainerInfo>),
+    Pending,
+    Failed(Arc<ContainerInfo>),
+}
+
+#[derive(Debug)]
+struct Entry {
+    id: Arc<str>,
+    state: State,
+    runtime: Option<Runtime>,
+    /// When the state was last set (or the first request sent).
+    at: Instant,
+    /// A request is in flight (the first lookup, a refresh or a retry).
+    in_flight: bool,
+    /// This container's events were held until the hold timed out: do not hold it again.
+    hold_expired: bool,
+}
+
+/// One lookup for a worker.
+struct Request {
+    id: Arc<str>,
+    runtime: Option<Runtime>,
+    /// The first lookup of this container: "not found" is retried (the runtime may not
+    /// have registered it yet).
+    first: bool,
+    queued: Instant,
+}
+
+/// Counters the workers keep (relaxed atomics).
+#[derive(Debug, Default)]
+struct WorkerCounters {
+    found: AtomicU64,
+    not_found: AtomicU64,
+    errors: AtomicU64,
+    unsupported: AtomicU64,
+    no_socket: AtomicU64,
+    /// Extra API requests made because a new container was not found yet.
+    not_found_retries: AtomicU64,
+    latency_ns_total: AtomicU64,
+    latency_ns_max: AtomicU64,
+    completed: AtomicU64,
+}
+
+/// Container-metadata counters (see [`crate::EnrichStats`] for their metric names).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MetaStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    pub negative_hits: u64,
+    pub lookups: u64,
+    pub refreshes: u64,
+    pub retries: u64,
+    pub queue_full: u64,
+    pub found: u64,
+    pub not_found: u64,
+    pub errors: u64,
+    pub unsupported: u64,
+    pub no_socket: u64,
+    pub not_found_retries: u64,
+    pub completed: u64,
+    pub latency_ns_total: u64,
+    pub latency_ns_max: u64,
+    pub cached: u64,
+}
+
+/// The enrichment thread's side of container metadata. See the module docs.
+pub struct ContainerMeta {
+    cfg: ContainerConfig,
+    local: LruCache<Arc<str>, Entry, FxBuildHasher>,
+    shared: Arc<SharedCache>,
+    counters: Arc<WorkerCounters>,
+    tx: Option<Sender<Request>>,
+    stats: MetaStats,
+}
+
+impl ContainerMeta {
+    pub fn new(cfg: ContainerConfig) -> ContainerMeta {
+        let cap = NonZeroUsize::new(cfg.cache_size.max(1)).unwrap_or(NonZeroUsize::MIN);
+        ContainerMeta {
+            local: LruCache::with_hasher(cap, FxBuildHasher),
+            shared: Arc::new(DashMap::with_hasher(FxBuildHasher)),
+            counters: Arc::default(),
+            tx: None,
+            stats: MetaStats::default(),
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &ContainerConfig {
+        &self.cfg
+    }
+
+    /// The cache the workers publish into (readable from any thread).
+    pub fn shared(&self) -> Arc<SharedCache> {
+        self.shared.clone()
+    }
+
+    /// What is known about container `id` (full id) now; starts a lookup the first time
+    /// (and refreshes or retries when due). `now` is the caller's clock, read once per batch.
+    pub fn lookup(&mut self, id: &Arc<str>, runtime: Option<Runtime>, now: Instant) -> Lookup {
+        if let Some(e) = self.local.get_mut(&**id) {
+            if e.in_flight {
+                let answer = self.shared.get(&**id).map(|s| s.value().clone());
+                apply(e, answer, runtime, now);
+            }
+            let due = |e: &Entry, every: Duration| {
+                !e.in_flight && !every.is_zero() && now.duration_since(e.at) >= every
+            };
+            let (result, resend) = match &e.state {
+                State::Ready(info) => {
+                    self.stats.hits += 1;
+                    let due = due(e, self.cfg.metadata_ttl);
+                    (Lookup::Ready(info.clone()), due.then_some(false))
+                }
+                State::Failed(info) => {
+                    self.stats.negative_hits += 1;
+                    let due = due(e, self.cfg.retry_interval);
+                    (Lookup::Unavailable(info.clone()), due.then_some(true))
+                }
+                State::Pending if e.hold_expired => {
+                    self.stats.hits += 1;
+                    (Lookup::Unavailable(id_only(id, e.runtime)), None)
+                }
+                State::Pending => {
+                    self.stats.hits += 1;
+                    (Lookup::Pending, None)
+                }
+            };
+            if let Some(retry) = resend {
+                e.in_flight = true;
+                e.at = now;
+                if retry {
+                    self.stats.retries += 1;
+                } else {
+                    self.stats.refreshes += 1;
+                }
+                let rt = e.runtime;
+                self.send(id, rt, false, now);
+            }
+            return result;
+        }
+        self.stats.misses += 1;
+        if !self.cfg.enabled {
+            let info = id_only(id, runtime);
+            self.insert(id, State::Failed(info.clone()), runtime, now, false);
+            return Lookup::Unavailable(info);
+        }
+        self.stats.lookups += 1;
+        self.insert(id, State::Pending, runtime, now, true);
+        if self.send(id, runtime, true, now) {
+            Lookup::Pending
+        } else {
+            let info = id_only(id, runtime);
+            if let Some(e) = self.local.get_mut(&**id) {
+                e.state = State::Failed(info.clone());
+                e.in_flight = false;
+            }
+            self.shared.remove(&**id);
+            Lookup::Unavailable(info)
+        }
+    }
+
+    /// Re-reads a pending container's answer without counting a cache access (for the
+    /// hold's release checks). `Pending` until the answer is in.
+    pub fn poll(&mut self, id: &Arc<str>, now: Instant) -> Lookup {
+        let Some(e) = self.local.peek_mut(&**id) else {
+            return Lookup::Unavailable(id_only(id, None));
+        };
+        if e.in_flight {
+            let answer = self.shared.get(&**id).map(|s| s.value().clone());
+            let rt = e.runtime;
+            apply(e, answer, rt, now);
+        }
+        match &e.state {
+            State::Ready(info) => Lookup::Ready(info.clone()),
+            State::Failed(info) => Lookup::Unavailable(info.clone()),
+            State::Pending if e.hold_expired => Lookup::Unavailable(id_only(id, e.runtime)),
+            State::Pending => Lookup::Pending,
+        }
+    }
+
+    /// The hold gave up waiting for `id`: its later events go on without waiting.
+    pub fn hold_expired(&mut self, id: &Arc<str>) {
+        if let Some(e) = self.local.peek_mut(&**id) {
+            e.hold_expired = true;
+        }
+    }
+
+    fn insert(
+        &mut self,
+        id: &Arc<str>,
+        state: State,
+        runtime: Option<Runtime>,
+        now: Instant,
+        in_flight: bool,
+    ) {
+        let entry = Entry {
+            id: id.clone(),
+            state,
+            runtime,
+            at: now,
+            in_flight,
+            hold_expired: false,
+        };
+        if let Some((old, _)) = self.local.push(id.clone(), entry) {
+            if *old != **id {
+                self.stats.evictions += 1;
+                self.shared.remove(&*old);
+            }
+        }
+    }
+
+    /// Queues a request; false when it cannot be (queue full, workers gone).
+    fn send(&mut self, id: &Arc<str>, runtime: Option<Runtime>, first: bool, now: Instant) -> bool {
+        self.shared.insert(id.clone(), Slot::Pending);
+        let tx = match &self.tx {
+            Some(tx) => tx,
+            None => {
+                self.tx = Some(self.start_workers());
+                self.tx.as_ref().expect("just set")
+            }
+        };
+        let req = Request {
+            id: id.clone(),
+            runtime,
+            first,
+            queued: now,
+        };
+        match tx.try_send(req) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.stats.queue_full += 1;
+                self.shared
+                    .insert(id.clone(), Slot::Failed("lookup queue full".into()));
+                false
+            }
+        }
+    }
+
+    fn start_workers(&self) -> Sender<Request> {
+        let (tx, rx) = crossbeam_channel::bounded(self.cfg.queue_size.max(1));
+        for i in 0..self.cfg.workers.max(1) {
+            let w = Worker {
+                cfg: self.cfg.clone(),
+                rx: rx.clone(),
+                shared: self.shared.clone(),
+                counters: self.counters.clone(),
+            };
+            let spawned = std::thread::Builder::new()
+                .name(format!("container-lookup-{i}"))
+                .spawn(move || w.run());
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a container lookup worker");
+            }
+        }
+        tx
+    }
+
+    /// Counters so far (the workers' included).
+    pub fn stats(&self) -> MetaStats {
+        let c = &self.counters;
+        MetaStats {
+            found: c.found.load(Relaxed),
+            not_found: c.not_found.load(Relaxed),
+            errors: c.errors.load(Relaxed),
+            unsupported: c.unsupported.load(Relaxed),
+            no_socket: c.no_socket.load(Relaxed),
+            not_found_retries: c.not_found_retries.load(Relaxed),
+            completed: c.completed.load(Relaxed),
+            latency_ns_total: c.latency_ns_total.load(Relaxed),
+            latency_ns_max: c.latency_ns_max.load(Relaxed),
+            cached: self.local.len() as u64,
+            ..self.stats
+        }
+    }
+}
+
+/// Takes a published answer into the local entry once it is there.
+fn apply(e: &mut Entry, answer: Option<Slot>, runtime: Option<Runtime>, now: Instant) {
+    let rt = e.runtime.or(runtime);
+    match answer {
+        Some(Slot::Pending) => return,
+        Some(Slot::Found(info)) => e.state = State::Ready(info),
+        Some(Slot::Failed(_)) | None => {
+            // A failed refresh keeps the metadata it had.
+            if !matches!(e.state, State::Ready(_)) {
+                e.state = State::Failed(id_only(&e.id, rt));
+            }
+        }
+    }
+    e.in_flight = false;
+    e.at = now;
+}
+
+/// What is known without the runtime: the ids and the type (from the cgroup path).
+pub fn id_only(full: &Arc<str>, runtime: Option<Runtime>) -> Arc<ContainerInfo> {
+    Arc::new(ContainerInfo {
+        id: short_id(full).into(),
+        full_id: full.clone(),
+        runtime: runtime.map(|r| Arc::from(r.as_str())),
+        ..Default::default()
+    })
+}
+
+struct Worker {
+    cfg: ContainerConfig,
+    rx: Receiver<Request>,
+    shared: Arc<SharedCache>,
+    counters: Arc<WorkerCounters>,
+}
+
+enum Answer {
+    Found(Box<ContainerInfo>),
+    Failed(String),
+}
+
+impl Worker {
+    fn run(self) {
+        for req in self.rx.iter() {
+            let answer = self.resolve(&req);
+            let c = &self.counters;
+            let slot = match answer {
+                Answer::Found(info) => {
+                    c.found.fetch_add(1, Relaxed);
+                    Slot::Found(Arc::new(*info))
+                }
+                Answer::Failed(why) => {
+                    tracing::debug!(
+                        container = &*req.id,
+                        "container metadata lookup failed: {why}"
+                    );
+                    Slot::Failed(why.into())
+                }
+            };
+            let ns = req.queued.elapsed().as_nanos() as u64;
+            c.completed.fetch_add(1, Relaxed);
+            c.latency_ns_total.fetch_add(ns, Relaxed);
+            c.latency_ns_max.fetch_max(ns, Relaxed);
+            metrics::histogram!("peregrine_enrich_container_lookup_seconds")
+                .record(ns as f64 / 1e9);
+            // Only if the container is still cached: an evicted one's answer is dropped.
+            if let Some(mut s) = self.shared.get_mut(&*req.id) {
+                *s = slot;
+            }
+        }
+    }
+
+    fn resolve(&self, req: &Request) -> Answer {
+        let c = &self.counters;
+        if matches!(req.runtime, Some(Runtime::Containerd | Runtime::CriO)) {
+            c.unsupported.fetch_add(1, Relaxed);
+            return Answer::Failed("CRI lookups (containerd, CRI-O) are not implemented".into());
+        }
+        let deadline = req.queued
+            + if req.first {
+                self.cfg.not_found_retry
+            } else {
+                Duration::ZERO
+            };
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let sockets: Vec<_> = self
+                .cfg
+                .docker_sockets
+                .iter()
+                .filter(|s| s.exists())
+                .collect();
+            if sockets.is_empty() {
+                c.no_socket.fetch_add(1, Relaxed);
+                return Answer::Failed("no Docker-compatible API socket found".into());
+            }
+            let mut last_err: Option<RuntimeError> = None;
+            for socket in sockets {
+                match DockerClient::new(socket, self.cfg.request_timeout).inspect(&req.id) {
+                    Ok(Some(info)) => return Answer::Found(Box::new(info)),
+                    Ok(None) => {}
+                    Err(e) => last_err = Some(e),
+                }
+            }
+            if Instant::now() + backoff > deadline {
+                return match last_err {
+                    Some(e) => {
+                        c.errors.fetch_add(1, Relaxed);
+                        tracing::warn!(container = short_id(&req.id), error = %e, kind = e.kind(), "container metadata lookup failed");
+                        Answer::Failed(e.to_string())
+                    }
+                    None => {
+                        c.not_found.fetch_add(1, Relaxed);
+                        Answer::Failed("no runtime knows the container".into())
+                    }
+                };
+            }
+            c.not_found_retries.fetch_add(1, Relaxed);
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_millis(200));
+        }
+    }
+}
