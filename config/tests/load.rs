@@ -610,3 +610,50 @@ fn rule_selections_and_priority_apply_to_a_ruleset() {
     let enabled: Vec<&str> = ruleset.enabled_rules().map(|r| &*r.name).collect();
     assert_eq!(enabled, ["Net A"]);
 }
+
+#[test]
+fn containers_section() {
+    let text = r#"
+containers:
+  docker_sockets: /var/run/docker.sock
+  cri_sockets: []
+  workers: 4
+  request_timeout: 500ms
+  cache_size: 100
+  metadata_ttl: 0s
+  retry_interval: 1m
+  hold:
+    timeout: 750ms
+    max_events: 1000
+"#;
+    let c = load_str("c.yaml", text, &["containers.hold.enabled=false".into()]).unwrap();
+    let k = &c.containers;
+    assert!(k.enabled);
+    assert_eq!(
+        k.docker_sockets,
+        vec![PathBuf::from("/var/run/docker.sock")]
+    );
+    assert!(k.cri_sockets.is_empty());
+    assert_eq!((k.workers, k.cache_size), (4, 100));
+    assert_eq!(k.request_timeout, Duration::from_millis(500));
+    assert_eq!(k.metadata_ttl, Duration::ZERO);
+    assert_eq!(k.retry_interval, Duration::from_secs(60));
+    assert_eq!(
+        k.hold,
+        Hold {
+            enabled: false,
+            timeout: Duration::from_millis(750),
+            max_events: 1000
+        }
+    );
+    assert_eq!(Containers::default().docker_sockets.len(), 2);
+    // The embedded default config says what the code's defaults are.
+    assert_eq!(load(None, &[]).unwrap().containers, Containers::default());
+
+    let err = load_str("c.yaml", "containers:\n  workers: 0\n", &[]).unwrap_err();
+    assert!(err.to_string().contains("containers.workers"), "{err}");
+    let err = load_str("c.yaml", "containers:\n  hold:\n    timeout: soon\n", &[]).unwrap_err();
+    assert!(err.to_string().contains("containers.hold.timeout"), "{err}");
+    let err = load_str("c.yaml", "containers:\n  sockets: []\n", &[]).unwrap_err();
+    assert!(err.to_string().contains("containers.sockets"), "{err}");
+}

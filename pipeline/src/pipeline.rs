@@ -239,5 +239,6 @@ fn destination_stage(d: &DestinationSnapshot) -> StageSnapshot {
         dropped: d.dropped,
         dropped_by_reason: d.dropped_by_reason.clone(),
         restarts: d.restarts,
+        held: 0,
     }
 }

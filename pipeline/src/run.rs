@@ -12,7 +12,7 @@ use crate::{hostinfo, rules_load};
 use actix::Actor;
 use anyhow::{bail, Context, Result};
 use peregrine_config::{Config, EngineKind};
-use peregrine_enrich::{EnrichConfig, HostEnricher};
+use peregrine_enrich::{ContainerConfig, EnrichConfig, HostEnricher};
 use peregrine_event::synth::SynthConfig;
 use peregrine_event::EventType;
 use peregrine_probes::{KernelProbe, ProbeOptions, Reader};
@@ -194,6 +194,49 @@ fn summarize(stats: &[StageSnapshot]) {
     );
 }
 
+/// The enricher's container settings from `containers:`; says which runtime sockets exist.
+pub fn container_config(c: &peregrine_config::Containers) -> ContainerConfig {
+    let out = ContainerConfig {
+        enabled: c.enabled,
+        docker_sockets: c.docker_sockets.clone(),
+        cri_sockets: c.cri_sockets.clone(),
+        workers: c.workers,
+        queue_size: c.queue_size,
+        request_timeout: c.request_timeout,
+        not_found_retry: c.not_found_retry,
+        cache_size: c.cache_size,
+        metadata_ttl: c.metadata_ttl,
+        retry_interval: c.retry_interval,
+        hold: c.hold.enabled,
+        hold_timeout: c.hold.timeout,
+        hold_max_events: c.hold.max_events,
+    };
+    if !c.enabled {
+        tracing::info!("container metadata lookups are off (containers.enabled: false)");
+        return out;
+    }
+    let present: Vec<String> = c
+        .docker_sockets
+        .iter()
+        .filter(|s| s.exists())
+        .map(|s| s.display().to_string())
+        .collect();
+    if present.is_empty() {
+        tracing::info!(
+            "no Docker-compatible API socket present yet (containers.docker_sockets); checked again at each lookup"
+        );
+    } else {
+        tracing::info!("container metadata from {}", present.join(", "));
+    }
+    for s in c.cri_sockets.iter().filter(|s| s.exists()) {
+        tracing::warn!(
+            "CRI socket {} is present, but CRI lookups are not implemented: containerd and CRI-O containers get their id and type only",
+            s.display()
+        );
+    }
+    out
+}
+
 pub fn run(opts: RunOptions) -> Result<i32> {
     let mut overrides = opts.overrides.clone();
     if opts.unbuffered {
@@ -222,7 +265,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     // Kernel events arrive bare: they need the process, fd and user tables. Captures and
     // synthetic streams carry their context already.
     let enricher: Box<dyn Enricher> = if src.name() == "kernel" {
-        let mut tables = HostEnricher::new(EnrichConfig::default());
+        let containers = container_config(&cfg.containers);
+        let mut tables = HostEnricher::new(EnrichConfig {
+            containers,
+            bootstrap: false,
+            ..EnrichConfig::default()
+        });
         let n = tables.bootstrap().context("reading /proc")?;
         tracing::info!("{n} processes read from /proc");
         Box::new(HostTables::new(tables))

@@ -35,7 +35,9 @@ impl DropReason {
     }
 }
 
-/// Counters of one stage. Invariant once the stage is idle: `in = out + dropped + filtered`.
+/// Counters of one stage. Invariant once the stage is idle:
+/// `in = out + dropped + filtered + held` (`held`: events the stage keeps for now, a gauge;
+/// only the enrich stage holds any, and it has released them all when it ends).
 #[derive(Debug, Default)]
 pub struct StageStats {
     pub name: Arc<str>,
@@ -44,6 +46,7 @@ pub struct StageStats {
     filtered: AtomicU64,
     dropped: [AtomicU64; 4],
     restarts: AtomicU64,
+    held: AtomicU64,
 }
 
 /// A point-in-time copy of a stage's counters.
@@ -58,6 +61,8 @@ pub struct StageSnapshot {
     pub dropped: u64,
     pub dropped_by_reason: Vec<(String, u64)>,
     pub restarts: u64,
+    /// Events held inside the stage now (see [`StageStats`]).
+    pub held: u64,
 }
 
 impl StageStats {
@@ -88,6 +93,11 @@ impl StageStats {
         self.dropped[i].fetch_add(n as u64, Relaxed);
     }
 
+    /// How many events the stage holds now.
+    pub fn set_held(&self, n: usize) {
+        self.held.store(n as u64, Relaxed);
+    }
+
     pub fn restarted(&self) {
         self.restarts.fetch_add(1, Relaxed);
     }
@@ -106,6 +116,7 @@ impl StageStats {
             dropped: by_reason.iter().map(|(_, c)| c).sum(),
             dropped_by_reason: by_reason,
             restarts: self.restarts.load(Relaxed),
+            held: self.held.load(Relaxed),
         }
     }
 }

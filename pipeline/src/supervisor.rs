@@ -69,6 +69,10 @@ impl Supervisor {
             }
             metrics::counter!("peregrine_stage_restarts_total", "stage" => stage.clone())
                 .absolute(s.restarts);
+            if s.stage == "enrich" {
+                metrics::gauge!("peregrine_stage_held_events", "stage" => stage.clone())
+                    .set(s.held as f64);
+            }
         }
         for (queue, depth, capacity) in p.queue_depths() {
             metrics::gauge!("peregrine_queue_depth_batches", "queue" => queue.clone())

@@ -2,6 +2,7 @@
 //! and the falcosidekick-shaped `outputs:`.
 
 mod channels;
+mod containers;
 mod engine;
 mod outputs;
 mod pipeline;
@@ -10,6 +11,7 @@ mod server;
 mod system;
 
 pub use channels::{FileOutput, HttpOutput, ProgramOutput, StdoutOutput, SyslogOutput};
+pub use containers::{Containers, Hold};
 pub use engine::{Engine, EngineKind, ModernEbpf, Replay, Synthetic};
 pub(crate) use outputs::sidekick_env_keys;
 pub use outputs::{
@@ -79,6 +81,8 @@ pub struct Config {
     pub base_syscalls: BaseSyscalls,
     /// Peregrine's own pipeline tuning.
     pub pipeline: Pipeline,
+    /// Container metadata lookups and the hold of a new container's events.
+    pub containers: Containers,
     /// The falcosidekick-shaped `outputs:` section (`outputs.loki.hostport`, …): the
     /// destinations, their delivery settings and the sidekick-compatible input.
     pub outputs: Outputs,
@@ -121,6 +125,7 @@ impl Default for Config {
             syscall_event_drops: SyscallEventDrops::default(),
             base_syscalls: BaseSyscalls::default(),
             pipeline: Pipeline::default(),
+            containers: Containers::default(),
             outputs: Outputs::default(),
             warnings: Vec::new(),
             files: Vec::new(),
@@ -262,6 +267,7 @@ impl Config {
             }
             "base_syscalls" => self.base_syscalls = BaseSyscalls::decode(v, p, cx)?,
             "pipeline" => self.pipeline = Pipeline::decode(v, p, cx)?,
+            "containers" => self.containers = Containers::decode(v, p, cx)?,
             "outputs" => self.outputs = Outputs::decode(v, p, cx)?,
             _ => {}
         }
@@ -316,6 +322,7 @@ const TOP_KEYS: &[&str] = &[
     "syscall_event_drops",
     "base_syscalls",
     "pipeline",
+    "containers",
     "outputs",
 ];
 
@@ -343,7 +350,10 @@ const TOP_IGNORED: &[Ignored] = &[
     ("grpc", "gRPC was removed from Falco"),
     ("grpc_output", "gRPC was removed from Falco"),
     ("plugins_hostinfo", "Peregrine has no plugins"),
-    ("container_engines", "container metadata is built in"),
+    (
+        "container_engines",
+        "container metadata is built in: see the containers section",
+    ),
     ("metadata_download", "not applicable"),
     (
         "syscall_buf_size_preset",

@@ -3,15 +3,44 @@
 
 use crate::queue::{EdgeSender, SendOutcome};
 use crate::stats::{DropReason, StageStats};
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use peregrine_event::Event;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Adds process, fd, user and container context to events. Replayed and synthetic events
 /// already carry theirs, so they use [`PassThrough`]; the kernel source plugs in the real
 /// tables.
+///
+/// An enricher may hold events back (a new container's, until its metadata is there): on
+/// return from [`Enricher::enrich`] the batch holds what may go on now, which can be fewer
+/// events than came in, plus earlier held ones. Held events come back from a later
+/// `enrich` or [`Enricher::tick`], each process's events in order; [`Enricher::held`]
+/// says how many are inside.
 pub trait Enricher: Send {
     fn enrich(&mut self, batch: &mut Vec<Event>);
+
+    /// Called between batches while events are held (every [`Enricher::tick_interval`])
+    /// and when input is idle: appends to `out` the held events that may go on now.
+    fn tick(&mut self, _out: &mut Vec<Event>) {}
+
+    /// Events held now.
+    fn held(&self) -> usize {
+        0
+    }
+
+    /// Input has ended: appends every held event to `out`.
+    fn finish(&mut self, _out: &mut Vec<Event>) {}
+
+    /// How long the stage may wait for input while events are held.
+    fn tick_interval(&self) -> Duration {
+        Duration::from_millis(2)
+    }
+
+    /// The longest a held event can wait: the stage gives up waiting at shutdown after it.
+    fn max_hold(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// For events that arrive enriched (captures, synthetic streams).
@@ -21,28 +50,51 @@ impl Enricher for PassThrough {
     fn enrich(&mut self, _batch: &mut Vec<Event>) {}
 }
 
-/// The real tables, for events from the kernel. Their counters are exported once a second.
+/// The real tables, for events from the kernel, holding a new container's events until
+/// its metadata is there. Their counters are exported once a second.
 pub struct HostTables {
     tables: peregrine_enrich::HostEnricher,
-    last_export: std::time::Instant,
+    last_export: Instant,
 }
 
 impl HostTables {
     pub fn new(tables: peregrine_enrich::HostEnricher) -> HostTables {
         HostTables {
             tables,
-            last_export: std::time::Instant::now(),
+            last_export: Instant::now(),
+        }
+    }
+
+    fn export(&mut self) {
+        if self.last_export.elapsed() >= Duration::from_secs(1) {
+            self.tables.stats().record_metrics();
+            self.last_export = Instant::now();
         }
     }
 }
 
 impl Enricher for HostTables {
     fn enrich(&mut self, batch: &mut Vec<Event>) {
-        self.tables.enrich(batch);
-        if self.last_export.elapsed() >= std::time::Duration::from_secs(1) {
-            self.tables.stats().record_metrics();
-            self.last_export = std::time::Instant::now();
-        }
+        self.tables.enrich_and_hold(batch);
+        self.export();
+    }
+
+    fn tick(&mut self, out: &mut Vec<Event>) {
+        self.tables.release_held(out);
+        self.export();
+    }
+
+    fn held(&self) -> usize {
+        self.tables.held()
+    }
+
+    fn finish(&mut self, out: &mut Vec<Event>) {
+        self.tables.release_all(out);
+        self.tables.stats().record_metrics();
+    }
+
+    fn max_hold(&self) -> Duration {
+        self.tables.config().containers.hold_timeout
     }
 }
 
@@ -56,6 +108,35 @@ pub fn shard_of(ev: &Event, shards: usize) -> usize {
     (pid.unsigned_abs() as usize) % shards.max(1)
 }
 
+/// Routes `batch` to the shards and counts what was sent or dropped.
+fn route(
+    batch: &mut Vec<Event>,
+    parts: &mut [Vec<Event>],
+    shards: &[EdgeSender<Vec<Event>>],
+    stats: &StageStats,
+    batch_hint: usize,
+) {
+    let k = shards.len();
+    for ev in batch.drain(..) {
+        parts[shard_of(&ev, k)].push(ev);
+    }
+    for (shard, part) in shards.iter().zip(parts.iter_mut()) {
+        if part.is_empty() {
+            continue;
+        }
+        let m = part.len();
+        let full = std::mem::replace(part, Vec::with_capacity(batch_hint / k + 1));
+        match shard.send(full) {
+            SendOutcome::Sent => stats.passed(m),
+            SendOutcome::Dropped => stats.dropped(DropReason::QueueFull, m),
+            SendOutcome::Closed => stats.dropped(DropReason::StageFailure, m),
+        }
+    }
+}
+
+/// The stage loop. Counters: every event received is, once the stage is idle, passed,
+/// dropped or still held (`held` gauge) — never two of them. A batch whose enrichment
+/// panics counts as dropped; the events the enricher held before are not in it.
 pub(crate) fn run(
     input: Receiver<Vec<Event>>,
     mut enricher: Box<dyn Enricher>,
@@ -67,29 +148,52 @@ pub(crate) fn run(
     let mut parts: Vec<Vec<Event>> = (0..k)
         .map(|_| Vec::with_capacity(batch_hint / k + 1))
         .collect();
-    for mut batch in input {
-        let n = batch.len();
-        stats.received(n);
-        let ok = super::guarded(&stats, n, || {
-            enricher.enrich(&mut batch);
-            for ev in batch.drain(..) {
-                parts[shard_of(&ev, k)].push(ev);
-            }
-            for (shard, part) in shards.iter().zip(parts.iter_mut()) {
-                if part.is_empty() {
-                    continue;
+    let mut released = Vec::new();
+    let idle = Duration::from_millis(100);
+    loop {
+        let wait = if enricher.held() > 0 {
+            enricher.tick_interval()
+        } else {
+            idle
+        };
+        match input.recv_timeout(wait) {
+            Ok(mut batch) => {
+                let n = batch.len();
+                stats.received(n);
+                let ok = super::guarded(&stats, n, || {
+                    enricher.enrich(&mut batch);
+                    route(&mut batch, &mut parts, &shards, &stats, batch_hint);
+                });
+                if !ok {
+                    parts.iter_mut().for_each(Vec::clear);
                 }
-                let m = part.len();
-                let full = std::mem::replace(part, Vec::with_capacity(batch_hint / k + 1));
-                match shard.send(full) {
-                    SendOutcome::Sent => stats.passed(m),
-                    SendOutcome::Dropped => stats.dropped(DropReason::QueueFull, m),
-                    SendOutcome::Closed => stats.dropped(DropReason::StageFailure, m),
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let ok = super::guarded(&stats, 0, || {
+                    enricher.tick(&mut released);
+                    route(&mut released, &mut parts, &shards, &stats, batch_hint);
+                });
+                if !ok {
+                    // Released from the hold but not routed: lost with the failure.
+                    let lost = released.len() + parts.iter().map(Vec::len).sum::<usize>();
+                    stats.dropped(DropReason::StageFailure, lost);
+                    released.clear();
+                    parts.iter_mut().for_each(Vec::clear);
                 }
             }
-        });
-        if !ok {
-            parts.iter_mut().for_each(Vec::clear);
+            Err(RecvTimeoutError::Disconnected) => break,
         }
+        stats.set_held(enricher.held());
     }
+    // Input is over: held events still get their lookup's answer (up to the hold's own
+    // bound), then whatever remains goes on.
+    let deadline = Instant::now() + enricher.max_hold();
+    while enricher.held() > 0 && Instant::now() < deadline {
+        std::thread::sleep(enricher.tick_interval());
+        enricher.tick(&mut released);
+        route(&mut released, &mut parts, &shards, &stats, batch_hint);
+    }
+    enricher.finish(&mut released);
+    route(&mut released, &mut parts, &shards, &stats, batch_hint);
+    stats.set_held(enricher.held());
 }
