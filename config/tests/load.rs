@@ -617,6 +617,7 @@ fn containers_section() {
 containers:
   docker_sockets: /var/run/docker.sock
   cri_sockets: []
+  watch_events: false
   workers: 4
   request_timeout: 500ms
   cache_size: 100
@@ -634,6 +635,7 @@ containers:
         vec![PathBuf::from("/var/run/docker.sock")]
     );
     assert!(k.cri_sockets.is_empty());
+    assert!(!k.watch_events);
     assert_eq!((k.workers, k.cache_size), (4, 100));
     assert_eq!(k.request_timeout, Duration::from_millis(500));
     assert_eq!(k.metadata_ttl, Duration::ZERO);

@@ -54,6 +54,9 @@ pub struct ContainerConfig {
     pub docker_sockets: Vec<PathBuf>,
     /// CRI sockets (containerd, CRI-O). Not used yet: the CRI client is not implemented.
     pub cri_sockets: Vec<PathBuf>,
+    /// Follow the runtime's event stream and inspect each container when it is created
+    /// (default true): metadata is usually there before the container's first event.
+    pub watch_events: bool,
     /// Worker threads doing lookups (default 2).
     pub workers: usize,
     /// Lookups waiting for a worker, at most (default 1024); beyond it a lookup fails (counted).
@@ -90,6 +93,7 @@ impl Default for ContainerConfig {
                 PathBuf::from("/run/containerd/containerd.sock"),
                 PathBuf::from("/run/crio/crio.sock"),
             ],
+            watch_events: true,
             workers: 2,
             queue_size: 1024,
             request_timeout: Duration::from_secs(2),

@@ -133,6 +133,19 @@ where
     })
 }
 
+/// Whether a process is a container runtime's own helper that has already been moved into
+/// the container's cgroup but is not the container's workload: runc's `runc init` (started
+/// as `runc init`, often from a memfd copy of the binary, then renamed `runc:[0:PARENT]`,
+/// `runc:[1:CHILD]`, `runc:[2:INIT]`) until it execs the container's command. Such a
+/// process belongs to the host, as its parent runc does.
+pub fn is_runtime_helper(comm: &str, exe: &str, args: &[String]) -> bool {
+    if comm.starts_with("runc:[") {
+        return true;
+    }
+    let base = exe.rsplit('/').next().unwrap_or(exe);
+    (comm == "runc" || base == "runc") && args.first().is_some_and(|a| a == "init")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +244,22 @@ mod tests {
             container_from_cgroups(["", "garbage", "a:b", "=", "::"]),
             None
         );
+    }
+
+    #[test]
+    fn runc_init_is_a_helper() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(is_runtime_helper("runc", "/usr/bin/runc", &args(&["init"])));
+        assert!(is_runtime_helper("6", "runc", &args(&["init"])));
+        assert!(is_runtime_helper("runc:[2:INIT]", "runc", &args(&["init"])));
+        assert!(is_runtime_helper("runc:[1:CHILD]", "", &[]));
+        assert!(!is_runtime_helper(
+            "runc",
+            "/usr/bin/runc",
+            &args(&["start", "x"])
+        ));
+        assert!(!is_runtime_helper("cat", "cat", &args(&["init"])));
+        assert!(!is_runtime_helper("sh", "/bin/sh", &[]));
     }
 
     #[test]

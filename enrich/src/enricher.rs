@@ -161,7 +161,12 @@ impl HostEnricher {
     fn insert_record(&mut self, rec: &ProcRecord, sockets: Option<&SocketMap>) {
         let parent = self.procs.get(&rec.ppid).map(|p| p.info.clone());
         let mut info = process::proc_info(rec, parent.as_ref());
-        let cont: Option<Arc<str>> = rec.container.as_ref().map(|(_, id)| Arc::from(id.as_str()));
+        let helper = container::is_runtime_helper(&rec.comm, &rec.exe, &rec.args);
+        let cont: Option<Arc<str>> = rec
+            .container
+            .as_ref()
+            .filter(|_| !helper)
+            .map(|(_, id)| Arc::from(id.as_str()));
         info.container_id = container_short(cont.as_ref());
         self.resolve_users(&mut info, cont.as_ref(), true);
         let mut fds = FdTable::default();
@@ -179,7 +184,11 @@ impl HostEnricher {
             }
         }
         let mut p = Process::new(Arc::new(info), Arc::new(fds), cont, self.now);
-        p.runtime = rec.container.as_ref().map(|(rt, _)| *rt);
+        p.runtime = rec
+            .container
+            .as_ref()
+            .filter(|_| !helper)
+            .map(|(rt, _)| *rt);
         p.loaded_at = procfs::now_ns();
         self.insert_process(rec.pid, p);
     }
@@ -455,6 +464,10 @@ impl HostEnricher {
         s.container_no_socket = c.no_socket;
         s.container_not_found_retries = c.not_found_retries;
         s.containers_cached = c.cached;
+        s.container_announced = c.announced_hits;
+        s.container_events_created = c.events_created;
+        s.container_events_connects = c.events_connects;
+        s.container_events_errors = c.events_errors;
         let h = self.hold.stats;
         s.held_events = h.held;
         s.held_with_metadata = h.released_with_metadata;
@@ -728,6 +741,13 @@ impl HostEnricher {
                     old.and_then(|p| p.runtime),
                 ),
             };
+        // runc's `runc init` sits in the container's cgroup before it runs the container's
+        // command; it is the runtime's, not the container's.
+        let (cont, runtime) = if container::is_runtime_helper(&info.name, &info.exe, &info.args) {
+            (None, None)
+        } else {
+            (cont, runtime)
+        };
         info.container_id = container_short(cont.as_ref());
         let old_ptid = old.map(|p| p.info.ptid);
         self.resolve_users(&mut info, cont.as_ref(), true);

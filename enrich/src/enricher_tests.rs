@@ -961,3 +961,28 @@ fn the_enricher_can_move_to_the_enrichment_thread() {
     fn sync<T: Send + Sync>() {}
     sync::<crate::SharedStats>();
 }
+
+#[test]
+fn runc_init_in_the_container_cgroup_is_not_the_container() {
+    let mut e = enricher("runc-init");
+    with_shell(&mut e);
+    let id = "8f1c2d3e4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d";
+    let cg = format!("memory=/libpod_parent/libpod-{id}");
+    run(&mut e, t::fork(T0 + 10, 500, 100, "bash"));
+    // runc re-executes itself from a memfd copy as `runc init`, already in the cgroup.
+    let mut runc_init = Exec::new(500, 100, "/dev/fd/6", &["runc", "init"]).cgroups(&[&cg]);
+    runc_init.comm = "runc".into();
+    let ev = run(&mut e, runc_init.event(T0 + 11));
+    assert_eq!(&*proc_of(&ev).container_id, "host");
+    assert_eq!(e.container_full_id(500), None);
+    // runc:[1:CHILD] → runc:[2:INIT], which execs the container's command.
+    let ev = run(&mut e, t::fork(T0 + 12, 501, 500, "runc:[1:CHILD]"));
+    assert_eq!(&*proc_of(&ev).container_id, "host");
+    let ev = run(
+        &mut e,
+        Exec::new(501, 500, "/bin/cat", &["cat", "/etc/shadow"])
+            .cgroups(&[&cg])
+            .event(T0 + 13),
+    );
+    assert_eq!(&*proc_of(&ev).container_id, "8f1c2d3e4a5b");
+}

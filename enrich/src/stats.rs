@@ -107,6 +107,14 @@ stats! {
     container_no_socket: counter "peregrine_enrich_container_lookups_no_socket_total";
     /// API requests repeated because a new container was not known yet.
     container_not_found_retries: counter "peregrine_enrich_container_not_found_retries_total";
+    /// Containers whose metadata the event stream had published before their first event.
+    container_announced: counter "peregrine_enrich_container_announced_total";
+    /// Container create events seen on the runtime's event stream.
+    container_events_created: counter "peregrine_enrich_container_events_created_total";
+    /// Connections made to the runtime's event stream (the first and reconnects).
+    container_events_connects: counter "peregrine_enrich_container_event_stream_connects_total";
+    /// Event stream failures (refused, closed, garbage).
+    container_events_errors: counter "peregrine_enrich_container_event_stream_errors_total";
     /// Container events that went on without metadata because its lookup was in flight
     /// and the hold was not used (off, or a caller without one).
     container_not_ready: counter "peregrine_enrich_container_not_ready_total";

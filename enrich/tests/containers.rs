@@ -122,6 +122,8 @@ fn enricher(sockets: Vec<PathBuf>, tune: impl FnOnce(&mut ContainerConfig)) -> H
     let mut containers = ContainerConfig {
         docker_sockets: sockets,
         not_found_retry: Duration::ZERO,
+        // These tests are about lookups; the event stream has its own test.
+        watch_events: false,
         ..ContainerConfig::default()
     };
     tune(&mut containers);
@@ -536,3 +538,59 @@ fn podman_inspect_over_its_docker_api() {
     // An id podman does not know.
     assert!(client.inspect(&"0".repeat(64)).unwrap().is_none());
 }
+
+#[test]
+fn podman_event_stream_announces_containers_before_their_first_event() {
+    if !podman_ready("podman_event_stream_announces_containers_before_their_first_event") {
+        return;
+    }
+    let mut e = HostEnricher::new(EnrichConfig {
+        containers: ContainerConfig {
+            docker_sockets: vec![PathBuf::from(PODMAN_SOCK)],
+            ..ContainerConfig::default()
+        },
+        ..EnrichConfig::events_only()
+    });
+    host_shell(&mut e);
+    // The watcher connects on its own thread.
+    let start = Instant::now();
+    while e.stats().container_events_connects == 0 && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+        e.enrich_and_hold(&mut Vec::new());
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let name = format!("peregrine-announce-{}", std::process::id());
+    // `--rm` and one quick command: gone within milliseconds of its exit.
+    let out = std::process::Command::new("podman")
+        .args(["run", "--rm", "--network", "none", "--name", &name])
+        .args(["--cidfile", &format!("/tmp/{name}.cid")])
+        .args([IMAGE_FOR_TESTS, "true"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = std::fs::read_to_string(format!("/tmp/{name}.cid")).unwrap();
+    let _ = std::fs::remove_file(format!("/tmp/{name}.cid"));
+    let id = id.trim();
+    // Its first event, replayed after the container is already removed: no hold, no lookup.
+    let mut b = vec![container_exec(501, id, "/bin/true", T0 + 10)];
+    e.enrich_and_hold(&mut b);
+    assert_eq!(b.len(), 1, "not held");
+    assert_eq!(get(&b[0], "container.name"), name);
+    assert_eq!(
+        get(&b[0], "container.image.repository"),
+        "localhost/peregrine-test"
+    );
+    assert_eq!(get(&b[0], "container.type"), "podman");
+    let s = e.stats();
+    assert!(s.container_events_created >= 1, "{s:?}");
+    assert_eq!(
+        (s.container_announced, s.container_lookups, s.held_events),
+        (1, 0, 0)
+    );
+}
+
+const IMAGE_FOR_TESTS: &str = "localhost/peregrine-test:latest";

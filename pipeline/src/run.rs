@@ -200,6 +200,7 @@ pub fn container_config(c: &peregrine_config::Containers) -> ContainerConfig {
         enabled: c.enabled,
         docker_sockets: c.docker_sockets.clone(),
         cri_sockets: c.cri_sockets.clone(),
+        watch_events: c.watch_events,
         workers: c.workers,
         queue_size: c.queue_size,
         request_timeout: c.request_timeout,

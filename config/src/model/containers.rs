@@ -19,6 +19,9 @@ pub struct Containers {
     /// CRI sockets (default `/run/containerd/containerd.sock`, `/run/crio/crio.sock`).
     /// Not used yet: the CRI client is not implemented (a warning says so when one exists).
     pub cri_sockets: Vec<PathBuf>,
+    /// Follow the runtime's event stream and inspect containers as they are created
+    /// (default true).
+    pub watch_events: bool,
     /// Lookup threads, 1..=64 (default 2).
     pub workers: usize,
     /// Lookups waiting for a thread, at most (default 1024).
@@ -69,6 +72,7 @@ impl Default for Containers {
                 PathBuf::from("/run/containerd/containerd.sock"),
                 PathBuf::from("/run/crio/crio.sock"),
             ],
+            watch_events: true,
             workers: 2,
             queue_size: 1024,
             request_timeout: Duration::from_secs(2),
@@ -88,6 +92,7 @@ impl Containers {
             "enabled",
             "docker_sockets",
             "cri_sockets",
+            "watch_events",
             "workers",
             "queue_size",
             "request_timeout",
@@ -106,6 +111,7 @@ impl Containers {
                 "enabled" => out.enabled = boolean(v, &p)?,
                 "docker_sockets" => out.docker_sockets = paths(v, &p)?,
                 "cri_sockets" => out.cri_sockets = paths(v, &p)?,
+                "watch_events" => out.watch_events = boolean(v, &p)?,
                 "workers" => out.workers = size(v, &p, 1, 64)?,
                 "queue_size" => out.queue_size = size(v, &p, 1, 1 << 20)?,
                 "request_timeout" => {

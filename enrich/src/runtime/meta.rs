@@ -13,6 +13,7 @@
 //! and retried after `retry_interval`. Worker threads start with the first lookup.
 
 use super::docker::DockerClient;
+use super::events::{self, Announced, EventCounters};
 use super::RuntimeError;
 use crate::config::ContainerConfig;
 use crate::container::{short_id, Runtime};
@@ -114,6 +115,11 @@ pub struct MetaStats {
     pub latency_ns_total: u64,
     pub latency_ns_max: u64,
     pub cached: u64,
+    /// Containers whose metadata came from the event stream (no lookup, no hold).
+    pub announced_hits: u64,
+    pub events_created: u64,
+    pub events_connects: u64,
+    pub events_errors: u64,
 }
 
 /// The enrichment thread's side of container metadata. See the module docs.
@@ -124,17 +130,27 @@ pub struct ContainerMeta {
     counters: Arc<WorkerCounters>,
     tx: Option<Sender<Request>>,
     stats: MetaStats,
+    /// What the event watcher published.
+    announced: Arc<Announced>,
+    event_counters: Arc<EventCounters>,
 }
 
 impl ContainerMeta {
     pub fn new(cfg: ContainerConfig) -> ContainerMeta {
         let cap = NonZeroUsize::new(cfg.cache_size.max(1)).unwrap_or(NonZeroUsize::MIN);
+        let announced = Arc::new(DashMap::with_hasher(FxBuildHasher));
+        let event_counters = Arc::<EventCounters>::default();
+        if cfg.enabled && cfg.watch_events {
+            events::spawn(cfg.clone(), &announced, event_counters.clone());
+        }
         ContainerMeta {
             local: LruCache::with_hasher(cap, FxBuildHasher),
             shared: Arc::new(DashMap::with_hasher(FxBuildHasher)),
             counters: Arc::default(),
             tx: None,
             stats: MetaStats::default(),
+            announced,
+            event_counters,
             cfg,
         }
     }
@@ -197,6 +213,13 @@ impl ContainerMeta {
             let info = id_only(id, runtime);
             self.insert(id, State::Failed(info.clone()), runtime, now, false);
             return Lookup::Unavailable(info);
+        }
+        // Announced by the runtime when it was created: no lookup needed.
+        if let Some(info) = self.announced.get(&**id).map(|e| e.0.clone()) {
+            self.stats.announced_hits += 1;
+            let info = with_runtime(info, runtime);
+            self.insert(id, State::Ready(info.clone()), runtime, now, false);
+            return Lookup::Ready(info);
         }
         self.stats.lookups += 1;
         self.insert(id, State::Pending, runtime, now, true);
@@ -298,6 +321,7 @@ impl ContainerMeta {
                 rx: rx.clone(),
                 shared: self.shared.clone(),
                 counters: self.counters.clone(),
+                announced: self.announced.clone(),
             };
             let spawned = std::thread::Builder::new()
                 .name(format!("container-lookup-{i}"))
@@ -323,6 +347,9 @@ impl ContainerMeta {
             latency_ns_total: c.latency_ns_total.load(Relaxed),
             latency_ns_max: c.latency_ns_max.load(Relaxed),
             cached: self.local.len() as u64,
+            events_created: self.event_counters.created.load(Relaxed),
+            events_connects: self.event_counters.connects.load(Relaxed),
+            events_errors: self.event_counters.errors.load(Relaxed),
             ..self.stats
         }
     }
@@ -345,6 +372,18 @@ fn apply(e: &mut Entry, answer: Option<Slot>, runtime: Option<Runtime>, now: Ins
     e.at = now;
 }
 
+/// `info` with the runtime type from the cgroup when the runtime did not say.
+fn with_runtime(info: Arc<ContainerInfo>, runtime: Option<Runtime>) -> Arc<ContainerInfo> {
+    match (&info.runtime, runtime) {
+        (None, Some(rt)) => {
+            let mut i = ContainerInfo::clone(&info);
+            i.runtime = Some(rt.as_str().into());
+            Arc::new(i)
+        }
+        _ => info,
+    }
+}
+
 /// What is known without the runtime: the ids and the type (from the cgroup path).
 pub fn id_only(full: &Arc<str>, runtime: Option<Runtime>) -> Arc<ContainerInfo> {
     Arc::new(ContainerInfo {
@@ -360,6 +399,7 @@ struct Worker {
     rx: Receiver<Request>,
     shared: Arc<SharedCache>,
     counters: Arc<WorkerCounters>,
+    announced: Arc<Announced>,
 }
 
 enum Answer {
@@ -375,7 +415,7 @@ impl Worker {
             let slot = match answer {
                 Answer::Found(info) => {
                     c.found.fetch_add(1, Relaxed);
-                    Slot::Found(Arc::new(*info))
+                    Slot::Found(with_runtime(Arc::new(*info), req.runtime))
                 }
                 Answer::Failed(why) => {
                     tracing::debug!(
@@ -421,6 +461,10 @@ impl Worker {
             if sockets.is_empty() {
                 c.no_socket.fetch_add(1, Relaxed);
                 return Answer::Failed("no Docker-compatible API socket found".into());
+            }
+            // The event watcher may have seen it created meanwhile (or before it was removed).
+            if let Some(info) = self.announced.get(&*req.id).map(|e| e.0.clone()) {
+                return Answer::Found(Box::new(ContainerInfo::clone(&info)));
             }
             let mut last_err: Option<RuntimeError> = None;
             for socket in sockets {

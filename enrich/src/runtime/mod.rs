@@ -3,6 +3,8 @@
 //! - [`docker`]: the Docker Engine API's inspect over a unix socket (docker, and podman's
 //!   `podman system service`), with [`http`] a minimal HTTP/1.1 client and [`image`] the
 //!   image-reference and time parsing.
+//! - [`events`]: the runtime's event stream: containers inspected when they are created,
+//!   before their first process runs.
 //! - [`meta`]: [`ContainerMeta`], owned by the enrichment thread: an `lru` cache of what is
 //!   known per container, lookups handed to worker threads that publish their answers into a
 //!   shared `dashmap`, failures cached negatively and retried after an interval.
@@ -12,6 +14,7 @@
 //! counted as `unsupported`.
 
 pub mod docker;
+pub mod events;
 pub mod http;
 pub mod image;
 pub mod meta;
