@@ -9,7 +9,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use peregrine_enrich::testing::{self as t, Exec};
-use peregrine_enrich::{EnrichConfig, HostEnricher};
+use peregrine_enrich::{ContainerConfig, EnrichConfig, HostEnricher};
 use peregrine_event::flags::open::{O_CLOEXEC, O_RDONLY, O_WRONLY};
 use peregrine_event::{Event, EventType, L4Proto, ParamValue, SockTuple};
 use std::hint::black_box;
@@ -256,6 +256,12 @@ fn stream(mix: Mix) -> (Vec<Event>, Vec<Event>) {
 }
 
 fn bench_stream(c: &mut Criterion, name: &str, mix: Mix) {
+    bench_stream_with(c, name, mix, false)
+}
+
+/// `hold`: through `enrich_and_hold`, as the pipeline calls it (nothing is pending here, so
+/// this is its fast path's cost).
+fn bench_stream_with(c: &mut Criterion, name: &str, mix: Mix, hold: bool) {
     let (setup, events) = stream(mix);
     let mut e = HostEnricher::new(EnrichConfig::events_only());
     let mut warm = setup.clone();
@@ -274,19 +280,26 @@ fn bench_stream(c: &mut Criterion, name: &str, mix: Mix) {
                 next = (next + 1) % batches.len();
                 batches[next].clone()
             },
-            |batch| e.enrich(black_box(batch)),
+            |batch| {
+                if hold {
+                    e.enrich_and_hold(black_box(batch))
+                } else {
+                    e.enrich(black_box(batch))
+                }
+            },
             BatchSize::PerIteration,
         )
     });
     group.finish();
     let s = e.stats();
     eprintln!(
-        "{name}: {} events/iteration; process hits {} misses {}; fd hits {} misses {}; table {} processes, {} threads",
+        "{name}: {} events/iteration; process hits {} misses {}; fd hits {} misses {}; container hits {}; table {} processes, {} threads",
         events.len(),
         s.process_hits,
         s.process_misses,
         s.fd_hits,
         s.fd_misses,
+        s.container_hits,
         s.processes,
         s.threads
     );
@@ -298,10 +311,17 @@ fn enrich(c: &mut Criterion) {
     bench_stream(c, "steady_mix", Mix::Steady);
     bench_stream(c, "fd_churn", Mix::FdChurn);
     bench_stream(c, "lookups_only", Mix::LookupsOnly);
+    bench_stream_with(c, "lookups_only_hold", Mix::LookupsOnly, true);
     let mut group = c.benchmark_group("enrich");
     group.sample_size(10);
     group.bench_function("bootstrap_real_proc", |b| {
-        b.iter(|| black_box(HostEnricher::new(EnrichConfig::default()).len()))
+        b.iter(|| {
+            let cfg = EnrichConfig {
+                containers: ContainerConfig::disabled(),
+                ..EnrichConfig::default()
+            };
+            black_box(HostEnricher::new(cfg).len())
+        })
     });
     group.finish();
 }
@@ -395,7 +415,13 @@ fn table_10k(c: &mut Criterion) {
     group.bench_function("lookups_10k_processes", |b| {
         b.iter_batched_ref(
             || lookups.clone(),
-            |batch| e.enrich(black_box(batch)),
+            |batch| {
+                if hold {
+                    e.enrich_and_hold(black_box(batch))
+                } else {
+                    e.enrich(black_box(batch))
+                }
+            },
             BatchSize::PerIteration,
         )
     });
