@@ -293,13 +293,14 @@ fn bench_stream_with(c: &mut Criterion, name: &str, mix: Mix, hold: bool) {
     group.finish();
     let s = e.stats();
     eprintln!(
-        "{name}: {} events/iteration; process hits {} misses {}; fd hits {} misses {}; container hits {}; table {} processes, {} threads",
+        "{name}: {} events/iteration; process hits {} misses {}; fd hits {} misses {}; container cache hits {} (cached failures {}); table {} processes, {} threads",
         events.len(),
         s.process_hits,
         s.process_misses,
         s.fd_hits,
         s.fd_misses,
         s.container_hits,
+        s.container_negative_hits,
         s.processes,
         s.threads
     );
@@ -415,13 +416,7 @@ fn table_10k(c: &mut Criterion) {
     group.bench_function("lookups_10k_processes", |b| {
         b.iter_batched_ref(
             || lookups.clone(),
-            |batch| {
-                if hold {
-                    e.enrich_and_hold(black_box(batch))
-                } else {
-                    e.enrich(black_box(batch))
-                }
-            },
+            |batch| e.enrich(black_box(batch)),
             BatchSize::PerIteration,
         )
     });

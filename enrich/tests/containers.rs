@@ -249,18 +249,17 @@ fn an_absent_socket_fails_fast_with_the_id_and_type() {
     let mut e = enricher(vec![PathBuf::from("/nonexistent/peregrine.sock")], |_| {});
     host_shell(&mut e);
     let mut b = vec![container_exec(501, ID, "/bin/cat", T0 + 10)];
-    let start = Instant::now();
     e.enrich_and_hold(&mut b);
     if b.is_empty() {
         let (out, _) = wait_release(&mut e, Duration::from_secs(5));
         b = out;
     }
-    assert!(
-        start.elapsed() < Duration::from_millis(500),
-        "{:?}",
-        start.elapsed()
-    );
     assert_eq!(b.len(), 1);
+    assert_eq!(
+        e.stats().hold_timeouts,
+        0,
+        "released by the failed lookup, not the timeout"
+    );
     assert_eq!(get(&b[0], "container.id"), &ID[..12]);
     assert_eq!(get(&b[0], "container.type"), "podman");
     assert_eq!(field(&b[0], "container.name"), None);
@@ -281,7 +280,7 @@ fn a_silent_runtime_is_cut_off_by_the_hold_timeout() {
     let rt = FakeRuntime::start("silent", Behaviour::Silent);
     let mut e = enricher(vec![rt.path.clone()], |c| {
         c.hold_timeout = Duration::from_millis(200);
-        c.request_timeout = Duration::from_millis(600);
+        c.request_timeout = Duration::from_secs(3);
     });
     host_shell(&mut e);
     let mut b = vec![
@@ -293,7 +292,7 @@ fn a_silent_runtime_is_cut_off_by_the_hold_timeout() {
     let (out, waited) = wait_release(&mut e, Duration::from_secs(5));
     assert_eq!(out.len(), 1);
     assert!(
-        waited >= Duration::from_millis(150) && waited < Duration::from_millis(550),
+        waited >= Duration::from_millis(150) && waited < Duration::from_millis(2500),
         "{waited:?}"
     );
     assert_eq!(get(&out[0], "container.type"), "podman");
@@ -309,7 +308,7 @@ fn a_silent_runtime_is_cut_off_by_the_hold_timeout() {
     );
     // The request itself times out and is counted as an error.
     let start = Instant::now();
-    while e.stats().container_errors == 0 && start.elapsed() < Duration::from_secs(5) {
+    while e.stats().container_errors == 0 && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
         e.enrich_and_hold(&mut Vec::new());
     }
@@ -326,7 +325,12 @@ fn garbage_from_the_runtime_is_an_error_not_a_stall() {
     let (out, waited) = wait_release(&mut e, Duration::from_secs(5));
     let released = if b.is_empty() { out } else { b };
     assert_eq!(released.len(), 1);
-    assert!(waited < Duration::from_millis(500), "{waited:?}");
+    let _ = waited;
+    assert_eq!(
+        e.stats().hold_timeouts,
+        0,
+        "released by the failed lookup, not the timeout"
+    );
     assert_eq!(field(&released[0], "container.name"), None);
     let s = e.stats();
     assert_eq!((s.container_errors, s.container_found), (1, 0));
@@ -554,7 +558,7 @@ fn podman_event_stream_announces_containers_before_their_first_event() {
     host_shell(&mut e);
     // The watcher connects on its own thread.
     let start = Instant::now();
-    while e.stats().container_events_connects == 0 && start.elapsed() < Duration::from_secs(5) {
+    while e.stats().container_events_connects == 0 && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
         e.enrich_and_hold(&mut Vec::new());
     }

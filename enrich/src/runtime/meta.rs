@@ -218,7 +218,13 @@ impl ContainerMeta {
         if let Some(info) = self.announced.get(&**id).map(|e| e.0.clone()) {
             self.stats.announced_hits += 1;
             let info = with_runtime(info, runtime);
-            self.insert(id, State::Ready(info.clone()), runtime, now, false);
+            // Inspected before it started: ask again for the start time (in the background).
+            let refresh = info.start_ts.is_none() && self.cfg.enabled;
+            self.insert(id, State::Ready(info.clone()), runtime, now, refresh);
+            if refresh {
+                self.stats.refreshes += 1;
+                self.send(id, runtime, false, now);
+            }
             return Lookup::Ready(info);
         }
         self.stats.lookups += 1;
@@ -462,8 +468,13 @@ impl Worker {
                 c.no_socket.fetch_add(1, Relaxed);
                 return Answer::Failed("no Docker-compatible API socket found".into());
             }
-            // The event watcher may have seen it created meanwhile (or before it was removed).
-            if let Some(info) = self.announced.get(&*req.id).map(|e| e.0.clone()) {
+            // The event watcher may have seen it created meanwhile (or before it was
+            // removed). Refreshes ask the runtime itself.
+            let announced = req
+                .first
+                .then(|| self.announced.get(&*req.id).map(|e| e.0.clone()))
+                .flatten();
+            if let Some(info) = announced {
                 return Answer::Found(Box::new(ContainerInfo::clone(&info)));
             }
             let mut last_err: Option<RuntimeError> = None;
