@@ -3,7 +3,7 @@
 use crate::http::{self, WebSettings};
 use crate::pipeline::{Pipeline, PipelineSettings, QueueSettings};
 use crate::queue::Overflow;
-use crate::source::KernelSource;
+use crate::source::{KernelSource, SyscallRequest};
 use crate::source::{ReplaySource, Source, SyntheticSource};
 use crate::stage::enrich::{Enricher, HostTables, PassThrough};
 use crate::stats::StageSnapshot;
@@ -103,7 +103,11 @@ pub fn kernel_syscalls(ruleset: &Ruleset) -> std::collections::BTreeSet<u32> {
     peregrine_probes::interest::syscall_ids(names)
 }
 
-fn kernel(cfg: &Config, ruleset: &Ruleset) -> Result<Box<dyn Source>> {
+fn kernel(
+    cfg: &Config,
+    ruleset: &Ruleset,
+    requests: &mut Option<SyscallRequest>,
+) -> Result<Box<dyn Source>> {
     let m = &cfg.engine.modern_ebpf;
     let opts = ProbeOptions {
         cpus_for_each_buffer: m.cpus_for_each_buffer,
@@ -115,10 +119,17 @@ fn kernel(cfg: &Config, ruleset: &Ruleset) -> Result<Box<dyn Source>> {
     let (probe, rings) = KernelProbe::start(&opts)
         .context("starting the kernel probes (engine.kind: modern_ebpf; --source synthetic runs without them)")?;
     let reader = Reader::new(rings).context("setting up the ring buffer reader")?;
-    Ok(Box::new(KernelSource::new(probe, reader)))
+    let src = KernelSource::new(probe, reader);
+    *requests = Some(src.syscall_requests());
+    Ok(Box::new(src))
 }
 
-fn source(cfg: &Config, opts: &RunOptions, ruleset: &Ruleset) -> Result<Box<dyn Source>> {
+fn source(
+    cfg: &Config,
+    opts: &RunOptions,
+    ruleset: &Ruleset,
+    requests: &mut Option<SyscallRequest>,
+) -> Result<Box<dyn Source>> {
     let synth = &cfg.engine.synthetic;
     let limit = opts.events.or((synth.events > 0).then_some(synth.events));
     let synthetic = |rate: Option<u64>| -> Box<dyn Source> {
@@ -143,7 +154,7 @@ fn source(cfg: &Config, opts: &RunOptions, ruleset: &Ruleset) -> Result<Box<dyn 
                 .context("engine.replay.capture_file is not set")?;
             Box::new(ReplaySource::open(path, None)?)
         }
-        (None, EngineKind::ModernEbpf) => kernel(cfg, ruleset)?,
+        (None, EngineKind::ModernEbpf) => kernel(cfg, ruleset, requests)?,
         (None, EngineKind::Nodriver) => {
             bail!("engine.kind nodriver has no event source; use --source")
         }
@@ -218,7 +229,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     );
 
     let settings = settings(&cfg);
-    let src = source(&cfg, &opts, &ruleset)?;
+    let mut syscall_requests = None;
+    let src = source(&cfg, &opts, &ruleset, &mut syscall_requests)?;
     // Kernel events arrive bare: they need the process, fd and user tables. Captures and
     // synthetic streams carry their context already.
     let enricher: Box<dyn Enricher> = if src.name() == "kernel" {
@@ -276,7 +288,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             if !reload_cfg.2.is_empty() {
                 cfg.rules_files = reload_cfg.2.clone();
             }
-            rules_load::load(&cfg, !reload_cfg.2.is_empty())
+            let ruleset = rules_load::load(&cfg, !reload_cfg.2.is_empty())?;
+            // The kernel sends what the new rules need (applied by the source thread).
+            if let Some(slot) = &syscall_requests {
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(kernel_syscalls(&ruleset));
+            }
+            Ok(ruleset)
         });
         let stats_slot = final_stats.clone();
         let on_finish = Box::new(move |s: Vec<StageSnapshot>| {
