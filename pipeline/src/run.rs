@@ -3,7 +3,7 @@
 use crate::http::{self, WebSettings};
 use crate::pipeline::{Pipeline, PipelineSettings, QueueSettings};
 use crate::queue::Overflow;
-use crate::source::{KernelSource, SyscallRequest};
+use crate::source::KernelSource;
 use crate::source::{ReplaySource, Source, SyntheticSource};
 use crate::stage::enrich::{Enricher, HostTables, PassThrough};
 use crate::stats::StageSnapshot;
@@ -103,32 +103,28 @@ pub fn kernel_syscalls(ruleset: &Ruleset) -> std::collections::BTreeSet<u32> {
     peregrine_probes::interest::syscall_ids(names)
 }
 
-fn kernel(
-    cfg: &Config,
-    ruleset: &Ruleset,
-    requests: &mut Option<SyscallRequest>,
-) -> Result<Box<dyn Source>> {
+/// Starts the probes with only the state-tracking syscalls; the rules' own are added with
+/// [`KernelSource::set_syscalls`] once they are compiled. Started before the rules so the
+/// two start-up memory peaks (kernel BTF for CO-RE, rule compilation) do not stack.
+fn start_kernel(cfg: &Config) -> Result<KernelSource> {
     let m = &cfg.engine.modern_ebpf;
     let opts = ProbeOptions {
         cpus_for_each_buffer: m.cpus_for_each_buffer,
         buffer_bytes: m.buffer_bytes() as u32,
         drop_failed: m.drop_failed_exit,
-        syscalls: kernel_syscalls(ruleset),
+        syscalls: peregrine_probes::interest::syscall_ids([]),
         ..ProbeOptions::default()
     };
     let (probe, rings) = KernelProbe::start(&opts)
         .context("starting the kernel probes (engine.kind: modern_ebpf; --source synthetic runs without them)")?;
     let reader = Reader::new(rings).context("setting up the ring buffer reader")?;
-    let src = KernelSource::new(probe, reader);
-    *requests = Some(src.syscall_requests());
-    Ok(Box::new(src))
+    Ok(KernelSource::new(probe, reader))
 }
 
 fn source(
     cfg: &Config,
     opts: &RunOptions,
-    ruleset: &Ruleset,
-    requests: &mut Option<SyscallRequest>,
+    kernel: Option<KernelSource>,
 ) -> Result<Box<dyn Source>> {
     let synth = &cfg.engine.synthetic;
     let limit = opts.events.or((synth.events > 0).then_some(synth.events));
@@ -154,7 +150,7 @@ fn source(
                 .context("engine.replay.capture_file is not set")?;
             Box::new(ReplaySource::open(path, None)?)
         }
-        (None, EngineKind::ModernEbpf) => kernel(cfg, ruleset, requests)?,
+        (None, EngineKind::ModernEbpf) => Box::new(kernel.context("kernel probes not started")?),
         (None, EngineKind::Nodriver) => {
             bail!("engine.kind nodriver has no event source; use --source")
         }
@@ -221,7 +217,17 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         tracing::warn!("{w}");
     }
     let cfg = Arc::new(cfg);
+    let mut kernel = if opts.source.is_none() && cfg.engine.kind == EngineKind::ModernEbpf {
+        Some(start_kernel(&cfg)?)
+    } else {
+        None
+    };
     let ruleset = rules_load::load(&cfg, !opts.rules.is_empty())?;
+    let syscall_requests = kernel.as_ref().map(KernelSource::syscall_requests);
+    if let Some(k) = kernel.as_mut() {
+        k.set_syscalls(&kernel_syscalls(&ruleset))
+            .context("enabling the syscalls the rules need")?;
+    }
     tracing::info!(
         "{} rules loaded, {} enabled",
         ruleset.rules().len(),
@@ -229,8 +235,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     );
 
     let settings = settings(&cfg);
-    let mut syscall_requests = None;
-    let src = source(&cfg, &opts, &ruleset, &mut syscall_requests)?;
+    let src = source(&cfg, &opts, kernel)?;
     // Kernel events arrive bare: they need the process, fd and user tables. Captures and
     // synthetic streams carry their context already.
     let enricher: Box<dyn Enricher> = if src.name() == "kernel" {

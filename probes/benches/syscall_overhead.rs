@@ -68,7 +68,12 @@ fn attach() -> Attached {
         })
     };
     std::thread::sleep(Duration::from_millis(100));
-    Attached { probe, stop, drained, drain }
+    Attached {
+        probe,
+        stop,
+        drained,
+        drain,
+    }
 }
 
 /// The kernel's own cost: an empty sys_exit program, attached alone.
@@ -78,8 +83,11 @@ fn empty_program() -> aya::Ebpf {
         .btf(Some(&btf))
         .load(peregrine_probes::OBJECT)
         .expect("object loads");
-    let prog: &mut aya::programs::BtfTracePoint =
-        ebpf.program_mut("pg_bench_empty").unwrap().try_into().unwrap();
+    let prog: &mut aya::programs::BtfTracePoint = ebpf
+        .program_mut("pg_bench_empty")
+        .unwrap()
+        .try_into()
+        .unwrap();
     prog.load("sys_exit", &btf).expect("empty program loads");
     prog.attach().expect("empty program attaches");
     ebpf
@@ -91,7 +99,10 @@ fn main() {
         eprintln!("syscall_overhead: needs root to attach the probes; skipped");
         return;
     }
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     // Rounds alternate without and with the probes, so both see the same machine load;
     // the best of each is reported.
     let (mut base_getpid, mut base_open) = (f64::MAX, f64::MAX);
@@ -126,7 +137,10 @@ fn main() {
     println!("getpid (not traced):   {base_getpid:7.1} ns -> {with_getpid:7.1} ns  (+{:.1} ns per syscall)", with_getpid - base_getpid);
     println!("openat+close (traced): {base_open:7.1} ns -> {with_open:7.1} ns  (+{:.1} ns per pair, +{:.1} ns per traced syscall)",
         with_open - base_open, (with_open - base_open) / 2.0);
-    println!("drained while the open loops ran: {events} events in {secs:.2} s = {:.0} events/s", events as f64 / secs);
+    println!(
+        "drained while the open loops ran: {events} events in {secs:.2} s = {:.0} events/s",
+        events as f64 / secs
+    );
     println!("kernel: {sent} records attempted, {drops} dropped; reader: {} records, {} malformed, {} late",
         stats.records, stats.malformed, stats.late);
 }

@@ -33,6 +33,14 @@ impl KernelSource {
         self.requested.clone()
     }
 
+    /// Sends exactly these syscalls from now on.
+    pub fn set_syscalls(
+        &mut self,
+        ids: &BTreeSet<u32>,
+    ) -> Result<(), peregrine_probes::ProbeError> {
+        self.probe.set_syscalls(ids)
+    }
+
     fn apply_requested(&mut self) {
         let Some(ids) = self.requested.lock().ok().and_then(|mut r| r.take()) else {
             return;
