@@ -30,12 +30,12 @@ const RULES: &str = r#"
 - rule: Read shadow
   desc: a test rule on the sensitive-file pattern
   condition: evt.type in (open, openat, openat2) and evt.is_open_read = true and fd.name = /etc/shadow
-  output: "shadow read (user=%user.name proc.name=%proc.name fd.name=%fd.name)"
+  output: "shadow read (user=%user.name proc.name=%proc.name fd.name=%fd.name ppid=%proc.ppid)"
   priority: WARNING
 - rule: Shell true
   desc: a test exec rule
   condition: evt.type in (execve, execveat) and proc.name = sh and proc.args = "-c true"
-  output: "sh -c true (cmdline=%proc.cmdline pname=%proc.pname)"
+  output: "sh -c true (cmdline=%proc.cmdline pname=%proc.pname ppid=%proc.ppid)"
   priority: NOTICE
 "#;
 
@@ -110,13 +110,17 @@ impl Agent {
     }
 }
 
-fn run(cmd: &str, args: &[&str]) {
-    let st = Command::new(cmd)
+/// Runs a command to the end and returns its pid, so the test can pick its own alerts out
+/// of everything else happening on the host.
+fn run(cmd: &str, args: &[&str]) -> u32 {
+    let mut child = Command::new(cmd)
         .args(args)
         .stdout(Stdio::null())
-        .status()
+        .spawn()
         .unwrap();
-    assert!(st.success(), "{cmd} {args:?}");
+    let pid = child.id();
+    assert!(child.wait().unwrap().success(), "{cmd} {args:?}");
+    pid
 }
 
 #[test]
@@ -125,13 +129,14 @@ fn cat_shadow_and_shell_on_the_host() {
         return;
     }
     let agent = Agent::start("host");
-    run("/bin/bash", &["-c", "/bin/cat /etc/shadow; true"]);
+    let bash = run("/bin/bash", &["-c", "/bin/cat /etc/shadow; true"]);
     run("/bin/sh", &["-c", "true"]);
     let alerts = agent.stop();
 
+    // Other processes on the host (other test runs, containers) may read /etc/shadow too.
     let shadow: Vec<&Value> = alerts
         .iter()
-        .filter(|a| a["rule"] == "Read shadow")
+        .filter(|a| a["rule"] == "Read shadow" && a["output_fields"]["proc.ppid"] == bash)
         .collect();
     assert_eq!(shadow.len(), 1, "{alerts:#?}");
     let f = &shadow[0]["output_fields"];
@@ -143,7 +148,9 @@ fn cat_shadow_and_shell_on_the_host() {
 
     let shell: Vec<&Value> = alerts
         .iter()
-        .filter(|a| a["rule"] == "Shell true")
+        .filter(|a| {
+            a["rule"] == "Shell true" && a["output_fields"]["proc.ppid"] == std::process::id()
+        })
         .collect();
     assert_eq!(shell.len(), 1, "{alerts:#?}");
     let f = &shell[0]["output_fields"];
