@@ -218,25 +218,23 @@ static __always_inline void pg_emit_ints(__u16 etype, const int n, const __u64 *
 
 /* ---- task helpers ---- */
 
+/*
+ * The file behind fd in `task`, which must be a BTF pointer (bpf_get_current_task_btf):
+ * the walk down to the fd array is direct loads, no helper calls; only the array slot,
+ * a plain pointer, needs bpf_probe_read_kernel.
+ */
 static __always_inline __u64 pg_fd_file_ptr(struct task_struct *task, long fd)
 {
-	struct files_struct *files = NULL;
-	struct fdtable *fdt = NULL;
-	struct file **fds = NULL;
-	unsigned int max_fds = 0;
 	struct file *file = NULL;
 	if (fd < 0)
 		return 0;
-	PG_READ(files, task->files);
+	struct files_struct *files = task->files;
 	if (!files)
 		return 0;
-	PG_READ(fdt, files->fdt);
-	if (!fdt)
+	struct fdtable *fdt = files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
 		return 0;
-	PG_READ(max_fds, fdt->max_fds);
-	if (fd >= max_fds)
-		return 0;
-	PG_READ(fds, fdt->fd);
+	struct file **fds = fdt->fd;
 	if (!fds)
 		return 0;
 	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);

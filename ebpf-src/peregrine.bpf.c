@@ -108,3 +108,14 @@ int pg_sys_exit(__u64 *ctx)
 	}
 	return 0;
 }
+
+/*
+ * Does nothing: the syscall_overhead bench attaches it alone to measure what the kernel's
+ * sys_exit tracepoint path costs before any of Peregrine's code runs. Never attached by
+ * the agent.
+ */
+SEC("tp_btf/sys_exit")
+int pg_bench_empty(__u64 *ctx)
+{
+	return 0;
+}

@@ -43,6 +43,16 @@ fn sum_metric(text: &str, name: &str) -> u64 {
         .sum::<f64>() as u64
 }
 
+/// The agent must not outlive a failed run (it would keep tracing and hold the port).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn main() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -73,7 +83,7 @@ fn main() {
     for f in files {
         cmd.args(["-r", shared.join(f).to_str().unwrap()]);
     }
-    let mut agent = cmd
+    let agent = cmd
         .args([
             "-o",
             "json_output=true",
@@ -90,7 +100,8 @@ fn main() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start the agent");
-    let pid = agent.id();
+    let mut agent = KillOnDrop(agent);
+    let pid = agent.0.id();
     let start = Instant::now();
     while metrics(port).is_empty() {
         assert!(
@@ -133,7 +144,7 @@ fn main() {
     let rss_peak = status_kib(pid, "VmHWM:");
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    let _ = agent.wait();
+    let _ = agent.0.wait();
     let stats =
         std::fs::read_to_string("/tmp/peregrine-kernel-load-stats.json").unwrap_or_default();
     let pipeline_dropped: u64 = serde_json::from_str::<Vec<serde_json::Value>>(&stats)

@@ -103,22 +103,29 @@ pub fn kernel_syscalls(ruleset: &Ruleset) -> std::collections::BTreeSet<u32> {
     peregrine_probes::interest::syscall_ids(names)
 }
 
-fn kernel(cfg: &Config, ruleset: &Ruleset) -> Result<Box<dyn Source>> {
+/// Starts the probes with only the state-tracking syscalls; the rules' own are added with
+/// [`KernelSource::set_syscalls`] once they are compiled. Started before the rules so the
+/// two start-up memory peaks (kernel BTF for CO-RE, rule compilation) do not stack.
+fn start_kernel(cfg: &Config) -> Result<KernelSource> {
     let m = &cfg.engine.modern_ebpf;
     let opts = ProbeOptions {
         cpus_for_each_buffer: m.cpus_for_each_buffer,
         buffer_bytes: m.buffer_bytes() as u32,
         drop_failed: m.drop_failed_exit,
-        syscalls: kernel_syscalls(ruleset),
+        syscalls: peregrine_probes::interest::syscall_ids([]),
         ..ProbeOptions::default()
     };
     let (probe, rings) = KernelProbe::start(&opts)
         .context("starting the kernel probes (engine.kind: modern_ebpf; --source synthetic runs without them)")?;
     let reader = Reader::new(rings).context("setting up the ring buffer reader")?;
-    Ok(Box::new(KernelSource::new(probe, reader)))
+    Ok(KernelSource::new(probe, reader))
 }
 
-fn source(cfg: &Config, opts: &RunOptions, ruleset: &Ruleset) -> Result<Box<dyn Source>> {
+fn source(
+    cfg: &Config,
+    opts: &RunOptions,
+    kernel: Option<KernelSource>,
+) -> Result<Box<dyn Source>> {
     let synth = &cfg.engine.synthetic;
     let limit = opts.events.or((synth.events > 0).then_some(synth.events));
     let synthetic = |rate: Option<u64>| -> Box<dyn Source> {
@@ -143,7 +150,7 @@ fn source(cfg: &Config, opts: &RunOptions, ruleset: &Ruleset) -> Result<Box<dyn 
                 .context("engine.replay.capture_file is not set")?;
             Box::new(ReplaySource::open(path, None)?)
         }
-        (None, EngineKind::ModernEbpf) => kernel(cfg, ruleset)?,
+        (None, EngineKind::ModernEbpf) => Box::new(kernel.context("kernel probes not started")?),
         (None, EngineKind::Nodriver) => {
             bail!("engine.kind nodriver has no event source; use --source")
         }
@@ -254,7 +261,17 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         tracing::warn!("{w}");
     }
     let cfg = Arc::new(cfg);
+    let mut kernel = if opts.source.is_none() && cfg.engine.kind == EngineKind::ModernEbpf {
+        Some(start_kernel(&cfg)?)
+    } else {
+        None
+    };
     let ruleset = rules_load::load(&cfg, !opts.rules.is_empty())?;
+    let syscall_requests = kernel.as_ref().map(KernelSource::syscall_requests);
+    if let Some(k) = kernel.as_mut() {
+        k.set_syscalls(&kernel_syscalls(&ruleset))
+            .context("enabling the syscalls the rules need")?;
+    }
     tracing::info!(
         "{} rules loaded, {} enabled",
         ruleset.rules().len(),
@@ -262,7 +279,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     );
 
     let settings = settings(&cfg);
-    let src = source(&cfg, &opts, &ruleset)?;
+    let src = source(&cfg, &opts, kernel)?;
     // Kernel events arrive bare: they need the process, fd and user tables. Captures and
     // synthetic streams carry their context already.
     let enricher: Box<dyn Enricher> = if src.name() == "kernel" {
@@ -325,7 +342,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             if !reload_cfg.2.is_empty() {
                 cfg.rules_files = reload_cfg.2.clone();
             }
-            rules_load::load(&cfg, !reload_cfg.2.is_empty())
+            let ruleset = rules_load::load(&cfg, !reload_cfg.2.is_empty())?;
+            // The kernel sends what the new rules need (applied by the source thread).
+            if let Some(slot) = &syscall_requests {
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(kernel_syscalls(&ruleset));
+            }
+            Ok(ruleset)
         });
         let stats_slot = final_stats.clone();
         let on_finish = Box::new(move |s: Vec<StageSnapshot>| {

@@ -30,22 +30,27 @@ const RULES: &str = r#"
 - rule: Read shadow
   desc: a test rule on the sensitive-file pattern
   condition: evt.type in (open, openat, openat2) and evt.is_open_read = true and fd.name = /etc/shadow
-  output: "shadow read (user=%user.name proc.name=%proc.name fd.name=%fd.name)"
+  output: "shadow read (user=%user.name proc.name=%proc.name fd.name=%fd.name ppid=%proc.ppid)"
   priority: WARNING
 - rule: Shell true
   desc: a test exec rule
   condition: evt.type in (execve, execveat) and proc.name = sh and proc.args = "-c true"
-  output: "sh -c true (cmdline=%proc.cmdline pname=%proc.pname)"
+  output: "sh -c true (cmdline=%proc.cmdline pname=%proc.pname ppid=%proc.ppid)"
   priority: NOTICE
 "#;
 
+/// Each test's agent sees the whole host: one at a time, so they do not see each other.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct Agent {
+    _turn: std::sync::MutexGuard<'static, ()>,
     child: Child,
     dir: PathBuf,
 }
 
 impl Agent {
     fn start(name: &str) -> Agent {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir =
             std::env::temp_dir().join(format!("peregrine-kernel-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -64,7 +69,11 @@ impl Agent {
             .stderr(Stdio::from(File::create(dir.join("stderr")).unwrap()))
             .spawn()
             .expect("start peregrine");
-        let agent = Agent { child, dir };
+        let agent = Agent {
+            _turn: turn,
+            child,
+            dir,
+        };
         let start = Instant::now();
         while !agent.stderr().contains("processes read from /proc") {
             assert!(
@@ -101,13 +110,17 @@ impl Agent {
     }
 }
 
-fn run(cmd: &str, args: &[&str]) {
-    let st = Command::new(cmd)
+/// Runs a command to the end and returns its pid, so the test can pick its own alerts out
+/// of everything else happening on the host.
+fn run(cmd: &str, args: &[&str]) -> u32 {
+    let mut child = Command::new(cmd)
         .args(args)
         .stdout(Stdio::null())
-        .status()
+        .spawn()
         .unwrap();
-    assert!(st.success(), "{cmd} {args:?}");
+    let pid = child.id();
+    assert!(child.wait().unwrap().success(), "{cmd} {args:?}");
+    pid
 }
 
 #[test]
@@ -116,13 +129,14 @@ fn cat_shadow_and_shell_on_the_host() {
         return;
     }
     let agent = Agent::start("host");
-    run("/bin/bash", &["-c", "/bin/cat /etc/shadow; true"]);
+    let bash = run("/bin/bash", &["-c", "/bin/cat /etc/shadow; true"]);
     run("/bin/sh", &["-c", "true"]);
     let alerts = agent.stop();
 
+    // Other processes on the host (other test runs, containers) may read /etc/shadow too.
     let shadow: Vec<&Value> = alerts
         .iter()
-        .filter(|a| a["rule"] == "Read shadow")
+        .filter(|a| a["rule"] == "Read shadow" && a["output_fields"]["proc.ppid"] == bash)
         .collect();
     assert_eq!(shadow.len(), 1, "{alerts:#?}");
     let f = &shadow[0]["output_fields"];
@@ -134,7 +148,9 @@ fn cat_shadow_and_shell_on_the_host() {
 
     let shell: Vec<&Value> = alerts
         .iter()
-        .filter(|a| a["rule"] == "Shell true")
+        .filter(|a| {
+            a["rule"] == "Shell true" && a["output_fields"]["proc.ppid"] == std::process::id()
+        })
         .collect();
     assert_eq!(shell.len(), 1, "{alerts:#?}");
     let f = &shell[0]["output_fields"];
@@ -144,5 +160,55 @@ fn cat_shadow_and_shell_on_the_host() {
         f["proc.pname"],
         me.trim(),
         "the parent is this test process"
+    );
+}
+
+/// A reload that adds a rule on a syscall nothing needed before (ptrace) turns that
+/// syscall on in the kernel.
+#[test]
+fn reload_turns_on_the_syscalls_new_rules_need() {
+    if skip("reload_turns_on_the_syscalls_new_rules_need") {
+        return;
+    }
+    let agent = Agent::start("reload");
+    let ptrace_rule = r#"
+- rule: Ptrace attach
+  desc: test
+  condition: evt.type = ptrace and proc.pid = {pid}
+  output: "ptrace (proc.name=%proc.name)"
+  priority: WARNING
+"#;
+    let attach = || {
+        // SAFETY: PTRACE_ATTACH on a pid that does not exist fails harmlessly.
+        unsafe { libc::syscall(libc::SYS_ptrace, libc::PTRACE_ATTACH, 0x7fff_fff0, 0, 0) };
+    };
+    attach();
+    let ptrace_rule = ptrace_rule.replace("{pid}", &std::process::id().to_string());
+    std::fs::write(
+        agent.dir.join("rules.yaml"),
+        format!("{RULES}{ptrace_rule}"),
+    )
+    .unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(agent.child.id() as i32, libc::SIGHUP) };
+    let start = Instant::now();
+    while !agent.stderr().contains("kernel syscall set updated") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            agent.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    attach();
+    let alerts = agent.stop();
+    let hits: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Ptrace attach")
+        .collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "only the ptrace after the reload: {alerts:#?}"
     );
 }

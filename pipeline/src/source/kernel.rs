@@ -2,13 +2,20 @@
 
 use super::{Pull, Source};
 use peregrine_probes::{KernelProbe, Reader};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Where a rules reload leaves the syscall set the new rules need; the source applies it
+/// to the kernel between pulls.
+pub type SyscallRequest = Arc<Mutex<Option<BTreeSet<u32>>>>;
 
 /// Drains the probes' rings; exports the kernel's own counters while it does.
 pub struct KernelSource {
     probe: KernelProbe,
     reader: Reader,
     last_export: Instant,
+    requested: SyscallRequest,
 }
 
 impl KernelSource {
@@ -17,6 +24,30 @@ impl KernelSource {
             probe,
             reader,
             last_export: Instant::now(),
+            requested: SyscallRequest::default(),
+        }
+    }
+
+    /// The slot reloads write the new syscall set into.
+    pub fn syscall_requests(&self) -> SyscallRequest {
+        self.requested.clone()
+    }
+
+    /// Sends exactly these syscalls from now on.
+    pub fn set_syscalls(
+        &mut self,
+        ids: &BTreeSet<u32>,
+    ) -> Result<(), peregrine_probes::ProbeError> {
+        self.probe.set_syscalls(ids)
+    }
+
+    fn apply_requested(&mut self) {
+        let Some(ids) = self.requested.lock().ok().and_then(|mut r| r.take()) else {
+            return;
+        };
+        match self.probe.set_syscalls(&ids) {
+            Ok(()) => tracing::info!(syscalls = ids.len(), "kernel syscall set updated"),
+            Err(err) => tracing::error!(%err, "could not update the kernel syscall set"),
         }
     }
 
@@ -52,6 +83,7 @@ impl Source for KernelSource {
     fn pull(&mut self, max: usize, wait: Duration) -> Pull {
         if self.last_export.elapsed() >= Duration::from_secs(1) {
             self.export();
+            self.apply_requested();
             self.last_export = Instant::now();
         }
         let mut out = Vec::with_capacity(max.min(4096));

@@ -4,7 +4,7 @@ mod kernel;
 mod replay;
 mod synthetic;
 
-pub use kernel::KernelSource;
+pub use kernel::{KernelSource, SyscallRequest};
 pub use replay::ReplaySource;
 pub use synthetic::SyntheticSource;
 
