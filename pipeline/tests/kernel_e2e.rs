@@ -37,6 +37,21 @@ const RULES: &str = r#"
   condition: evt.type in (execve, execveat) and proc.name = sh and proc.args = "-c true"
   output: "sh -c true (cmdline=%proc.cmdline pname=%proc.pname ppid=%proc.ppid)"
   priority: NOTICE
+- rule: Hostname read
+  desc: a test rule on ancestry, for a tree whose top started before the agent
+  condition: evt.type in (open, openat, openat2) and fd.name = /etc/hostname and proc.name = cat
+  output: "hostname read (pname=%proc.pname aname2=%proc.aname[2] aname3=%proc.aname[3] pcmdline=%proc.pcmdline ppid=%proc.ppid apid2=%proc.apid[2])"
+  priority: INFO
+- rule: Loopback connect
+  desc: a test rule on socket fds
+  condition: evt.type = connect and fd.sip = 127.0.0.1 and fd.l4proto = tcp
+  output: "connect (fd.name=%fd.name fd.typechar=%fd.typechar fd.cip=%fd.cip fd.sip=%fd.sip fd.sport=%fd.sport proc.pid=%proc.pid)"
+  priority: INFO
+- rule: Dup of shadow
+  desc: a test rule on an fd that only a dup names
+  condition: evt.type in (dup, dup2, dup3) and fd.name = /etc/shadow
+  output: "dup (fd.name=%fd.name fd.directory=%fd.directory fd.filename=%fd.filename fd.typechar=%fd.typechar proc.pid=%proc.pid)"
+  priority: INFO
 "#;
 
 /// Each test's agent sees the whole host: one at a time, so they do not see each other.
@@ -211,4 +226,89 @@ fn reload_turns_on_the_syscalls_new_rules_need() {
         1,
         "only the ptrace after the reload: {alerts:#?}"
     );
+}
+
+/// A three-level tree (bash → sh → cat) whose top started before the agent: the cat's
+/// open has the right parent, grandparent, great-grandparent and parent command line.
+#[test]
+fn ancestry_of_a_tree_older_than_the_agent() {
+    if skip("ancestry_of_a_tree_older_than_the_agent") {
+        return;
+    }
+    use std::io::Write;
+    let mut bash = Command::new("/bin/bash")
+        .args([
+            "-c",
+            "read go; /bin/sh -c '/bin/cat /etc/hostname; true'; true",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let agent = Agent::start("ancestry");
+    bash.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    assert!(bash.wait().unwrap().success());
+    let alerts = agent.stop();
+
+    let mine: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Hostname read" && a["output_fields"]["proc.apid[2]"] == bash.id())
+        .collect();
+    assert_eq!(mine.len(), 1, "{alerts:#?}");
+    let f = &mine[0]["output_fields"];
+    assert_eq!(f["proc.pname"], "sh");
+    assert_eq!(f["proc.pcmdline"], "sh -c /bin/cat /etc/hostname; true");
+    assert_eq!(f["proc.aname[2]"], "bash");
+    let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+    assert_eq!(f["proc.aname[3]"], me.trim(), "the test process is the top");
+}
+
+/// Socket and dup'd fds, from this process's own syscalls: a connect to a loopback
+/// listener carries the tuple, the dup the path of the fd it copies (a file opened before
+/// the agent started).
+#[test]
+fn socket_and_dup_fds_on_the_real_kernel() {
+    if skip("socket_and_dup_fds_on_the_real_kernel") {
+        return;
+    }
+    use std::os::fd::AsRawFd;
+    let shadow = File::open("/etc/shadow").unwrap();
+    let agent = Agent::start("fds");
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let client_port = client.local_addr().unwrap().port();
+    // SAFETY: dup of an fd this test owns; the copy is closed right away.
+    let copy = unsafe { libc::dup(shadow.as_raw_fd()) };
+    assert!(copy >= 0);
+    // SAFETY: closing the fd dup returned.
+    unsafe { libc::close(copy) };
+    let alerts = agent.stop();
+    let me = std::process::id();
+
+    let connects: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Loopback connect" && a["output_fields"]["proc.pid"] == me)
+        .collect();
+    assert_eq!(connects.len(), 1, "{alerts:#?}");
+    let f = &connects[0]["output_fields"];
+    assert_eq!(f["fd.typechar"], "4");
+    assert_eq!(f["fd.sip"], "127.0.0.1");
+    assert_eq!(f["fd.sport"], port);
+    assert_eq!(f["fd.cip"], "127.0.0.1");
+    assert_eq!(
+        f["fd.name"],
+        format!("127.0.0.1:{client_port}->127.0.0.1:{port}")
+    );
+
+    let dups: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Dup of shadow" && a["output_fields"]["proc.pid"] == me)
+        .collect();
+    assert_eq!(dups.len(), 1, "{alerts:#?}");
+    let f = &dups[0]["output_fields"];
+    assert_eq!(f["fd.name"], "/etc/shadow");
+    assert_eq!(f["fd.directory"], "/etc");
+    assert_eq!(f["fd.filename"], "shadow");
+    assert_eq!(f["fd.typechar"], "f");
 }
