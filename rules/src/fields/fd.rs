@@ -223,7 +223,7 @@ pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
         F::Filename => match info {
             Some(i) if i.kind == FdKind::File => {
                 let name = i.name.as_str();
-                let base = match name.rfind('/') {
+                let base = match last_slash(name) {
                     Some(pos) if pos + 1 < name.len() => &name[pos + 1..],
                     Some(_) => name,
                     None => "/",
@@ -347,7 +347,7 @@ pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
         F::Filename => match info {
             Some(i) if i.kind == FdKind::File => {
                 let name = i.name.as_str();
-                Borrowed::str(match name.rfind('/') {
+                Borrowed::str(match last_slash(name) {
                     Some(pos) if pos + 1 < name.len() => &name[pos + 1..],
                     Some(_) => name,
                     None => "/",
@@ -415,9 +415,16 @@ fn creates_named_fd(etype: EventType) -> bool {
     )
 }
 
+/// The position of the last '/' in `name` (memchr's search: `str::rfind` costs several
+/// times more on short paths).
+#[inline]
+fn last_slash(name: &str) -> Option<usize> {
+    memchr::memrchr(b'/', name.as_bytes())
+}
+
 /// [`falco_dirname`] of a whole name, as a sub-slice (or "/").
 fn falco_dirname_of(name: &str) -> &str {
-    match name.rfind('/') {
+    match last_slash(name) {
         Some(pos) if pos != 0 => {
             if pos + 1 < name.len() {
                 &name[..pos]
@@ -492,7 +499,7 @@ fn write_creator_name(ev: &Event, raw: bool, buf: &mut String) {
 /// or "/" when that is the only one; a trailing-slash path is kept whole.
 fn falco_dirname(buf: &mut String, start: usize) {
     let name = &buf[start..];
-    match name.rfind('/') {
+    match last_slash(name) {
         Some(pos) if pos != 0 => {
             if pos + 1 < name.len() {
                 buf.truncate(start + pos);
