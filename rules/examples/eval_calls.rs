@@ -69,4 +69,7 @@ fn main() {
         }
     }
     println!("{} events, {} matches", events.len(), m.len());
+    if std::env::var("RUNS").is_ok() {
+        print!("{}", rs.index_summary());
+    }
 }

@@ -17,11 +17,36 @@ pub(crate) struct Needles {
     /// Some needle is empty: every text contains it.
     empty: bool,
     anchors: Anchors,
-    /// Per anchor byte (in `anchors` order): the needles anchored on it, with the
-    /// position of the anchor in each.
-    at: Vec<(u8, Vec<(usize, usize)>)>,
+    /// Per anchor byte (in `anchors` order): the needles anchored on it.
+    at: Vec<(u8, Vec<Anchored>)>,
     /// For long texts; every match, overlapping.
     ac: AhoCorasick,
+}
+
+/// A needle as found from its anchor byte.
+#[derive(Debug)]
+struct Anchored {
+    needle: usize,
+    /// Position of the anchor byte in the needle.
+    offset: usize,
+    len: usize,
+    /// The needle's first 8 bytes (zero-padded) and the mask of those that exist.
+    head: u64,
+    head_mask: u64,
+}
+
+/// Up to 8 bytes of `b` from `start` as a little-endian word, zero-padded.
+#[inline]
+fn word_at(b: &[u8], start: usize) -> u64 {
+    match b.get(start..start + 8) {
+        Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
+        None => {
+            let rest = &b[start..];
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(buf)
+        }
+    }
 }
 
 /// Up to this many anchor bytes are searched a word at a time.
@@ -69,7 +94,7 @@ fn commonness(b: u8) -> u32 {
 
 impl Needles {
     pub(crate) fn new(needles: Vec<Box<[u8]>>) -> Needles {
-        let mut at: Vec<(u8, Vec<(usize, usize)>)> = Vec::new();
+        let mut at: Vec<(u8, Vec<Anchored>)> = Vec::new();
         let mut empty = false;
         for (i, n) in needles.iter().enumerate() {
             let Some((k, &b)) = n
@@ -80,9 +105,21 @@ impl Needles {
                 empty = true;
                 continue;
             };
+            let n8 = n.len().min(8);
+            let entry = Anchored {
+                needle: i,
+                offset: k,
+                len: n.len(),
+                head: word_at(&n[..n8], 0),
+                head_mask: if n8 == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (8 * n8)) - 1
+                },
+            };
             match at.iter_mut().find(|(x, _)| *x == b) {
-                Some((_, list)) => list.push((i, k)),
-                None => at.push((b, vec![(i, k)])),
+                Some((_, list)) => list.push(entry),
+                None => at.push((b, vec![entry])),
             }
         }
         let anchors = match at.len() {
@@ -154,61 +191,78 @@ impl Needles {
     /// returns true (and then returns true).
     #[inline]
     fn scan(&self, hay: &[u8], mut found: impl FnMut(usize) -> bool) -> bool {
-        let mut check = |p: usize, entry: &[(usize, usize)]| {
-            for &(i, k) in entry {
-                if p >= k && hay[p - k..].starts_with(&self.needles[i]) && found(i) {
-                    return true;
-                }
-            }
-            false
-        };
         match &self.anchors {
             Anchors::None => false,
             Anchors::Swar(pats) => {
-                let entry = |c: u8| {
-                    let e = pats
-                        .iter()
-                        .position(|p| *p as u8 == c)
-                        .expect("a hit is an anchor byte");
-                    &self.at[e].1
-                };
-                let mut chunks = hay.chunks_exact(8);
                 let mut base = 0;
-                for chunk in &mut chunks {
-                    let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-                    let mut hits = swar_hits(word, pats);
+                while base < hay.len() {
+                    let mut hits = swar_hits(word_at(hay, base), pats);
+                    if base + 8 > hay.len() {
+                        // Only the bytes of the text, not the padding.
+                        hits &= u64::MAX >> (8 * (base + 8 - hay.len()));
+                    }
                     while hits != 0 {
                         let p = base + hits.trailing_zeros() as usize / 8;
                         hits &= hits - 1;
-                        if check(p, entry(hay[p])) {
+                        let c = hay[p];
+                        let e = pats.iter().position(|x| *x as u8 == c).unwrap_or(0);
+                        if self.verify(hay, p, &self.at[e].1, &mut found) {
                             return true;
                         }
                     }
                     base += 8;
                 }
-                let rest = chunks.remainder();
-                if !rest.is_empty() {
-                    let mut buf = [0u8; 8];
-                    buf[..rest.len()].copy_from_slice(rest);
-                    // Only the bytes of the text, not the padding.
-                    let valid = u64::MAX >> (8 * (8 - rest.len()));
-                    let mut hits = swar_hits(u64::from_le_bytes(buf), pats) & valid;
-                    while hits != 0 {
-                        let p = base + hits.trailing_zeros() as usize / 8;
-                        hits &= hits - 1;
-                        if check(p, entry(hay[p])) {
-                            return true;
-                        }
-                    }
-                }
                 false
             }
             Anchors::Table(table) => hay.iter().enumerate().any(|(p, &c)| {
                 let e = table[c as usize];
-                e != 0 && check(p, &self.at[e as usize - 1].1)
+                e != 0 && self.verify(hay, p, &self.at[e as usize - 1].1, &mut found)
             }),
         }
     }
+
+    /// Compares the needles of `entry` around the anchor byte at `p`.
+    #[inline(always)]
+    fn verify(
+        &self,
+        hay: &[u8],
+        p: usize,
+        entry: &[Anchored],
+        found: &mut impl FnMut(usize) -> bool,
+    ) -> bool {
+        for a in entry {
+            let Some(start) = p.checked_sub(a.offset) else {
+                continue;
+            };
+            if start + a.len > hay.len() || word_at(hay, start) & a.head_mask != a.head {
+                continue;
+            }
+            if (a.len <= 8 || hay[start + 8..start + a.len] == self.needles[a.needle][8..])
+                && found(a.needle)
+            {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Whether `s` has two '/' in a row, a word at a time.
+pub(crate) fn has_double_slash(s: &[u8]) -> bool {
+    let slashes = [u64::from_ne_bytes([b'/'; 8])];
+    // Whether the previous word ended with a '/'.
+    let mut carry = false;
+    let mut base = 0;
+    while base < s.len() {
+        // Padding bytes are zero, never '/'.
+        let m = swar_hits(word_at(s, base), &slashes);
+        if m & (m >> 8) != 0 || (carry && m & 0x80 != 0) {
+            return true;
+        }
+        carry = m >> 63 != 0;
+        base += 8;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -232,6 +286,24 @@ mod tests {
         out.sort();
         out.dedup();
         out
+    }
+
+    #[test]
+    fn double_slashes() {
+        for (s, want) in [
+            ("", false),
+            ("/", false),
+            ("//", true),
+            ("/a/b/c", false),
+            ("/a/b/c//", true),
+            ("1234567/", false),
+            ("1234567//", true),
+            ("12345678//", true),
+            ("/a/b/c/d/e/f/g/h", false),
+            ("/a/b/c/d/e/f/g//h", true),
+        ] {
+            assert_eq!(has_double_slash(s.as_bytes()), want, "{s:?}");
+        }
     }
 
     #[test]
@@ -279,6 +351,21 @@ mod tests {
                     "{needles:?} in {hay:?}"
                 );
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Small alphabets, so that needles occur, overlap and sit at the ends.
+        #[test]
+        fn agrees_with_a_naive_search_on_random_text(
+            needles in proptest::collection::vec("[ab/._z]{1,11}", 1..7),
+            hay in "[ab/._z]{0,40}",
+        ) {
+            let refs: Vec<&str> = needles.iter().map(String::as_str).collect();
+            let n = set(&refs);
+            proptest::prop_assert_eq!(found(&n, &hay), naive(&refs, &hay));
+            proptest::prop_assert_eq!(n.is_match(hay.as_bytes()), !naive(&refs, &hay).is_empty());
+            proptest::prop_assert_eq!(has_double_slash(hay.as_bytes()), hay.contains("//"));
         }
     }
 }

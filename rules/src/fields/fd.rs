@@ -303,7 +303,7 @@ pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
 pub(crate) fn can_borrow(f: F) -> bool {
     !matches!(
         f,
-        F::Uid | F::Nameraw | F::Containername | F::Containerdirectory | F::Ip | F::Port | F::Net
+        F::Uid | F::Containername | F::Containerdirectory | F::Ip | F::Port | F::Net
     )
 }
 
@@ -390,13 +390,16 @@ pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
             Borrowed::i64(((i.dev & 0xff) | ((i.dev >> 12) & 0xfff00)) as i64)
         }),
         F::Ino => info.map_or(none, |i| Borrowed::i64(i.ino as i64)),
-        F::Uid
-        | F::Nameraw
-        | F::Containername
-        | F::Containerdirectory
-        | F::Ip
-        | F::Port
-        | F::Net => Borrowed::NotBorrowable,
+        // Stored as passed; extraction only collapses runs of '/', which most names lack.
+        F::Nameraw => match info {
+            Some(i) if !crate::eval::needles::has_double_slash(i.nameraw.as_bytes()) => {
+                Borrowed::str(&i.nameraw)
+            }
+            _ => Borrowed::NotBorrowable,
+        },
+        F::Uid | F::Containername | F::Containerdirectory | F::Ip | F::Port | F::Net => {
+            Borrowed::NotBorrowable
+        }
     }
 }
 
