@@ -70,24 +70,29 @@ impl<'a> Atom<'a> {
 
 /// The atoms of `node` when it holds only if one of them holds: an `or` of checks, or of
 /// `and`s (each needs one indexable operand: the one least likely to hold).
-fn atoms<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) -> bool {
+fn atoms<'a>(node: &'a Node, defs: &[SlotDef], t: EventType, out: &mut Vec<Atom<'a>>) -> bool {
     let len = out.len();
-    let ok = atoms_inner(node, defs, out);
+    let ok = atoms_inner(node, defs, t, out);
     if !ok {
         out.truncate(len);
     }
     ok
 }
 
-fn atoms_inner<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) -> bool {
+fn atoms_inner<'a>(
+    node: &'a Node,
+    defs: &[SlotDef],
+    t: EventType,
+    out: &mut Vec<Atom<'a>>,
+) -> bool {
     match node {
-        Node::Memo { inner, .. } => atoms(inner, defs, out),
-        Node::Or(items) => items.iter().all(|n| atoms(n, defs, out)),
+        Node::Memo { inner, .. } => atoms(inner, defs, t, out),
+        Node::Or(items) => items.iter().all(|n| atoms(n, defs, t, out)),
         Node::And(items) => {
             let mut best: Option<(f64, Vec<Atom<'a>>)> = None;
             for n in items.iter() {
                 let mut mine = Vec::new();
-                if atoms(n, defs, &mut mine) {
+                if atoms(n, defs, t, &mut mine) {
                     let rate: f64 = mine.iter().map(|a| a.pass_rate(defs)).sum();
                     if best.as_ref().is_none_or(|(b, _)| rate < *b) {
                         best = Some((rate, mine));
@@ -103,7 +108,7 @@ fn atoms_inner<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) ->
             }
         }
         // Guards are computed for every event of the type: only cheap ones pay off.
-        Node::Check(c) if !cheap(&defs[c.slot]) || !cheap_matcher(c) => false,
+        Node::Check(c) if !cheap(&defs[c.slot], t) || !cheap_matcher(c) => false,
         Node::Check(c) => {
             let mut index = Index::default();
             match &c.matcher {
@@ -151,15 +156,14 @@ fn atoms_inner<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) ->
     }
 }
 
-/// Whether a field is cheap to extract: one value read from the event, no joining,
-/// rendering or transforming.
-fn cheap(def: &SlotDef) -> bool {
+/// Whether a field is cheap to extract on events of type `t`: one value read from the
+/// event, no joining, rendering or transforming.
+fn cheap(def: &SlotDef, t: EventType) -> bool {
     let name = def.field.name();
-    def.transforms.is_empty()
-        && !def.field.is_any()
-        && !["cmdline", "args", "env", "exeline", "evt.arg", "evt.rawarg"]
-            .iter()
-            .any(|x| name.contains(x))
+    let renders = ["cmdline", "args", "env", "exeline", "evt.rawarg", "evt.arg"]
+        .iter()
+        .any(|x| name.contains(x));
+    def.transforms.is_empty() && !def.field.is_any() && (!renders || def.field.can_borrow_on(t))
 }
 
 fn cheap_matcher(c: &Check) -> bool {
@@ -239,14 +243,14 @@ fn pass_rate(c: &Check, defs: &[SlotDef]) -> f64 {
 
 /// The necessary conditions of a rule that can be indexed: each is a list of atoms, one of
 /// which must hold.
-fn guards<'a>(cond: &'a Node, defs: &[SlotDef]) -> Vec<Vec<Atom<'a>>> {
+fn guards<'a>(cond: &'a Node, defs: &[SlotDef], t: EventType) -> Vec<Vec<Atom<'a>>> {
     let mut conjuncts = Vec::new();
     top_conjuncts(cond, &mut conjuncts);
     conjuncts
         .into_iter()
         .filter_map(|n| {
             let mut out = Vec::new();
-            atoms(n, defs, &mut out).then_some(out)
+            atoms(n, defs, t, &mut out).then_some(out)
         })
         .collect()
 }
@@ -601,7 +605,7 @@ impl TypeIndex {
         let groups = conds
             .chunks(64)
             .enumerate()
-            .map(|(g, conds)| Group::new(g * 64, conds, defs))
+            .map(|(g, conds)| Group::new(g * 64, conds, defs, t))
             .collect();
         TypeIndex {
             rules: rules.into(),
@@ -632,13 +636,13 @@ impl TypeIndex {
 }
 
 impl Group {
-    fn new(base: usize, conds: &[Node], defs: &[SlotDef]) -> Group {
+    fn new(base: usize, conds: &[Node], defs: &[SlotDef], t: EventType) -> Group {
         let mut plan = PlanBuilder::default();
         // Guards on several steps: (aux layer, rule bit, steps).
         let mut multi: Vec<(usize, Mask, Vec<usize>)> = Vec::new();
         for (pos, cond) in conds.iter().enumerate() {
             let bit: Mask = 1 << pos;
-            let mut guards = guards(cond, defs);
+            let mut guards = guards(cond, defs, t);
             // The most selective ones.
             let rate = |atoms: &Vec<Atom<'_>>| atoms.iter().map(|a| a.pass_rate(defs)).sum::<f64>();
             guards.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
