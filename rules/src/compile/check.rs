@@ -364,15 +364,11 @@ fn merge_into(dst: &mut Matcher, src: Matcher) {
             for m in [a, b] {
                 match m {
                     Contains(f) => needles.push(f.needle().into()),
-                    ContainsAny(ac) => needles.extend(ac.1),
+                    ContainsAny(n) => needles.extend(n.needles().iter().cloned()),
                     _ => {}
                 }
             }
-            let ac = aho_corasick::AhoCorasick::builder()
-                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                .build(&needles)
-                .expect("needles from the rules compile");
-            ContainsAny(Box::new((ac, needles)))
+            ContainsAny(Box::new(crate::eval::needles::Needles::new(needles)))
         }
         (a, b) => {
             let mut prefixes = Vec::new();

@@ -4,12 +4,17 @@
 //! true. For each event type, the guards of all its rules are merged into one hash map and
 //! prefix list per field, so one lookup per field tells which guards hold; only rules whose
 //! guards all hold are evaluated in full.
+//!
+//! The lookups and the cheap checks that are guards too (`evt.is_open_write = true`,
+//! `container.id != host`) are the steps of a plan, cheapest and most selective first.
+//! A step runs only while some rule that has a guard on it is still alive, and a rule dies
+//! as soon as the last step one of its guards depends on has run without satisfying it.
 
 use super::hash::FxHasher;
-use super::matcher::{Matcher, StrMatcher};
+use super::matcher::{Matcher, Ord4, StrMatcher};
+use super::needles::Needles;
 use super::{Check, Ctx, Node, SlotDef};
 use crate::fields::{Borrowed, Value, ValueRef};
-use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use peregrine_event::EventType;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -17,8 +22,8 @@ use std::sync::Arc;
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// A set of rule positions within one event type's candidate list.
-pub(crate) type Mask = Box<[u64]>;
+/// A set of rules within a group (bit `pos - base` for the rule at `pos`).
+type Mask = u64;
 
 /// One test of a field: `slot` equals one of `exact`, starts with one of `prefixes`, ends
 /// with one of `suffixes` or contains one of `contains`, or else a check evaluated as it is.
@@ -33,28 +38,77 @@ struct Index {
 }
 
 enum Atom<'a> {
-    Index(usize, Index),
+    /// An indexed test, with the check it comes from.
+    Index(usize, Index, &'a Arc<Check>),
     Direct(&'a Arc<Check>),
 }
 
+impl<'a> Atom<'a> {
+    /// A rough chance that this atom holds for an event of its type (see [`pass_rate`]).
+    fn pass_rate(&self, defs: &[SlotDef]) -> f64 {
+        match self {
+            Atom::Index(slot, ..) => index_pass_rate(&defs[*slot]),
+            Atom::Direct(c) => pass_rate(c, defs),
+        }
+    }
+
+    fn check(&self) -> &'a Arc<Check> {
+        match self {
+            Atom::Index(_, _, c) | Atom::Direct(c) => c,
+        }
+    }
+
+    /// The step that evaluates this atom alone.
+    fn step_key(&self) -> StepKey {
+        match self {
+            Atom::Index(slot, index, _) if index.contains.is_empty() => StepKey::Lookup(*slot),
+            Atom::Index(slot, ..) => StepKey::Contains(*slot),
+            Atom::Direct(c) => StepKey::Check(key(c)),
+        }
+    }
+}
+
 /// The atoms of `node` when it holds only if one of them holds: an `or` of checks, or of
-/// `and`s (each needs its first indexable operand).
-fn atoms<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) -> bool {
+/// `and`s (each needs one indexable operand: the one least likely to hold).
+fn atoms<'a>(node: &'a Node, defs: &[SlotDef], t: EventType, out: &mut Vec<Atom<'a>>) -> bool {
     let len = out.len();
-    let ok = atoms_inner(node, defs, out);
+    let ok = atoms_inner(node, defs, t, out);
     if !ok {
         out.truncate(len);
     }
     ok
 }
 
-fn atoms_inner<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) -> bool {
+fn atoms_inner<'a>(
+    node: &'a Node,
+    defs: &[SlotDef],
+    t: EventType,
+    out: &mut Vec<Atom<'a>>,
+) -> bool {
     match node {
-        Node::Memo { inner, .. } => atoms(inner, defs, out),
-        Node::Or(items) => items.iter().all(|n| atoms(n, defs, out)),
-        Node::And(items) => items.iter().any(|n| atoms(n, defs, out)),
+        Node::Memo { inner, .. } => atoms(inner, defs, t, out),
+        Node::Or(items) => items.iter().all(|n| atoms(n, defs, t, out)),
+        Node::And(items) => {
+            let mut best: Option<(f64, Vec<Atom<'a>>)> = None;
+            for n in items.iter() {
+                let mut mine = Vec::new();
+                if atoms(n, defs, t, &mut mine) {
+                    let rate: f64 = mine.iter().map(|a| a.pass_rate(defs)).sum();
+                    if best.as_ref().is_none_or(|(b, _)| rate < *b) {
+                        best = Some((rate, mine));
+                    }
+                }
+            }
+            match best {
+                Some((_, mine)) => {
+                    out.extend(mine);
+                    true
+                }
+                None => false,
+            }
+        }
         // Guards are computed for every event of the type: only cheap ones pay off.
-        Node::Check(c) if !cheap(&defs[c.slot]) || !cheap_matcher(c) => false,
+        Node::Check(c) if !cheap(&defs[c.slot], t) || !cheap_matcher(c) => false,
         Node::Check(c) => {
             let mut index = Index::default();
             match &c.matcher {
@@ -71,8 +125,12 @@ fn atoms_inner<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) ->
                 Matcher::Str(StrMatcher::Contains(f)) if !f.needle().is_empty() => {
                     index.contains.push(f.needle().to_vec())
                 }
-                Matcher::Str(StrMatcher::ContainsAny(ac)) if ac.1.iter().all(|n| !n.is_empty()) => {
-                    index.contains.extend(ac.1.iter().map(|n| n.to_vec()))
+                Matcher::Str(StrMatcher::ContainsAny(n))
+                    if n.needles().iter().all(|n| !n.is_empty()) =>
+                {
+                    index
+                        .contains
+                        .extend(n.needles().iter().map(|n| n.to_vec()))
                 }
                 Matcher::Str(StrMatcher::Glob(g)) => {
                     let p = g.literal_prefix();
@@ -90,7 +148,7 @@ fn atoms_inner<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) ->
             out.push(if empty {
                 Atom::Direct(c)
             } else {
-                Atom::Index(c.slot, index)
+                Atom::Index(c.slot, index, c)
             });
             true
         }
@@ -98,23 +156,14 @@ fn atoms_inner<'a>(node: &'a Node, defs: &[SlotDef], out: &mut Vec<Atom<'a>>) ->
     }
 }
 
-/// Whether a field is cheap to extract: one value read from the event, no joining,
-/// rendering or transforming.
-fn cheap(def: &SlotDef) -> bool {
+/// Whether a field is cheap to extract on events of type `t`: one value read from the
+/// event, no joining, rendering or transforming.
+fn cheap(def: &SlotDef, t: EventType) -> bool {
     let name = def.field.name();
-    def.transforms.is_empty()
-        && !def.field.is_any()
-        && ![
-            "cmdline",
-            "args",
-            "env",
-            "exeline",
-            "evt.arg",
-            "evt.rawarg",
-            "nameraw",
-        ]
+    let renders = ["cmdline", "args", "env", "exeline", "evt.rawarg", "evt.arg"]
         .iter()
-        .any(|x| name.contains(x))
+        .any(|x| name.contains(x));
+    def.transforms.is_empty() && !def.field.is_any() && (!renders || def.field.can_borrow_on(t))
 }
 
 fn cheap_matcher(c: &Check) -> bool {
@@ -147,21 +196,73 @@ fn cheap_matcher(c: &Check) -> bool {
     }
 }
 
+/// The assumed chance that an indexed test (equality with a listed value, a listed prefix,
+/// suffix or substring) holds: rules list the unusual values.
+const INDEX_PASS_RATE: f64 = 0.1;
+
+/// Fields with a handful of possible values, where rules test the usual one as a type
+/// filter (`fd.typechar = f` on opens, `fd.l4proto = tcp`): equality mostly holds.
+fn few_values(def: &SlotDef) -> bool {
+    matches!(
+        def.field.name(),
+        "fd.typechar" | "fd.type" | "fd.l4proto" | "fd.sockfamily" | "evt.dir" | "evt.res"
+    )
+}
+
+fn index_pass_rate(def: &SlotDef) -> f64 {
+    if few_values(def) {
+        0.8
+    } else {
+        INDEX_PASS_RATE
+    }
+}
+
+/// A rough, static chance that a check holds, used only to order the prefilter's steps (a
+/// wrong guess costs time, never a result): equality with a listed value is unusual,
+/// inequality and range tests (`fd.num >= 0`, `container.id != host`) usually hold, and so
+/// does a number's default (`proc.tty = 0`).
+fn pass_rate(c: &Check, defs: &[SlotDef]) -> f64 {
+    let p = match &c.matcher {
+        Matcher::Exists => 0.9,
+        Matcher::Bool(_) => 0.5,
+        Matcher::Num(Ord4::Eq, 0) => 0.5,
+        Matcher::Num(Ord4::Eq, _) => 0.1,
+        Matcher::Num(..) => 0.8,
+        Matcher::Str(StrMatcher::Cmp(..)) => 0.5,
+        Matcher::Str(_) => index_pass_rate(&defs[c.slot]),
+        Matcher::NumSet(_) | Matcher::IpSet(_) | Matcher::Modifier(..) => INDEX_PASS_RATE,
+        Matcher::Net(_) => 0.3,
+        Matcher::Dynamic { .. } => 0.5,
+    };
+    if c.negate {
+        1.0 - p
+    } else {
+        p
+    }
+}
+
 /// The necessary conditions of a rule that can be indexed: each is a list of atoms, one of
 /// which must hold.
-fn guards<'a>(cond: &'a Node, defs: &[SlotDef]) -> Vec<Vec<Atom<'a>>> {
-    let conjuncts: &[Node] = match cond {
-        Node::And(items) => items,
-        other => std::slice::from_ref(other),
-    };
+fn guards<'a>(cond: &'a Node, defs: &[SlotDef], t: EventType) -> Vec<Vec<Atom<'a>>> {
+    let mut conjuncts = Vec::new();
+    top_conjuncts(cond, &mut conjuncts);
     conjuncts
-        .iter()
+        .into_iter()
         .filter_map(|n| {
             let mut out = Vec::new();
-            // An `and` at the top is no disjunction: its operands are conjuncts already.
-            (!matches!(n, Node::And(_)) && atoms(n, defs, &mut out)).then_some(out)
+            atoms(n, defs, t, &mut out).then_some(out)
         })
         .collect()
+}
+
+/// The operands of the top-level `and`, with shared `and`s (a memoized macro such as
+/// `open_read`) opened up: each is a necessary condition of its own.
+fn top_conjuncts<'a>(node: &'a Node, out: &mut Vec<&'a Node>) {
+    match node {
+        Node::And(items) => items.iter().for_each(|n| top_conjuncts(n, out)),
+        Node::Memo { inner, .. } if matches!(**inner, Node::And(_)) => top_conjuncts(inner, out),
+        other => out.push(other),
+    }
 }
 
 /// A check's identity across rules: equal text, equal result.
@@ -169,23 +270,50 @@ fn key(c: &Check) -> String {
     format!("{c:?}")
 }
 
-/// The lookups for one field; masks are over guard ids.
+/// What an atom satisfies: the single-step guards of some rules (bit per rule) and the
+/// guards with atoms in several steps (bit per rule, in `aux[k]` for a rule's `k`-th such
+/// guard).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Sat {
+    single: Mask,
+    aux: [Mask; AUX],
+}
+
+impl Sat {
+    fn all() -> Sat {
+        Sat {
+            single: Mask::MAX,
+            aux: [Mask::MAX; AUX],
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, other: &Sat) {
+        self.single |= other.single;
+        for (a, b) in self.aux.iter_mut().zip(&other.aux) {
+            *a |= b;
+        }
+    }
+}
+
+/// At most this many guards with atoms in several steps per rule.
+const AUX: usize = 3;
+
+/// The lookups of one field (its exact/prefix/suffix atoms, or its `contains` atoms), each
+/// with what it satisfies.
 #[derive(Debug)]
 struct SlotIndex {
     slot: usize,
     /// Rejects most values that are no key of `exact` before hashing them.
     filter: LenFilter,
-    exact: FxMap<Box<str>, Mask>,
-    prefixes: Vec<(Box<str>, Mask)>,
+    exact: FxMap<Box<str>, Sat>,
+    prefixes: Vec<(Box<str>, Sat)>,
     /// Per prefix, its first 8 bytes and their mask: compared as one word before the
     /// prefix itself.
     prefix_heads: Vec<(u64, u64)>,
-    suffixes: Vec<(Box<str>, Mask)>,
-    /// One multi-pattern search for every `contains` needle, with each needle's guards.
-    contains: Option<(AhoCorasick, Vec<Mask>)>,
-    /// Every guard with an atom on this field: the answer when the value is not a plain
-    /// string.
-    all: Mask,
+    suffixes: Vec<(Box<str>, Sat)>,
+    /// One multi-pattern search for every `contains` needle, with what each satisfies.
+    contains: Option<(Needles, Vec<Sat>)>,
 }
 
 /// A 512-bit filter on (length, last byte) of a set's strings: hashing a whole path only
@@ -225,34 +353,68 @@ fn head8(b: &[u8]) -> u64 {
 /// A [`SlotIndex`] being built.
 struct SlotBuilder {
     slot: usize,
-    exact: FxMap<Box<str>, Mask>,
-    prefixes: Vec<(Box<str>, Mask)>,
-    suffixes: Vec<(Box<str>, Mask)>,
-    contains: Vec<(Box<[u8]>, Mask)>,
-    all: Mask,
+    exact: FxMap<Box<str>, Sat>,
+    prefixes: Vec<(Box<str>, Sat)>,
+    suffixes: Vec<(Box<str>, Sat)>,
+    contains: Vec<(Box<[u8]>, Sat)>,
 }
 
-fn add_to<K: PartialEq>(list: &mut Vec<(K, Mask)>, key: K, id: usize, words: usize) {
+fn add_to<K: PartialEq>(list: &mut Vec<(K, Sat)>, key: K, sat: &Sat) {
     match list.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, m)) => set_bit(m, id),
-        None => {
-            let mut m = mask(words);
-            set_bit(&mut m, id);
-            list.push((key, m));
-        }
+        Some((_, m)) => m.add(sat),
+        None => list.push((key, *sat)),
     }
 }
 
 impl SlotBuilder {
+    fn new(slot: usize) -> SlotBuilder {
+        SlotBuilder {
+            slot,
+            exact: FxMap::default(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+            contains: Vec::new(),
+        }
+    }
+
+    /// Adds `index`, satisfying `sat`.
+    fn add(&mut self, index: &Index, sat: &Sat) {
+        for p in &index.contains {
+            add_to(&mut self.contains, p.as_slice().into(), sat);
+        }
+        for x in &index.exact {
+            self.exact.entry(x.as_str().into()).or_default().add(sat);
+        }
+        for p in &index.prefixes {
+            add_to(&mut self.prefixes, p.as_str().into(), sat);
+        }
+        for p in &index.suffixes {
+            add_to(&mut self.suffixes, p.as_str().into(), sat);
+        }
+    }
+
+    /// A rough cost of one lookup, in units of a check on a field read in place (measured
+    /// with callgrind: a hashed lookup costs about one and a half, a `contains` search on
+    /// a path about two and a half).
+    fn cost(&self, defs: &[SlotDef]) -> f64 {
+        let mut cost = 1.0;
+        if !self.exact.is_empty() {
+            cost += 0.5;
+        }
+        cost += 0.1 * (self.prefixes.len() + self.suffixes.len()) as f64;
+        if !self.contains.is_empty() {
+            cost += 1.0 + 0.1 * self.contains.len() as f64;
+        }
+        if !defs[self.slot].field.can_borrow() {
+            cost += 3.0;
+        }
+        cost
+    }
+
     fn build(self) -> SlotIndex {
         let contains = (!self.contains.is_empty()).then(|| {
             let (needles, masks): (Vec<_>, Vec<_>) = self.contains.into_iter().unzip();
-            let ac = AhoCorasick::builder()
-                .kind(Some(AhoCorasickKind::DFA))
-                .prefilter(false)
-                .build(&needles)
-                .expect("needles from the rules compile");
-            (ac, masks)
+            (Needles::new(needles), masks)
         });
         let mut filter = LenFilter::default();
         for k in self.exact.keys() {
@@ -279,39 +441,77 @@ impl SlotBuilder {
             prefixes: self.prefixes,
             suffixes: self.suffixes,
             contains,
-            all: self.all,
         }
     }
 }
 
 impl SlotIndex {
-    /// Adds the guards that hold when the field's value is `v`.
+    /// What the field's value `v` satisfies.
     #[inline]
-    fn lookup(&self, v: &str, passed: &mut [u64]) {
+    fn lookup(&self, v: &str, hit: &mut Sat) {
         if self.filter.may_contain(v) {
             if let Some(m) = self.exact.get(v) {
-                or_into(passed, m);
+                hit.add(m);
             }
         }
         if !self.prefixes.is_empty() {
             let head = head8(v.as_bytes());
             for ((p, m), &(want, mask)) in self.prefixes.iter().zip(&self.prefix_heads) {
                 if head & mask == want && v.starts_with(&**p) {
-                    or_into(passed, m);
+                    hit.add(m);
                 }
             }
         }
         for (p, m) in &self.suffixes {
             if v.ends_with(&**p) {
-                or_into(passed, m);
+                hit.add(m);
             }
         }
-        if let Some((ac, masks)) = &self.contains {
-            for hit in ac.find_overlapping_iter(v) {
-                or_into(passed, &masks[hit.pattern().as_usize()]);
-            }
+        if let Some((needles, sats)) = &self.contains {
+            needles.each_match(v.as_bytes(), |i| hit.add(&sats[i]));
         }
     }
+}
+
+/// One unit of prefilter work.
+#[derive(Debug)]
+// Steps are few and stored inline, in the order they run: no indirection for lookups.
+#[allow(clippy::large_enum_variant)]
+enum StepKind {
+    /// The indexed atoms of one field.
+    Lookup(SlotIndex),
+    /// One check, with what it satisfies when it holds.
+    Check(Arc<Check>, Sat),
+}
+
+#[derive(Debug)]
+struct Step {
+    kind: StepKind,
+    /// The rules with an atom in this step: it runs only while one of them is alive.
+    users: Mask,
+    /// The rules with a guard in this step alone: those it does not satisfy die.
+    single: Mask,
+    /// Per `aux` layer, the rules whose guard on several steps is decided by this one (its
+    /// last): those not satisfied by then die.
+    closes: [Mask; AUX],
+    /// Whether `closes` has any bit.
+    closes_any: bool,
+}
+
+/// At most this many guards per rule are used (the most selective ones): each further one
+/// saves less.
+const MAX_GUARDS: usize = 8;
+
+/// Up to 64 consecutive rules of one event type and the plan that decides which of them to
+/// evaluate.
+#[derive(Debug, Default)]
+struct Group {
+    /// Position of the first rule.
+    base: usize,
+    /// Every rule of the group.
+    all: Mask,
+    /// In the order they are tried.
+    steps: Box<[Step]>,
 }
 
 /// The rules of one event type and what decides which of them to evaluate.
@@ -321,26 +521,74 @@ pub(crate) struct TypeIndex {
     pub rules: Box<[u32]>,
     /// Their conditions, specialised to this event type.
     pub conds: Box<[Node]>,
-    /// Per rule, the guards it needs: `(word, bits)` pairs in `needs[ranges[i]..ranges[i+1]]`.
-    ranges: Box<[u32]>,
-    needs: Box<[(u32, u64)]>,
-    words: usize,
-    slots: Vec<SlotIndex>,
-    /// Checks that several rules need, evaluated once, with the guards they satisfy.
-    direct: Vec<(Arc<Check>, Mask)>,
+    groups: Box<[Group]>,
 }
 
-fn mask(words: usize) -> Mask {
-    vec![0; words].into()
+/// What a step evaluates, to share it between rules.
+#[derive(Clone, PartialEq, Eq)]
+enum StepKey {
+    Lookup(usize),
+    Contains(usize),
+    Check(String),
 }
 
-fn set_bit(m: &mut [u64], bit: usize) {
-    m[bit / 64] |= 1 << (bit % 64);
+/// The steps of a group being built.
+#[derive(Default)]
+struct PlanBuilder<'a> {
+    keys: Vec<StepKey>,
+    builders: Vec<StepBuilder<'a>>,
+    /// Per step, the rules with an atom in it, and those with a guard in it alone.
+    users: Vec<Mask>,
+    single: Vec<Mask>,
 }
 
-fn or_into(dst: &mut [u64], src: &[u64]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d |= s;
+impl<'a> PlanBuilder<'a> {
+    /// The step for `key` that holds no single-step guard of the rules in `bit` yet, or a
+    /// new one.
+    fn step_for(&mut self, key: StepKey, check: &'a Arc<Check>, bit: Mask) -> usize {
+        let found =
+            (0..self.keys.len()).find(|&i| self.keys[i] == key && self.single[i] & bit == 0);
+        if let Some(i) = found {
+            return i;
+        }
+        self.builders.push(match &key {
+            StepKey::Lookup(slot) | StepKey::Contains(slot) => {
+                StepBuilder::Lookup(SlotBuilder::new(*slot))
+            }
+            StepKey::Check(_) => StepBuilder::Check(check, Sat::default()),
+        });
+        self.keys.push(key);
+        self.users.push(0);
+        self.single.push(0);
+        self.keys.len() - 1
+    }
+}
+
+/// A step being built.
+enum StepBuilder<'a> {
+    Lookup(SlotBuilder),
+    Check(&'a Arc<Check>, Sat),
+}
+
+impl StepBuilder<'_> {
+    /// Cheap tests that are likely to fail first: the classic order for a conjunction
+    /// (ascending cost / chance of failing).
+    fn rank(&self, defs: &[SlotDef]) -> f64 {
+        let (cost, rate) = match self {
+            StepBuilder::Lookup(s) => (s.cost(defs), index_pass_rate(&defs[s.slot])),
+            StepBuilder::Check(c, _) => {
+                (if c.fast.is_some() { 1.0 } else { 3.0 }, pass_rate(c, defs))
+            }
+        };
+        cost / (1.0 - rate).max(0.01)
+    }
+
+    fn add(&mut self, atom: &Atom<'_>, sat: &Sat) {
+        match (self, atom) {
+            (StepBuilder::Lookup(b), Atom::Index(_, index, _)) => b.add(index, sat),
+            (StepBuilder::Check(_, s), Atom::Direct(_)) => s.add(sat),
+            _ => unreachable!("an atom goes to the step of its kind"),
+        }
     }
 }
 
@@ -354,149 +602,235 @@ impl TypeIndex {
     ) -> TypeIndex {
         let (rules, conds): (Vec<u32>, Vec<Node>) =
             rules.map(|(i, c)| (i, c.specialise(t))).unzip();
-        let mut per_rule: Vec<Vec<Vec<Atom<'_>>>> = conds.iter().map(|c| guards(c, defs)).collect();
-        // A check worth evaluating up front is one several rules need; the others are left
-        // to each rule's own (short-circuiting) evaluation.
-        let mut uses: HashMap<String, usize> = HashMap::new();
-        for atom in per_rule.iter().flatten().flatten() {
-            if let Atom::Direct(c) = atom {
-                *uses.entry(key(c)).or_default() += 1;
-            }
-        }
-        // Except when the field is read in place from the event: then the check costs about
-        // as much up front as within the rule, and a failing one skips the whole rule.
-        // That is only worth it for rules with no other guard: otherwise the other guard
-        // usually rejects the event first, and the check would cost every event.
-        for guards in &mut per_rule {
-            let shared = |a: &Atom<'_>| match a {
-                Atom::Direct(c) => uses[&key(c)] >= 2,
-                Atom::Index(..) => true,
-            };
-            let fast = |a: &Atom<'_>| match a {
-                Atom::Direct(c) => c.fast.is_some(),
-                Atom::Index(..) => true,
-            };
-            if guards.iter().any(|atoms| atoms.iter().all(shared)) {
-                guards.retain(|atoms| atoms.iter().all(shared));
-            } else {
-                guards.retain(|atoms| atoms.iter().all(|a| shared(a) || fast(a)));
-            }
-        }
-        let words = per_rule.iter().map(Vec::len).sum::<usize>().div_ceil(64);
-        let mut builders: Vec<SlotBuilder> = Vec::new();
-        let mut direct: Vec<(Arc<Check>, Mask)> = Vec::new();
-        let mut direct_keys: Vec<String> = Vec::new();
-        let mut ranges = vec![0u32];
-        let mut needs: Vec<(u32, u64)> = Vec::new();
-        let mut id = 0usize;
-        for guards in per_rule {
-            let mut need = mask(words);
-            for atoms in guards {
-                set_bit(&mut need, id);
-                for a in atoms {
-                    let (slot, index) = match a {
-                        Atom::Direct(c) => {
-                            let k = key(c);
-                            match direct_keys.iter().position(|x| *x == k) {
-                                Some(p) => set_bit(&mut direct[p].1, id),
-                                None => {
-                                    let mut m = mask(words);
-                                    set_bit(&mut m, id);
-                                    direct.push((c.clone(), m));
-                                    direct_keys.push(k);
-                                }
-                            }
-                            continue;
-                        }
-                        Atom::Index(slot, index) => (slot, index),
-                    };
-                    let pos = match builders.iter().position(|s| s.slot == slot) {
-                        Some(p) => p,
-                        None => {
-                            builders.push(SlotBuilder {
-                                slot,
-                                exact: FxMap::default(),
-                                prefixes: Vec::new(),
-                                suffixes: Vec::new(),
-                                contains: Vec::new(),
-                                all: mask(words),
-                            });
-                            builders.len() - 1
-                        }
-                    };
-                    let s = &mut builders[pos];
-                    set_bit(&mut s.all, id);
-                    for x in index.exact {
-                        set_bit(s.exact.entry(x.into()).or_insert_with(|| mask(words)), id);
-                    }
-                    for (list, items) in [
-                        (&mut s.prefixes, index.prefixes),
-                        (&mut s.suffixes, index.suffixes),
-                    ] {
-                        for p in items {
-                            add_to(list, p.into(), id, words);
-                        }
-                    }
-                    for p in index.contains {
-                        add_to(&mut s.contains, p.into(), id, words);
-                    }
-                }
-                id += 1;
-            }
-            needs.extend(
-                need.iter()
-                    .enumerate()
-                    .filter(|(_, b)| **b != 0)
-                    .map(|(w, b)| (w as u32, *b)),
-            );
-            ranges.push(needs.len() as u32);
-        }
-        let slots = builders.into_iter().map(SlotBuilder::build).collect();
+        let groups = conds
+            .chunks(64)
+            .enumerate()
+            .map(|(g, conds)| Group::new(g * 64, conds, defs, t))
+            .collect();
         TypeIndex {
             rules: rules.into(),
             conds: conds.into(),
-            ranges: ranges.into(),
-            needs: needs.into(),
-            words,
-            slots,
-            direct,
+            groups,
         }
     }
 
-    /// Fills `passed` with the guards that hold for this event.
-    pub(crate) fn passed(&self, cx: &mut Ctx<'_>, passed: &mut Vec<u64>) {
-        passed.clear();
-        passed.resize(self.words, 0);
-        for s in &self.slots {
-            match cx.defs[s.slot].field.borrow(cx.ev) {
-                Borrowed::Value(ValueRef::Str(v)) => s.lookup(v, passed),
-                // Absent: every check on this field is false.
-                Borrowed::Missing => {}
-                Borrowed::Value(_) => or_into(passed, &s.all),
-                Borrowed::NotBorrowable => {
-                    cx.scratch.ensure(cx.defs, s.slot, cx.ev);
-                    match cx.scratch.value(s.slot) {
-                        None => {}
-                        Some(Value::Str(v)) => s.lookup(v, passed),
-                        Some(_) => or_into(passed, &s.all),
-                    }
+    /// The rules whose guards all hold for this event, group by group: `visit` gets each
+    /// position, in order, until it returns false.
+    #[inline]
+    pub(crate) fn candidates(
+        &self,
+        cx: &mut Ctx<'_>,
+        mut visit: impl FnMut(usize, &mut Ctx<'_>) -> bool,
+    ) {
+        for g in self.groups.iter() {
+            let mut alive = g.prefilter(cx);
+            while alive != 0 {
+                let pos = g.base + alive.trailing_zeros() as usize;
+                alive &= alive - 1;
+                if !visit(pos, cx) {
+                    return;
                 }
             }
         }
-        for (c, m) in &self.direct {
-            if c.eval(cx) {
-                or_into(passed, m);
+    }
+}
+
+impl Group {
+    fn new(base: usize, conds: &[Node], defs: &[SlotDef], t: EventType) -> Group {
+        let mut plan = PlanBuilder::default();
+        // Guards on several steps: (aux layer, rule bit, steps).
+        let mut multi: Vec<(usize, Mask, Vec<usize>)> = Vec::new();
+        for (pos, cond) in conds.iter().enumerate() {
+            let bit: Mask = 1 << pos;
+            let mut guards = guards(cond, defs, t);
+            // The most selective ones.
+            let rate = |atoms: &Vec<Atom<'_>>| atoms.iter().map(|a| a.pass_rate(defs)).sum::<f64>();
+            guards.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+            guards.truncate(MAX_GUARDS);
+            let mut layers = 0;
+            for atoms in &guards {
+                let first = atoms[0].step_key();
+                if atoms.iter().all(|a| a.step_key() == first) {
+                    // One guard per rule and step: a second guard of this rule on the
+                    // same lookup gets a lookup of its own (`fd.name startswith /etc and
+                    // fd.name endswith .conf`); a repeated check is no further guard.
+                    let lookup = matches!(first, StepKey::Lookup(_) | StepKey::Contains(_));
+                    let taken = |p: &PlanBuilder<'_>| {
+                        (0..p.keys.len()).any(|i| p.keys[i] == first && p.single[i] & bit != 0)
+                    };
+                    if !lookup && taken(&plan) {
+                        continue;
+                    }
+                    let s = plan.step_for(first, atoms[0].check(), bit);
+                    let sat = Sat {
+                        single: bit,
+                        ..Sat::default()
+                    };
+                    for a in atoms {
+                        plan.builders[s].add(a, &sat);
+                    }
+                    plan.users[s] |= bit;
+                    plan.single[s] |= bit;
+                } else if layers < AUX {
+                    let mut sat = Sat::default();
+                    sat.aux[layers] = bit;
+                    let mut steps = Vec::new();
+                    for a in atoms {
+                        let s = plan.step_for(a.step_key(), a.check(), 0);
+                        plan.builders[s].add(a, &sat);
+                        plan.users[s] |= bit;
+                        if !steps.contains(&s) {
+                            steps.push(s);
+                        }
+                    }
+                    multi.push((layers, bit, steps));
+                    layers += 1;
+                }
             }
+        }
+        let PlanBuilder {
+            builders,
+            users,
+            single,
+            ..
+        } = plan;
+        let mut order: Vec<usize> = (0..builders.len()).collect();
+        order.sort_by(|&a, &b| builders[a].rank(defs).total_cmp(&builders[b].rank(defs)));
+        let mut place = vec![0; order.len()];
+        for (i, &s) in order.iter().enumerate() {
+            place[s] = i;
+        }
+        let mut closes = vec![[0 as Mask; AUX]; builders.len()];
+        for (layer, bit, steps) in &multi {
+            let last = steps
+                .iter()
+                .copied()
+                .max_by_key(|&s| place[s])
+                .expect("atoms");
+            closes[last][*layer] |= bit;
+        }
+        let mut builders: Vec<Option<StepBuilder<'_>>> = builders.into_iter().map(Some).collect();
+        let steps = order
+            .iter()
+            .map(|&s| Step {
+                kind: match builders[s].take().expect("each step once") {
+                    StepBuilder::Lookup(b) => StepKind::Lookup(b.build()),
+                    StepBuilder::Check(c, sat) => StepKind::Check(c.clone(), sat),
+                },
+                users: users[s],
+                single: single[s],
+                closes: closes[s],
+                closes_any: closes[s].iter().any(|&m| m != 0),
+            })
+            .collect();
+        Group {
+            base,
+            all: if conds.len() == 64 {
+                u64::MAX
+            } else {
+                (1 << conds.len()) - 1
+            },
+            steps,
         }
     }
 
-    /// Whether every guard of the rule at `pos` is in `passed`.
+    /// The rules of this group whose guards all hold for this event (bit `pos - base`).
     #[inline]
-    pub(crate) fn may_match(&self, pos: usize, passed: &[u64]) -> bool {
-        let range = self.ranges[pos] as usize..self.ranges[pos + 1] as usize;
-        self.needs[range]
-            .iter()
-            .all(|&(w, bits)| passed[w as usize] & bits == bits)
+    fn prefilter(&self, cx: &mut Ctx<'_>) -> Mask {
+        let mut alive = self.all;
+        // The guards on several steps satisfied so far.
+        let mut aux = [0 as Mask; AUX];
+        for step in self.steps.iter() {
+            if step.users & alive == 0 {
+                continue;
+            }
+            let mut hit = Sat::default();
+            match &step.kind {
+                StepKind::Lookup(s) => match cx.defs[s.slot].field.borrow(cx.ev) {
+                    Borrowed::Value(ValueRef::Str(v)) => s.lookup(v, &mut hit),
+                    // Absent: every check on this field is false.
+                    Borrowed::Missing => {}
+                    // Not a string: let the rules decide.
+                    Borrowed::Value(_) => hit = Sat::all(),
+                    Borrowed::NotBorrowable => {
+                        cx.scratch.ensure(cx.defs, s.slot, cx.ev);
+                        match cx.scratch.value(s.slot) {
+                            None => {}
+                            Some(Value::Str(v)) => s.lookup(v, &mut hit),
+                            Some(_) => hit = Sat::all(),
+                        }
+                    }
+                },
+                StepKind::Check(c, sat) => {
+                    if c.eval(cx) {
+                        hit = *sat;
+                    }
+                }
+            }
+            alive &= hit.single | !step.single;
+            if step.closes_any {
+                for (k, (a, h)) in aux.iter_mut().zip(&hit.aux).enumerate() {
+                    *a |= h;
+                    alive &= !(step.closes[k] & !*a);
+                }
+            } else {
+                for (a, h) in aux.iter_mut().zip(&hit.aux) {
+                    *a |= h;
+                }
+            }
+            if alive == 0 {
+                break;
+            }
+        }
+        alive
+    }
+}
+
+impl TypeIndex {
+    #[doc(hidden)]
+    pub fn summary(&self, defs: &[SlotDef]) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        for g in self.groups.iter() {
+            let _ = writeln!(s, "  rules {} steps {}", g.all.count_ones(), g.steps.len());
+            for st in g.steps.iter() {
+                let users = st.users.count_ones();
+                match &st.kind {
+                    StepKind::Lookup(x) => {
+                        let _ = writeln!(
+                            s,
+                            "  lookup {} exact {} prefixes {} suffixes {} contains {} users {users}",
+                            defs[x.slot].field.name(),
+                            x.exact.len(),
+                            x.prefixes.len(),
+                            x.suffixes.len(),
+                            x.contains.as_ref().map_or(0, |c| c.1.len())
+                        );
+                    }
+                    StepKind::Check(c, _) => {
+                        let _ = writeln!(
+                            s,
+                            "  check {} {:?} negate={} fast={} users {users}",
+                            defs[c.slot].field.name(),
+                            c.matcher,
+                            c.negate,
+                            c.fast.is_some()
+                        );
+                    }
+                }
+            }
+            for b in 0..g.all.count_ones() as usize {
+                let used: Vec<usize> = g
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, st)| st.users & (1 << b) != 0)
+                    .map(|(i, _)| i)
+                    .collect();
+                let _ = writeln!(s, "  rule {} uses {used:?}", self.rules[g.base + b]);
+            }
+        }
+        s
     }
 }
 
@@ -514,20 +848,34 @@ mod tests {
         (idx, slots)
     }
 
+    fn lookups(idx: &TypeIndex) -> Vec<&SlotIndex> {
+        idx.groups[0]
+            .steps
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StepKind::Lookup(x) => Some(x),
+                StepKind::Check(..) => None,
+            })
+            .collect()
+    }
+
     #[test]
     fn specialised_or_of_types_yields_a_guard() {
         let (idx, _) = index(
             "(evt.type = openat and fd.name startswith /etc) or (evt.type = execve and proc.name = sh)",
             "openat",
         );
-        assert_eq!(idx.slots.len(), 1, "only the openat branch remains");
-        assert_eq!(idx.slots[0].prefixes.len(), 1);
+        assert_eq!(
+            idx.groups[0].steps.len(),
+            1,
+            "only the openat branch remains"
+        );
+        assert_eq!(lookups(&idx)[0].prefixes.len(), 1);
         let (idx, _) = index("evt.type = openat and fd.name glob '*x'", "openat");
         assert!(
-            idx.slots.is_empty() && idx.direct.is_empty(),
+            idx.groups[0].steps.is_empty(),
             "a glob without a literal prefix is no guard"
         );
-        assert!(idx.may_match(0, &vec![0; idx.words]));
     }
 
     fn passes(idx: &TypeIndex, slots: &SlotTable, ev: &peregrine_event::Event) -> bool {
@@ -538,30 +886,44 @@ mod tests {
             defs: &slots.defs,
             scratch: &mut scratch,
         };
-        let mut passed = Vec::new();
-        idx.passed(&mut cx, &mut passed);
-        idx.may_match(0, &passed)
+        let mut found = false;
+        idx.candidates(&mut cx, |pos, _| {
+            found |= pos == 0;
+            true
+        });
+        found
+    }
+
+    fn open_event(name: &str, flags: u64) -> peregrine_event::Event {
+        use peregrine_event::{Event, FdInfo, FdKind, ParamValue, ProcessInfo};
+        let t = EventType::from_name("openat").unwrap();
+        let mut ev = Event::new(
+            t,
+            0,
+            1,
+            vec![
+                ParamValue::Int(3),
+                ParamValue::Int(-100),
+                ParamValue::Str(name.into()),
+                ParamValue::Int(flags as i64),
+            ],
+        );
+        ev.process = Some(std::sync::Arc::new(ProcessInfo::default()));
+        ev.fd = Some(std::sync::Arc::new(FdInfo {
+            num: 3,
+            kind: FdKind::File,
+            name: name.into(),
+            ..Default::default()
+        }));
+        ev
     }
 
     #[test]
     fn contains_suffix_and_glob_prefix_guards() {
-        use peregrine_event::{Event, FdInfo, FdKind, ProcessInfo};
         let cond = "evt.type = openat and (fd.name contains /.ssh/ or fd.name contains id_rsa \
                     or fd.name endswith .pem or fd.name glob '/proc/*/environ')";
         let (idx, slots) = index(cond, "openat");
-        assert_eq!(idx.slots.len(), 1);
-        let t = EventType::from_name("openat").unwrap();
-        let ev = |name: &str| {
-            let mut ev = Event::new(t, 0, 1, vec![]);
-            ev.process = Some(std::sync::Arc::new(ProcessInfo::default()));
-            ev.fd = Some(std::sync::Arc::new(FdInfo {
-                num: 3,
-                kind: FdKind::File,
-                name: name.into(),
-                ..Default::default()
-            }));
-            ev
-        };
+        assert_eq!(lookups(&idx).len(), 2, "one lookup and one contains search");
         for (name, want) in [
             ("/home/a/.ssh/known_hosts", true),
             ("/root/id_rsa.pub", true),
@@ -571,7 +933,27 @@ mod tests {
             ("/etc/passwd", false),
             ("/tmp/ssh", false),
         ] {
-            assert_eq!(passes(&idx, &slots, &ev(name)), want, "{name}");
+            assert_eq!(passes(&idx, &slots, &open_event(name, 0)), want, "{name}");
         }
+    }
+
+    #[test]
+    fn every_cheap_conjunct_is_a_guard_and_steps_run_cheapest_first() {
+        let cond = "evt.type = openat and fd.num >= 0 and fd.name in (/etc/shadow, /etc/passwd) \
+                    and evt.is_open_write = true and not proc.name = sh";
+        let (idx, slots) = index(cond, "openat");
+        let kinds: Vec<String> = idx.groups[0]
+            .steps
+            .iter()
+            .map(|s| match &s.kind {
+                StepKind::Lookup(x) => slots.defs[x.slot].field.name().to_string(),
+                StepKind::Check(c, _) => slots.defs[c.slot].field.name().to_string(),
+            })
+            .collect();
+        assert_eq!(kinds, ["fd.name", "evt.is_open_write", "fd.num"]);
+        // O_WRONLY is 1.
+        assert!(passes(&idx, &slots, &open_event("/etc/shadow", 1)));
+        assert!(!passes(&idx, &slots, &open_event("/etc/shadow", 0)));
+        assert!(!passes(&idx, &slots, &open_event("/etc/hosts", 1)));
     }
 }

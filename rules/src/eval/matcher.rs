@@ -2,6 +2,7 @@
 
 use super::glob::Glob;
 use super::hash::FxSet;
+use super::needles::Needles;
 use super::pmatch::PathTrie;
 use crate::ast::{ListModifier, Op};
 use crate::fields::{Value, ValueRef};
@@ -95,7 +96,7 @@ pub(crate) enum StrMatcher {
     Contains(Box<memmem::Finder<'static>>),
     /// Several needles (an `or` of `contains` on one field, folded at compile time): one
     /// multi-pattern search.
-    ContainsAny(Box<(aho_corasick::AhoCorasick, Vec<Box<[u8]>>)>),
+    ContainsAny(Box<Needles>),
     /// Needle already lower-cased.
     IContains(Box<str>),
     Glob(Glob),
@@ -114,7 +115,7 @@ impl StrMatcher {
             StrMatcher::StartsWithAny(ps) => ps.iter().any(|p| s.starts_with(p.as_bytes())),
             StrMatcher::EndsWith(p) => s.ends_with(p.as_bytes()),
             StrMatcher::Contains(f) => f.find(s).is_some(),
-            StrMatcher::ContainsAny(ac) => ac.0.is_match(s),
+            StrMatcher::ContainsAny(n) => n.is_match(s),
             StrMatcher::IContains(needle) => icontains(s, needle.as_bytes()),
             StrMatcher::Glob(g) => g.matches(&String::from_utf8_lossy(s)),
             StrMatcher::Regex(r) => r.is_match(&String::from_utf8_lossy(s)),
@@ -301,8 +302,7 @@ mod tests {
     #[test]
     fn contains_any() {
         let needles: Vec<Box<[u8]>> = vec![b"trivy".as_slice().into(), b"aqua".as_slice().into()];
-        let ac = aho_corasick::AhoCorasick::new(&needles).unwrap();
-        let m = StrMatcher::ContainsAny(Box::new((ac, needles)));
+        let m = StrMatcher::ContainsAny(Box::new(Needles::new(needles)));
         assert!(m.test_bytes(b"docker.io/aquasec/trivy"));
         assert!(m.test_bytes(b"trivy"));
         assert!(!m.test_bytes(b"docker.io/library/nginx"));

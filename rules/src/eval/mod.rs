@@ -9,6 +9,7 @@ pub(crate) mod guard;
 pub(crate) mod hash;
 pub(crate) mod matcher;
 pub(crate) mod memo;
+pub(crate) mod needles;
 pub(crate) mod pmatch;
 
 use crate::ast::Transformer;
@@ -36,8 +37,6 @@ pub struct Scratch {
     slots: Vec<SlotState>,
     /// Results of shared subexpressions: (generation, value).
     memo: Vec<(u64, bool)>,
-    /// Which rule guards hold for this event (reused buffer).
-    pub(crate) candidates: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -53,7 +52,6 @@ impl Scratch {
             gen: 0,
             slots: (0..slots).map(|_| SlotState::default()).collect(),
             memo: vec![(0, false); memos],
-            candidates: Vec::new(),
         }
     }
 

@@ -3,7 +3,9 @@
 //! which never cross a `/`.
 
 use super::glob::Glob;
+use super::hash::FxHasher;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 #[derive(Debug, Default)]
 pub struct PathTrie {
@@ -13,11 +15,11 @@ pub struct PathTrie {
 #[derive(Debug, Default)]
 struct TrieNode {
     terminal: bool,
-    exact: HashMap<Box<str>, TrieNode>,
+    exact: HashMap<Box<str>, TrieNode, BuildHasherDefault<FxHasher>>,
     wild: Vec<(Glob, TrieNode)>,
 }
 
-fn components(path: &str) -> impl Iterator<Item = &str> {
+fn components(path: &str) -> impl Iterator<Item = &str> + Clone {
     path.split('/').filter(|c| !c.is_empty())
 }
 
@@ -51,26 +53,26 @@ impl PathTrie {
     }
 
     pub fn matches(&self, path: &str) -> bool {
-        let comps: Vec<&str> = components(path).collect();
-        walk(&self.root, &comps)
+        walk(&self.root, components(path))
     }
 }
 
-fn walk(node: &TrieNode, rest: &[&str]) -> bool {
+/// Whether a prefix in the trie below `node` matches the components `rest`.
+fn walk<'a>(node: &TrieNode, mut rest: impl Iterator<Item = &'a str> + Clone) -> bool {
     if node.terminal {
         return true;
     }
-    let Some((first, tail)) = rest.split_first() else {
+    let Some(first) = rest.next() else {
         return false;
     };
-    if let Some(next) = node.exact.get(*first) {
-        if walk(next, tail) {
+    if let Some(next) = node.exact.get(first) {
+        if walk(next, rest.clone()) {
             return true;
         }
     }
     node.wild
         .iter()
-        .any(|(g, next)| g.matches(first) && walk(next, tail))
+        .any(|(g, next)| g.matches(first) && walk(next, rest.clone()))
 }
 
 #[cfg(test)]

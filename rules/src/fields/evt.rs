@@ -5,7 +5,7 @@ use super::render::{self, Style, AT_FDCWD};
 use super::value::{Borrowed, FieldType, Value, ValueRef};
 use super::{set_bool, set_i64, set_u64};
 use peregrine_event::flags::open;
-use peregrine_event::{Event, EventType, FdKind, ParamValue};
+use peregrine_event::{Event, EventType, FdKind, ParamKind, ParamValue};
 use std::fmt::Write;
 use std::sync::OnceLock;
 
@@ -255,7 +255,6 @@ pub(crate) fn can_borrow(f: F) -> bool {
             | F::DatetimeS
             | F::Args
             | F::Info
-            | F::Arg
             | F::Abspath
             | F::AbspathSrc
             | F::AbspathDst
@@ -318,6 +317,32 @@ pub(crate) fn borrow<'a>(f: F, arg: &Arg, ftype: FieldType, ev: &'a Event) -> Bo
         F::IsOpenRead | F::IsOpenWrite | F::IsOpenExec | F::IsOpenCreate => {
             Borrowed::bool(open_check(f, ev))
         }
+        F::Arg => {
+            let idx = match arg {
+                Arg::Index(i) => *i,
+                Arg::Param(sel) => match sel.index(ev.etype) {
+                    Some(i) => i,
+                    None => return Borrowed::Missing,
+                },
+                _ => return Borrowed::Missing,
+            };
+            let Some(spec) = ev.etype.params().get(idx) else {
+                return Borrowed::Missing;
+            };
+            // A text parameter prints as it is, except a relative path, which is joined
+            // to its directory (`render::write_param`).
+            match ev.param(idx) {
+                ParamValue::Str(s)
+                    if !matches!(spec.kind, ParamKind::FsPath | ParamKind::FsRelPath { .. })
+                        || s.is_empty()
+                        || s.starts_with('/')
+                        || s == "<NA>" =>
+                {
+                    Borrowed::str(s)
+                }
+                _ => Borrowed::NotBorrowable,
+            }
+        }
         F::Time
         | F::TimeS
         | F::TimeIso8601
@@ -325,7 +350,6 @@ pub(crate) fn borrow<'a>(f: F, arg: &Arg, ftype: FieldType, ev: &'a Event) -> Bo
         | F::DatetimeS
         | F::Args
         | F::Info
-        | F::Arg
         | F::Abspath
         | F::AbspathSrc
         | F::AbspathDst => Borrowed::NotBorrowable,

@@ -223,7 +223,7 @@ pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
         F::Filename => match info {
             Some(i) if i.kind == FdKind::File => {
                 let name = i.name.as_str();
-                let base = match name.rfind('/') {
+                let base = match last_slash(name) {
                     Some(pos) if pos + 1 < name.len() => &name[pos + 1..],
                     Some(_) => name,
                     None => "/",
@@ -303,7 +303,7 @@ pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
 pub(crate) fn can_borrow(f: F) -> bool {
     !matches!(
         f,
-        F::Uid | F::Nameraw | F::Containername | F::Containerdirectory | F::Ip | F::Port | F::Net
+        F::Uid | F::Containername | F::Containerdirectory | F::Ip | F::Port | F::Net
     )
 }
 
@@ -347,7 +347,7 @@ pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
         F::Filename => match info {
             Some(i) if i.kind == FdKind::File => {
                 let name = i.name.as_str();
-                Borrowed::str(match name.rfind('/') {
+                Borrowed::str(match last_slash(name) {
                     Some(pos) if pos + 1 < name.len() => &name[pos + 1..],
                     Some(_) => name,
                     None => "/",
@@ -390,13 +390,16 @@ pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
             Borrowed::i64(((i.dev & 0xff) | ((i.dev >> 12) & 0xfff00)) as i64)
         }),
         F::Ino => info.map_or(none, |i| Borrowed::i64(i.ino as i64)),
-        F::Uid
-        | F::Nameraw
-        | F::Containername
-        | F::Containerdirectory
-        | F::Ip
-        | F::Port
-        | F::Net => Borrowed::NotBorrowable,
+        // Stored as passed; extraction only collapses runs of '/', which most names lack.
+        F::Nameraw => match info {
+            Some(i) if !crate::eval::needles::has_double_slash(i.nameraw.as_bytes()) => {
+                Borrowed::str(&i.nameraw)
+            }
+            _ => Borrowed::NotBorrowable,
+        },
+        F::Uid | F::Containername | F::Containerdirectory | F::Ip | F::Port | F::Net => {
+            Borrowed::NotBorrowable
+        }
     }
 }
 
@@ -415,9 +418,16 @@ fn creates_named_fd(etype: EventType) -> bool {
     )
 }
 
+/// The position of the last '/' in `name` (memchr's search: `str::rfind` costs several
+/// times more on short paths).
+#[inline]
+fn last_slash(name: &str) -> Option<usize> {
+    memchr::memrchr(b'/', name.as_bytes())
+}
+
 /// [`falco_dirname`] of a whole name, as a sub-slice (or "/").
 fn falco_dirname_of(name: &str) -> &str {
-    match name.rfind('/') {
+    match last_slash(name) {
         Some(pos) if pos != 0 => {
             if pos + 1 < name.len() {
                 &name[..pos]
@@ -492,7 +502,7 @@ fn write_creator_name(ev: &Event, raw: bool, buf: &mut String) {
 /// or "/" when that is the only one; a trailing-slash path is kept whole.
 fn falco_dirname(buf: &mut String, start: usize) {
     let name = &buf[start..];
-    match name.rfind('/') {
+    match last_slash(name) {
         Some(pos) if pos != 0 => {
             if pos + 1 < name.len() {
                 buf.truncate(start + pos);

@@ -286,6 +286,32 @@ impl Field {
             }
     }
 
+    /// [`Field::can_borrow`] for events of type `t` only: `evt.arg.X` is read in place
+    /// only when X is a text parameter of `t` (a number or flags are rendered; a parameter
+    /// `t` lacks is missing, which costs nothing).
+    pub fn can_borrow_on(&self, t: EventType) -> bool {
+        if !self.can_borrow() {
+            return false;
+        }
+        match (self.def.id, &self.arg) {
+            (Id::Evt(evt::F::Arg), arg) => {
+                let idx = match arg {
+                    Arg::Index(i) => Some(*i),
+                    Arg::Param(sel) => sel.index(t),
+                    _ => None,
+                };
+                match idx.and_then(|i| t.params().get(i)) {
+                    Some(spec) => matches!(
+                        spec.kind,
+                        ParamKind::FsPath | ParamKind::FsRelPath { .. } | ParamKind::CharBuf
+                    ),
+                    None => true,
+                }
+            }
+            _ => true,
+        }
+    }
+
     /// `Some(Some(s))` when this field is a string stored in `ev`, `Some(None)` when it is
     /// missing, `None` when it cannot be borrowed as a string.
     pub fn borrow_str<'a>(&self, ev: &'a Event) -> Option<Option<&'a str>> {

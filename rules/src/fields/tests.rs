@@ -247,9 +247,26 @@ fn borrowing_agrees_with_extraction() {
                 format!("{}.app", def.name),
                 format!("{}.io.kubernetes.pod.name", def.name),
             ],
-            ArgSpec::IndexOrName { .. } => {
-                vec![format!("{}[0]", def.name), format!("{}.fd", def.name)]
-            }
+            ArgSpec::IndexOrName { .. } => [
+                "[0]",
+                "[1]",
+                "[2]",
+                ".fd",
+                ".path",
+                ".name",
+                ".newpath",
+                ".oldpath",
+                ".filename",
+                ".flags",
+                ".mode",
+                ".uid",
+                ".res",
+                ".data",
+                ".tuple",
+            ]
+            .iter()
+            .map(|a| format!("{}{a}", def.name))
+            .collect(),
             ArgSpec::IndexOrKey { .. } => {
                 vec![format!("{}[0]", def.name), format!("{}[/proc]", def.name)]
             }
