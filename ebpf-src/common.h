@@ -147,6 +147,22 @@ static __always_inline void pg_push_user_bytes(struct pg_writer *w, const void *
 	pg_set_len(w, len);
 }
 
+/*
+ * Wake the reader only once a batch has built up (wakeup_bytes), and look only every
+ * PG_WAKEUP_EVERY events: the query is a measurable part of a small record's cost, and the
+ * reader's own timed wait picks up whatever is left below the threshold.
+ */
+#define PG_WAKEUP_EVERY 16
+static __always_inline __u64 pg_wakeup_flags(void *ring, struct pg_counters *cnt)
+{
+	if (cnt->n_evts & (PG_WAKEUP_EVERY - 1))
+		return BPF_RB_NO_WAKEUP;
+	struct pg_settings *s = pg_get_settings();
+	if (s && bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= s->wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 /* Submits the record built in scratch: one copy into the ring. */
 static __always_inline void pg_submit(struct pg_writer *w)
 {
@@ -159,10 +175,7 @@ static __always_inline void pg_submit(struct pg_writer *w)
 	/* Hide the bound from clang so the mask survives for the verifier. */
 	asm volatile("" : "+r"(len));
 	len &= PG_SCRATCH_SIZE - 1;
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	struct pg_settings *s = pg_get_settings();
-	if (s && bpf_ringbuf_query(w->ring, BPF_RB_AVAIL_DATA) >= s->wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
+	__u64 flags = pg_wakeup_flags(w->ring, w->cnt);
 	if (bpf_ringbuf_output(w->ring, w->buf, len, flags) != 0)
 		__sync_fetch_and_add(&w->cnt->n_drops_buffer, 1);
 }
@@ -209,10 +222,7 @@ static __always_inline void pg_emit_ints(__u16 etype, const int n, const __u64 *
 #pragma unroll
 	for (int i = 0; i < n; i++)
 		__builtin_memcpy(data + 8 * i, &vals[i], 8);
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	struct pg_settings *s = pg_get_settings();
-	if (s && bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= s->wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
+	__u64 flags = pg_wakeup_flags(ring, cnt);
 	bpf_ringbuf_submit(rec, flags);
 }
 
@@ -409,25 +419,64 @@ static __always_inline void pg_push_file_path(struct pg_writer *w, struct file *
 }
 
 /* Device and inode of an open file (for open/creat). */
-static __always_inline void pg_file_dev_ino(struct file *file, __u64 *dev, __u64 *ino)
+/*
+ * Two fields of one kernel object in one bpf_probe_read_kernel when they lie close
+ * together (the usual case: each helper call costs more than the bytes it copies), else
+ * in two. Offsets come from CO-RE relocations, so they are constants to the verifier.
+ */
+#define PG_PAIR_WINDOW 128
+static __always_inline void pg_read_pair(const void *obj, __u32 off_a, void *a, __u32 size_a,
+					 __u32 off_b, void *b, __u32 size_b)
 {
-	struct inode *inode = NULL;
-	struct super_block *sb = NULL;
-	__u32 sdev = 0;
-	unsigned long i = 0;
-	*dev = 0;
-	*ino = 0;
+	__u8 chunk[PG_PAIR_WINDOW];
+	__u32 lo = off_a < off_b ? off_a : off_b;
+	__u32 hi_a = off_a + size_a, hi_b = off_b + size_b;
+	__u32 hi = hi_a > hi_b ? hi_a : hi_b;
+	if (hi - lo > PG_PAIR_WINDOW ||
+	    bpf_probe_read_kernel(chunk, hi - lo, obj + lo) != 0) {
+		bpf_probe_read_kernel(a, size_a, obj + off_a);
+		bpf_probe_read_kernel(b, size_b, obj + off_b);
+		return;
+	}
+	__builtin_memcpy(a, chunk + (off_a - lo), size_a);
+	__builtin_memcpy(b, chunk + (off_b - lo), size_b);
+}
+
+/* f_mode and f_inode of an (untrusted) file pointer. */
+static __always_inline void pg_file_mode_inode(struct file *file, __u32 *mode,
+					       struct inode **inode)
+{
+	*mode = 0;
+	*inode = NULL;
 	if (!file)
 		return;
-	PG_READ(inode, file->f_inode);
+	pg_read_pair(file, bpf_core_field_offset(file->f_mode), mode, sizeof(*mode),
+		     bpf_core_field_offset(file->f_inode), inode, sizeof(*inode));
+}
+
+static __always_inline void pg_inode_dev_ino(struct inode *inode, __u64 *dev, __u64 *ino)
+{
+	struct super_block *sb = NULL;
+	unsigned long i = 0;
+	__u32 sdev = 0;
+	*dev = 0;
+	*ino = 0;
 	if (!inode)
 		return;
-	PG_READ(i, inode->i_ino);
-	PG_READ(sb, inode->i_sb);
+	pg_read_pair(inode, bpf_core_field_offset(inode->i_ino), &i, sizeof(i),
+		     bpf_core_field_offset(inode->i_sb), &sb, sizeof(sb));
 	if (sb)
 		PG_READ(sdev, sb->s_dev);
 	*dev = sdev;
 	*ino = i;
+}
+
+static __always_inline void pg_file_dev_ino(struct file *file, __u64 *dev, __u64 *ino)
+{
+	__u32 mode;
+	struct inode *inode;
+	pg_file_mode_inode(file, &mode, &inode);
+	pg_inode_dev_ino(inode, dev, ino);
 }
 
 #endif

@@ -56,12 +56,11 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 	bool created = false;
 	if (sc->ret >= 0) {
 		struct file *file = (struct file *)pg_fd_file_ptr(task, sc->ret);
-		unsigned int fmode = 0;
-		if (file) {
-			PG_READ(fmode, file->f_mode);
-			created = fmode & FMODE_CREATED;
-		}
-		pg_file_dev_ino(file, &dev, &ino);
+		struct inode *inode;
+		__u32 fmode;
+		pg_file_mode_inode(file, &fmode, &inode);
+		created = fmode & FMODE_CREATED;
+		pg_inode_dev_ino(inode, &dev, &ino);
 	}
 	if (created)
 		flags |= PG_O_F_CREATED;
