@@ -312,3 +312,32 @@ fn socket_and_dup_fds_on_the_real_kernel() {
     assert_eq!(f["fd.filename"], "shadow");
     assert_eq!(f["fd.typechar"], "f");
 }
+
+/// Without root the agent stops at once with an error that says what it needs.
+#[test]
+fn not_root_is_a_clear_error() {
+    if skip("not_root_is_a_clear_error") {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_peregrine"));
+    cmd.args(["-o", "webserver.enabled=false"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("kernel probes need root") && stderr.contains("uid 65534"),
+        "{stderr}"
+    );
+}

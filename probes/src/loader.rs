@@ -111,24 +111,52 @@ fn possible_cpus() -> Result<u32, ProbeError> {
 fn preflight() -> Result<(), ProbeError> {
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    check_host(uid, std::path::Path::new(BTF_PATH).exists(), release.trim())
+}
+
+/// What the probes need from the host, checked before anything is loaded so the error says
+/// what is missing instead of a verifier or relocation failure.
+fn check_host(uid: u32, has_btf: bool, release: &str) -> Result<(), ProbeError> {
     if uid != 0 {
         return Err(ProbeError::NotRoot { uid });
     }
-    if !std::path::Path::new(BTF_PATH).exists() {
+    if !has_btf {
         return Err(ProbeError::NoBtf { path: BTF_PATH });
     }
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let mut parts = release
-        .trim()
         .split(['.', '-'])
         .map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     if (major, minor) < (5, 17) {
         return Err(ProbeError::KernelTooOld {
-            release: release.trim().to_string(),
+            release: release.to_string(),
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod host_checks {
+    use super::*;
+
+    #[test]
+    fn each_missing_requirement_is_named() {
+        let e = check_host(1000, true, "6.1.0-18-amd64").unwrap_err();
+        assert!(matches!(e, ProbeError::NotRoot { uid: 1000 }));
+        assert!(e.to_string().contains("need root"), "{e}");
+        let e = check_host(0, false, "6.1.0").unwrap_err();
+        assert!(e.to_string().contains("/sys/kernel/btf/vmlinux"), "{e}");
+        assert!(e.to_string().contains("CONFIG_DEBUG_INFO_BTF"), "{e}");
+        for old in ["5.15.0-91-generic", "4.19.0", "5.4", ""] {
+            let e = check_host(0, true, old).unwrap_err();
+            assert!(e.to_string().contains("5.17 or newer"), "{old}: {e}");
+            assert!(e.to_string().contains(old), "{old}: {e}");
+        }
+        for ok in ["5.17.0", "6.1.0-18-amd64", "6.18.3", "10.0"] {
+            assert!(check_host(0, true, ok).is_ok(), "{ok}");
+        }
+    }
 }
 
 impl KernelProbe {
