@@ -136,29 +136,6 @@ fn check_host(uid: u32, has_btf: bool, release: &str) -> Result<(), ProbeError> 
     Ok(())
 }
 
-#[cfg(test)]
-mod host_checks {
-    use super::*;
-
-    #[test]
-    fn each_missing_requirement_is_named() {
-        let e = check_host(1000, true, "6.1.0-18-amd64").unwrap_err();
-        assert!(matches!(e, ProbeError::NotRoot { uid: 1000 }));
-        assert!(e.to_string().contains("need root"), "{e}");
-        let e = check_host(0, false, "6.1.0").unwrap_err();
-        assert!(e.to_string().contains("/sys/kernel/btf/vmlinux"), "{e}");
-        assert!(e.to_string().contains("CONFIG_DEBUG_INFO_BTF"), "{e}");
-        for old in ["5.15.0-91-generic", "4.19.0", "5.4", ""] {
-            let e = check_host(0, true, old).unwrap_err();
-            assert!(e.to_string().contains("5.17 or newer"), "{old}: {e}");
-            assert!(e.to_string().contains(old), "{old}: {e}");
-        }
-        for ok in ["5.17.0", "6.1.0-18-amd64", "6.18.3", "10.0"] {
-            assert!(check_host(0, true, ok).is_ok(), "{ok}");
-        }
-    }
-}
-
 impl KernelProbe {
     /// Loads, configures and attaches the programs. The returned rings are empty until the
     /// probes see a syscall.
@@ -327,4 +304,27 @@ fn create_rings(
         rings.push(Ring::new(ring, cpus));
     }
     Ok((outer, rings))
+}
+
+#[cfg(test)]
+mod host_checks {
+    use super::*;
+
+    #[test]
+    fn each_missing_requirement_is_named() {
+        let e = check_host(1000, true, "6.1.0-18-amd64").unwrap_err();
+        assert!(matches!(e, ProbeError::NotRoot { uid: 1000 }));
+        assert!(e.to_string().contains("need root"), "{e}");
+        let e = check_host(0, false, "6.1.0").unwrap_err();
+        assert!(e.to_string().contains("/sys/kernel/btf/vmlinux"), "{e}");
+        assert!(e.to_string().contains("CONFIG_DEBUG_INFO_BTF"), "{e}");
+        for old in ["5.15.0-91-generic", "4.19.0", "5.4", ""] {
+            let e = check_host(0, true, old).unwrap_err();
+            assert!(e.to_string().contains("5.17 or newer"), "{old}: {e}");
+            assert!(e.to_string().contains(old), "{old}: {e}");
+        }
+        for ok in ["5.17.0", "6.1.0-18-amd64", "6.18.3", "10.0"] {
+            assert!(check_host(0, true, ok).is_ok(), "{ok}");
+        }
+    }
 }
