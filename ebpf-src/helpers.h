@@ -20,6 +20,8 @@
 #define bpf_core_field_exists(field) __builtin_preserve_field_info(field, 2)
 #define bpf_core_field_size(field) __builtin_preserve_field_info(field, 1)
 #define bpf_core_field_offset(field) __builtin_preserve_field_info(field, 0)
+/* The running kernel's size of a struct (BPF_TYPE_SIZE). */
+#define bpf_core_type_size(type) __builtin_preserve_type_info(*(type *)0, 1)
 
 /* Read a kernel field through bpf_probe_read_kernel, with its access relocated. */
 #define PG_READ(dst, src)                                                                    \

@@ -12,8 +12,33 @@
 #define PG_CLONE_VFORK 0x4000
 #define PG_SIGCHLD 17
 #define PG_NR_clone3_ 435
+#define PG_EXE_UPPER_LAYER 2
 #define PG_EXE_FROM_MEMFD 4
+#define PG_OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define PG_KN_DEPTH 10
+
+/*
+ * Whether an overlayfs inode has an upper-layer copy: the file was written or created in
+ * the container, not shipped in its image. overlayfs embeds the VFS inode in its own
+ * `struct ovl_inode`, with `__upperdentry` right after it (as Falco reads it).
+ */
+static __always_inline bool pg_inode_in_upper_layer(struct inode *inode)
+{
+	struct super_block *sb = NULL;
+	unsigned long magic = 0;
+	void *upper = NULL;
+	PG_READ(sb, inode->i_sb);
+	if (!sb)
+		return false;
+	PG_READ(magic, sb->s_magic);
+	if (magic != PG_OVERLAYFS_SUPER_MAGIC)
+		return false;
+	__u32 size = bpf_core_type_size(struct inode);
+	if (!size)
+		return false;
+	bpf_probe_read_kernel(&upper, sizeof(upper), (void *)inode + size);
+	return upper != NULL;
+}
 
 static __always_inline struct kernfs_node *pg_kn_parent(struct kernfs_node *kn)
 {
@@ -267,6 +292,8 @@ int pg_sched_exec(__u64 *ctx)
 			ino = i;
 			ctime = pg_inode_time(inode, true);
 			mtime = pg_inode_time(inode, false);
+			if (pg_inode_in_upper_layer(inode))
+				exe_flags |= PG_EXE_UPPER_LAYER;
 		}
 		struct dentry *dentry = NULL;
 		PG_READ(dentry, exe_file->f_path.dentry);

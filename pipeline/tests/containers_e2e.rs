@@ -287,6 +287,54 @@ fn runtime_helpers_are_not_containers() {
     counters_add_up(&stats);
 }
 
+/// A program copied into the container and run from there lives in overlayfs's upper
+/// layer (`proc.is_exe_upper_layer`, the flag behind "Drop and execute new binary in
+/// container"); one shipped in the image does not (`ls` is the image's busybox, which
+/// `proc.exepath` shows resolved, as Falco does).
+#[test]
+fn exe_upper_layer_tells_dropped_binaries_from_the_image() {
+    if skip("exe_upper_layer_tells_dropped_binaries_from_the_image") {
+        return;
+    }
+    let _serial = serial();
+    let rules = r#"
+- rule: Container exec
+  desc: every program started in a container, with where its executable lives
+  condition: evt.type in (execve, execveat) and container.id != host and proc.name in (true, ls)
+  output: "exec (proc.name=%proc.name exepath=%proc.exepath upper=%proc.is_exe_upper_layer container.name=%container.name)"
+  priority: NOTICE
+"#;
+    let agent = Agent::start("upper", Some(rules), &[]);
+    let name = format!("peregrine-upper-{}", std::process::id());
+    podman_run(
+        &name,
+        IMAGE,
+        &[
+            "sh",
+            "-c",
+            "cp /bin/busybox /tmp/true && /tmp/true && /bin/ls /",
+        ],
+    );
+    let (alerts, stats) = agent.stop();
+    let execs: Vec<(&str, bool)> = rule_alerts(&alerts, "Container exec")
+        .iter()
+        .filter(|a| a["output_fields"]["container.name"] == name.as_str())
+        .map(|a| {
+            let f = &a["output_fields"];
+            (
+                f["proc.exepath"].as_str().unwrap(),
+                f["proc.is_exe_upper_layer"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        execs,
+        vec![("/tmp/true", true), ("/bin/busybox", false)],
+        "{alerts:#?}"
+    );
+    counters_add_up(&stats);
+}
+
 /// Prints the agent's own measurements of lookup latency and hold time over `N` fresh
 /// containers (for docs/benchmarks.md): `cargo test --release -p peregrine --test
 /// containers_e2e -- --ignored --nocapture`.
