@@ -45,6 +45,9 @@ state = "$BASE/state"
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE_IMAGE"
+  # No CAP_SYS_RESOURCE on these machines: runc cannot lower oom_score_adj (the sandbox
+  # asks for -998); this keeps every container's at or above containerd's own.
+  restrict_oom_score_adj = true
   disable_tcp_service = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
@@ -55,6 +58,7 @@ state = "$BASE/state"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "$(command -v runc)"
+        Root = "$BASE/runc"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"

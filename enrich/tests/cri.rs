@@ -271,7 +271,7 @@ impl Pod {
         pod
     }
 
-    /// The container's main process, from the verbose status.
+    /// The container's main process, from the verbose status (which names its sandbox).
     fn pid(&self) -> u32 {
         let resp = client()
             .container_status(&self.container)
@@ -280,6 +280,7 @@ impl Pod {
         let info = peregrine_enrich::runtime::cri::VerboseInfo::from_response(&resp)
             .expect("containerd answers verbose info");
         assert!(info.pid > 0, "{:?}", resp.info);
+        assert_eq!(info.sandbox_id, self.sandbox);
         info.pid
     }
 }
@@ -434,5 +435,313 @@ fn containerd_version_and_a_missing_container() {
     assert!(
         text.contains(SOCK) && text.contains("NoSuchMethod"),
         "{text}"
+    );
+}
+
+#[test]
+fn a_containerd_pod_is_found_from_its_cgroup() {
+    if !containerd_ready("a_containerd_pod_is_found_from_its_cgroup") {
+        return;
+    }
+    let n = std::process::id();
+    let uid = format!("0b1c2d3e-4f5a-4b6c-8d7e-{n:012}");
+    let pod_name = format!("web-{n}");
+    let data = std::env::temp_dir().join(format!("peregrine-cri-data-{n}"));
+    std::fs::create_dir_all(&data).unwrap();
+    let mut config = container_config(
+        "app",
+        labels(&[
+            ("io.kubernetes.container.name", "app"),
+            ("io.kubernetes.pod.name", &pod_name),
+            ("io.kubernetes.pod.namespace", "peregrine-test"),
+            ("io.kubernetes.pod.uid", &uid),
+            ("tier", "web"),
+        ]),
+    );
+    config.mounts = vec![proto::Mount {
+        container_path: "/data".into(),
+        host_path: data.display().to_string(),
+        readonly: true,
+        ..Default::default()
+    }];
+    // The kubelet's systemd-driver parent, with containerd on cgroupfs: the container's
+    // cgroup ends in `…pod<uid>.slice:cri-containerd:<id>`.
+    let parent = format!("kubepods-besteffort-pod{}.slice", uid.replace('-', "_"));
+    let pod = Pod::start(&pod_name, &uid, &parent, false, config);
+    let pid = pod.pid();
+    let cgroups = cgroups_of(pid);
+    eprintln!("container {} pid {pid} cgroups {cgroups:?}", pod.container);
+
+    let mut e = enricher(vec![PathBuf::from(SOCK)], vec![], |_| {});
+    host_and_shim(&mut e, pid as i64);
+    let ev = container_event(&mut e, pid as i64, &cgroups);
+    let _ = std::fs::remove_dir(&data);
+    assert_eq!(get(&ev, "container.id"), &pod.container[..12]);
+    assert_eq!(get(&ev, "container.full_id"), pod.container);
+    assert_eq!(get(&ev, "container.type"), "containerd");
+    assert_eq!(get(&ev, "container.name"), "app");
+    assert_eq!(get(&ev, "container.image"), IMAGE);
+    assert_eq!(
+        get(&ev, "container.image.repository"),
+        "localhost/peregrine-test"
+    );
+    assert_eq!(get(&ev, "container.image.tag"), "latest");
+    assert_eq!(get(&ev, "container.privileged"), "false");
+    assert_eq!(get(&ev, "container.label[tier]"), "web");
+    assert_eq!(get(&ev, "k8s.pod.name"), pod_name);
+    assert_eq!(get(&ev, "k8s.ns.name"), "peregrine-test");
+    assert_eq!(get(&ev, "k8s.pod.uid"), uid);
+    assert_eq!(
+        get(&ev, "container.mount.source[/data]"),
+        data.display().to_string()
+    );
+    let src = data.display();
+    assert_eq!(get(&ev, &format!("container.mount.rdwr[{src}]")), "false");
+    assert_eq!(
+        get(&ev, &format!("container.mount.propagation[{src}]")),
+        "private"
+    );
+    let started: u64 = get(&ev, "container.start_ts").parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    assert!(
+        now - started < 60_000_000_000,
+        "started {started}, now {now}"
+    );
+    let s = e.stats();
+    assert_eq!(
+        (
+            s.container_found,
+            s.container_cri_found,
+            s.container_docker_requests
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!(s.held_with_metadata, 1);
+}
+
+#[test]
+fn a_pod_without_kubelet_labels_gets_them_from_its_sandbox() {
+    if !containerd_ready("a_pod_without_kubelet_labels_gets_them_from_its_sandbox") {
+        return;
+    }
+    let n = std::process::id();
+    let uid = format!("9a8b7c6d-5e4f-4a3b-9c2d-{n:012}");
+    let pod_name = format!("db-{n}");
+    // cgroupfs parent: the container's cgroup is `/kubepods/besteffort/pod<uid>/<id>`, a bare
+    // id the path does not attribute to a runtime.
+    let parent = format!("/kubepods/besteffort/pod{uid}");
+    let pod = Pod::start(
+        &pod_name,
+        &uid,
+        &parent,
+        true,
+        container_config("db", labels(&[("tier", "db")])),
+    );
+    let pid = pod.pid();
+    let cgroups = cgroups_of(pid);
+    eprintln!("container {} pid {pid} cgroups {cgroups:?}", pod.container);
+
+    // Both APIs configured, the Docker one absent: the CRI answers.
+    let mut e = enricher(
+        vec![PathBuf::from(SOCK)],
+        vec![PathBuf::from("/nonexistent/docker.sock")],
+        |_| {},
+    );
+    host_and_shim(&mut e, pid as i64);
+    let ev = container_event(&mut e, pid as i64, &cgroups);
+    assert_eq!(get(&ev, "container.full_id"), pod.container);
+    assert_eq!(get(&ev, "container.type"), "containerd");
+    assert_eq!(get(&ev, "container.name"), "db");
+    assert_eq!(get(&ev, "container.privileged"), "true");
+    assert_eq!(get(&ev, "container.label[tier]"), "db");
+    assert_eq!(field(&ev, "container.label[io.kubernetes.pod.name]"), None);
+    assert_eq!(get(&ev, "k8s.pod.name"), pod_name);
+    assert_eq!(get(&ev, "k8s.ns.name"), "peregrine-test");
+    assert_eq!(get(&ev, "k8s.pod.uid"), uid);
+    let s = e.stats();
+    assert_eq!((s.container_cri_found, s.container_found), (1, 1));
+}
+
+// --- failures, with stand-in sockets (no containerd needed) ------------------------------
+
+/// A containerd container's cgroup, as the kubelet's systemd driver names it.
+fn containerd_cgroup(id: &str) -> String {
+    format!("memory=/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-{id}.scope")
+}
+
+/// Listens on a fresh socket; each connection is handed to `serve`.
+struct StandIn {
+    path: PathBuf,
+}
+
+impl StandIn {
+    fn start(name: &str, serve: fn(std::os::unix::net::UnixStream)) -> StandIn {
+        let path =
+            std::env::temp_dir().join(format!("peregrine-cri-{name}-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                std::thread::spawn(move || serve(conn));
+            }
+        });
+        StandIn { path }
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The first exec of a containerd container whose lookup fails; returns the released event
+/// and how long the hold kept it.
+fn failing_lookup(e: &mut HostEnricher) -> (Event, Duration) {
+    host_and_shim(e, 501);
+    let start = Instant::now();
+    let ev = container_event(e, 501, &[containerd_cgroup(ID)]);
+    (ev, start.elapsed())
+}
+
+#[test]
+fn an_absent_cri_socket_fails_fast_and_is_counted() {
+    let mut e = enricher(
+        vec![PathBuf::from("/nonexistent/containerd.sock")],
+        vec![],
+        |_| {},
+    );
+    let (ev, _) = failing_lookup(&mut e);
+    assert_eq!(get(&ev, "container.id"), &ID[..12]);
+    assert_eq!(get(&ev, "container.type"), "containerd");
+    assert_eq!(field(&ev, "container.name"), None);
+    let s = e.stats();
+    assert_eq!(s.hold_timeouts, 0, "released by the failed lookup");
+    assert_eq!(
+        (
+            s.container_no_socket,
+            s.container_cri_requests,
+            s.held_without_metadata
+        ),
+        (1, 0, 1)
+    );
+    // Cached negatively: the next event neither waits nor asks.
+    let mut b = vec![t::touch(T0 + 20, 501, 501)];
+    e.enrich_and_hold(&mut b);
+    assert_eq!(b.len(), 1);
+    let s = e.stats();
+    assert_eq!((s.container_lookups, s.container_negative_hits), (1, 1));
+}
+
+#[test]
+fn a_cri_socket_answering_garbage_is_an_error_not_a_stall() {
+    let rt = StandIn::start("garbage", |mut conn| {
+        let mut buf = [0u8; 1024];
+        let _ = conn.read(&mut buf);
+        let _ = conn.write_all(b"SSH-2.0-nope\r\n\r\n\x00\x01 this is not HTTP/2 at all\r\n");
+        // Keep the connection open a while: the client must give up on its own.
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let mut e = enricher(vec![rt.path.clone()], vec![], |c| {
+        c.request_timeout = Duration::from_secs(10);
+        c.hold_timeout = Duration::from_secs(10);
+    });
+    let (ev, waited) = failing_lookup(&mut e);
+    assert_eq!(field(&ev, "container.name"), None);
+    assert_eq!(get(&ev, "container.type"), "containerd");
+    let s = e.stats();
+    assert_eq!(
+        s.hold_timeouts, 0,
+        "released by the failed lookup, not the timeout"
+    );
+    assert_eq!(
+        (
+            s.container_errors,
+            s.container_cri_errors,
+            s.container_cri_timeouts
+        ),
+        (1, 1, 0),
+        "{s:?}"
+    );
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+
+    // The client on its own: the error names the socket and the call.
+    let mut c = CriClient::new(&rt.path, Duration::from_secs(10)).unwrap();
+    let err = c.inspect(ID).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&rt.path.display().to_string()) && text.contains("ContainerStatus"),
+        "{text}"
+    );
+    assert_ne!(err.kind(), "timeout", "{err:?}");
+}
+
+#[test]
+fn a_silent_cri_socket_times_out_and_is_counted() {
+    let rt = StandIn::start("silent", |conn| {
+        std::thread::sleep(Duration::from_secs(30));
+        drop(conn);
+    });
+    let mut e = enricher(vec![rt.path.clone()], vec![], |c| {
+        c.request_timeout = Duration::from_millis(300);
+        c.hold_timeout = Duration::from_secs(10);
+    });
+    let (ev, waited) = failing_lookup(&mut e);
+    assert_eq!(field(&ev, "container.name"), None);
+    let s = e.stats();
+    assert_eq!(
+        s.hold_timeouts, 0,
+        "released by the request's timeout, not the hold's"
+    );
+    assert_eq!(
+        (
+            s.container_errors,
+            s.container_cri_errors,
+            s.container_cri_timeouts
+        ),
+        (1, 1, 1),
+        "{s:?}"
+    );
+    assert!(waited >= Duration::from_millis(250), "{waited:?}");
+
+    let mut c = CriClient::new(&rt.path, Duration::from_millis(200)).unwrap();
+    let start = Instant::now();
+    let err = c.inspect(ID).unwrap_err();
+    assert!(matches!(err, RuntimeError::Timeout { .. }), "{err:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn docker_and_podman_containers_are_not_asked_over_cri() {
+    // A CRI socket that counts connections: a podman container must not reach it.
+    static CONNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let rt = StandIn::start("routing", |conn| {
+        CONNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        drop(conn);
+    });
+    let mut e = enricher(
+        vec![rt.path.clone()],
+        vec![PathBuf::from("/nonexistent/podman.sock")],
+        |_| {},
+    );
+    host_and_shim(&mut e, 501);
+    let ev = container_event(&mut e, 501, &[format!("memory=/libpod_parent/libpod-{ID}")]);
+    assert_eq!(get(&ev, "container.type"), "podman");
+    let s = e.stats();
+    assert_eq!(
+        (
+            s.container_no_socket,
+            s.container_cri_requests,
+            CONNS.load(std::sync::atomic::Ordering::SeqCst)
+        ),
+        (1, 0, 0)
     );
 }

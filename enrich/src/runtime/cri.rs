@@ -320,7 +320,6 @@ impl CriClient {
                 })
             }
         };
-        let endpoint = endpoint.connect_timeout(self.timeout).timeout(self.timeout);
         let cached = self.channel.clone();
         let call = async move {
             let channel = match cached {
@@ -334,8 +333,10 @@ impl CriClient {
             let answer = grpc.unary(tonic::Request::new(request), path, codec).await;
             Ok::<_, tonic::transport::Error>((channel, answer))
         };
+        // One deadline for connect and answer (not tonic's own timeouts: their expiry comes
+        // back as a status, and a timeout should say it is one). The timer is made inside
+        // the runtime, which drives it.
         let timeout = self.timeout;
-        // The timer is made inside the runtime (it needs its time driver).
         let outcome = self
             .rt
             .block_on(async move { tokio::time::timeout(timeout, call).await });
