@@ -641,3 +641,291 @@ fn fill_pod(info: &mut ContainerInfo, pod: &proto::PodSandboxMetadata) {
         info.k8s_pod_uid = non_empty(&pod.uid);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    const ID: &str = "26b93ed7cb247eaf534cf1b427bad25ef3b07cd9c25fa5310d5e1d93fe2f6e90";
+
+    fn map(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// containerd 1.6's verbose `info`, trimmed from an answer on this machine.
+    const CONTAINERD_INFO: &str = r#"{"sandboxID":"00e3d6e31bc3b0239499f786e90d606101a6183be59b920d9a76682eaf370341","pid":8367,"removing":false,
+      "snapshotKey":"5c19","snapshotter":"overlayfs","runtimeType":"io.containerd.runc.v2",
+      "runtimeOptions":{"binary_name":"/usr/sbin/runc"},
+      "config":{"metadata":{"name":"app"},"image":{"image":"localhost/peregrine-test:latest"},"command":["sleep"],
+        "mounts":[{"container_path":"/data","host_path":"/srv/data","readonly":true},
+                  {"container_path":"/shared","host_path":"/srv/shared","propagation":2}],
+        "linux":{"security_context":{"privileged":true,"namespace_options":{"network":2,"pid":1}}}},
+      "runtimeSpec":{"ociVersion":"1.0.2-dev","mounts":[{"destination":"/proc","type":"proc","source":"proc"}]}}"#;
+
+    fn status() -> proto::ContainerStatus {
+        proto::ContainerStatus {
+            id: ID.into(),
+            metadata: Some(proto::ContainerMetadata {
+                name: "app".into(),
+                attempt: 0,
+            }),
+            state: 1,
+            created_at: 1_795_737_000_000_000_000,
+            started_at: 1_795_737_000_500_000_000,
+            image: Some(proto::ImageSpec {
+                image: "localhost/peregrine-test:latest".into(),
+                ..Default::default()
+            }),
+            image_ref: "sha256:06d6c3526e06489bff2852362b5a34e68aee90cd5f966ca7c00c701606fd2595"
+                .into(),
+            labels: map(&[
+                ("io.kubernetes.container.name", "app"),
+                ("io.kubernetes.pod.name", "web-0"),
+                ("io.kubernetes.pod.namespace", "shop"),
+                ("io.kubernetes.pod.uid", "0b1c2d3e"),
+                ("tier", "web"),
+            ]),
+            mounts: vec![proto::Mount {
+                container_path: "/from-status".into(),
+                host_path: "/srv/status".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn answer(
+        status: proto::ContainerStatus,
+        info: Option<&str>,
+    ) -> proto::ContainerStatusResponse {
+        proto::ContainerStatusResponse {
+            status: Some(status),
+            info: info.map(|i| map(&[("info", i)])).unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn containerd_status_to_container_info() {
+        let resp = answer(status(), Some(CONTAINERD_INFO));
+        let verbose = VerboseInfo::from_response(&resp).unwrap();
+        assert_eq!(verbose.pid, 8367);
+        assert_eq!(verbose.sandbox_id.len(), 64);
+        let c = to_info(&resp, Some(&verbose), ID, "containerd").unwrap();
+        assert_eq!((&*c.id, &*c.full_id), ("26b93ed7cb24", ID));
+        assert_eq!(c.name.as_deref(), Some("app"));
+        assert_eq!(c.runtime.as_deref(), Some("containerd"));
+        assert_eq!(c.image.as_deref(), Some("localhost/peregrine-test:latest"));
+        assert_eq!(
+            c.image_repository.as_deref(),
+            Some("localhost/peregrine-test")
+        );
+        assert_eq!(c.image_tag.as_deref(), Some("latest"));
+        assert_eq!(
+            c.image_id.as_deref(),
+            Some("06d6c3526e06489bff2852362b5a34e68aee90cd5f966ca7c00c701606fd2595")
+        );
+        assert_eq!(c.image_digest, None);
+        assert_eq!(c.privileged, Some(true));
+        assert_eq!(c.start_ts, Some(1_795_737_000_500_000_000));
+        assert_eq!(c.k8s_pod_name.as_deref(), Some("web-0"));
+        assert_eq!(c.k8s_ns_name.as_deref(), Some("shop"));
+        assert_eq!(c.k8s_pod_uid.as_deref(), Some("0b1c2d3e"));
+        assert_eq!(c.labels.get("tier").map(String::as_str), Some("web"));
+        // The container config's mounts (what was asked for), not the OCI spec's.
+        assert_eq!(
+            c.mounts,
+            vec![
+                Mount {
+                    source: "/srv/data".into(),
+                    dest: "/data".into(),
+                    mode: String::new(),
+                    rw: false,
+                    propagation: "private".into()
+                },
+                Mount {
+                    source: "/srv/shared".into(),
+                    dest: "/shared".into(),
+                    mode: String::new(),
+                    rw: true,
+                    propagation: "rshared".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn crio_info_and_no_info() {
+        // CRI-O says privileged at the top and has no config: mounts come from the status.
+        let crio = r#"{"sandboxID":"abc","pid":42,"privileged":true,"runtimeSpec":{}}"#;
+        let resp = answer(status(), Some(crio));
+        let v = VerboseInfo::from_response(&resp).unwrap();
+        let c = to_info(&resp, Some(&v), ID, "cri-o").unwrap();
+        assert_eq!(c.privileged, Some(true));
+        assert_eq!(c.mounts.len(), 1);
+        assert_eq!(c.mounts[0].dest, "/from-status");
+        assert!(c.mounts[0].rw);
+
+        // Not verbose (or info that is not JSON): privileged unknown, the rest from status.
+        for info in [None, Some("not json"), Some("[1,2]")] {
+            let resp = answer(status(), info);
+            let v = VerboseInfo::from_response(&resp);
+            assert!(v.is_none(), "{info:?}");
+            let c = to_info(&resp, None, ID, "containerd").unwrap();
+            assert_eq!(c.privileged, None);
+            assert_eq!(c.mounts[0].source, "/srv/status");
+            assert_eq!(c.name.as_deref(), Some("app"));
+        }
+        // containerd's config without a security context: not privileged.
+        let plain = r#"{"sandboxID":"abc","pid":42,"config":{"metadata":{"name":"x"}}}"#;
+        let resp = answer(status(), Some(plain));
+        let v = VerboseInfo::from_response(&resp).unwrap();
+        let c = to_info(&resp, Some(&v), ID, "containerd").unwrap();
+        assert_eq!(c.privileged, Some(false));
+        assert!(c.mounts.is_empty());
+    }
+
+    #[test]
+    fn sparse_statuses_give_what_they_have() {
+        assert!(to_info(
+            &proto::ContainerStatusResponse::default(),
+            None,
+            ID,
+            "containerd"
+        )
+        .is_none());
+        // Only an id-less status: the id asked for, the name from the kubelet's label.
+        let s = proto::ContainerStatus {
+            labels: map(&[("io.kubernetes.container.name", "sidecar")]),
+            started_at: -5,
+            image_ref: "docker.io/library/nginx@sha256:abcd".into(),
+            ..Default::default()
+        };
+        let c = to_info(&answer(s, None), None, ID, "cri-o").unwrap();
+        assert_eq!(&*c.full_id, ID);
+        assert_eq!(c.name.as_deref(), Some("sidecar"));
+        assert_eq!(c.start_ts, None);
+        assert_eq!(
+            c.image_repository.as_deref(),
+            Some("docker.io/library/nginx")
+        );
+        assert_eq!(c.image_digest.as_deref(), Some("sha256:abcd"));
+        assert_eq!(c.image_id, None);
+        assert_eq!(
+            (c.k8s_pod_name, c.k8s_ns_name, c.k8s_pod_uid),
+            (None, None, None)
+        );
+
+        // An image known only by id.
+        let s = proto::ContainerStatus {
+            image: Some(proto::ImageSpec {
+                image: "sha256:06d6".into(),
+                ..Default::default()
+            }),
+            image_ref: "sha256:06d6".into(),
+            ..Default::default()
+        };
+        let c = to_info(&answer(s, None), None, ID, "containerd").unwrap();
+        assert_eq!(c.image.as_deref(), Some("sha256:06d6"));
+        assert_eq!(
+            (c.image_repository, c.image_id.as_deref()),
+            (None, Some("06d6"))
+        );
+    }
+
+    #[test]
+    fn pod_metadata_fills_only_what_labels_lack() {
+        let mut c = ContainerInfo {
+            k8s_pod_name: Some("from-label".into()),
+            ..Default::default()
+        };
+        fill_pod(
+            &mut c,
+            &proto::PodSandboxMetadata {
+                name: "from-sandbox".into(),
+                uid: "u-1".into(),
+                namespace: "ns".into(),
+                attempt: 0,
+            },
+        );
+        assert_eq!(c.k8s_pod_name.as_deref(), Some("from-label"));
+        assert_eq!(c.k8s_ns_name.as_deref(), Some("ns"));
+        assert_eq!(c.k8s_pod_uid.as_deref(), Some("u-1"));
+    }
+
+    /// The field tags on the wire, byte for byte as protoc's Go code encodes them.
+    #[test]
+    fn wire_format_matches_the_cri_tags() {
+        let req = proto::ContainerStatusRequest {
+            container_id: "ab".into(),
+            verbose: true,
+        };
+        assert_eq!(req.encode_to_vec(), b"\x0a\x02ab\x10\x01");
+        let req = proto::PodSandboxStatusRequest {
+            pod_sandbox_id: "s".into(),
+            verbose: false,
+        };
+        assert_eq!(req.encode_to_vec(), b"\x0a\x01s");
+        let req = proto::ListContainersRequest {
+            filter: Some(proto::ContainerFilter {
+                id: "c".into(),
+                pod_sandbox_id: "p".into(),
+            }),
+        };
+        assert_eq!(req.encode_to_vec(), b"\x0a\x06\x0a\x01c\x1a\x01p");
+        // A status: metadata (2), started_at (5), image (8), image_ref (9), labels (12),
+        // mounts (14), and a field Peregrine does not read (exit_code, 7) skipped.
+        let mut wire = Vec::new();
+        wire.extend_from_slice(b"\x0a\x01i"); // id
+        wire.extend_from_slice(b"\x12\x03\x0a\x01n"); // metadata.name
+        wire.extend_from_slice(b"\x28\x07"); // started_at = 7
+        wire.extend_from_slice(b"\x38\x01"); // exit_code = 1 (unread)
+        wire.extend_from_slice(b"\x42\x03\x0a\x01m"); // image.image
+        wire.extend_from_slice(b"\x4a\x01r"); // image_ref
+        wire.extend_from_slice(b"\x62\x06\x0a\x01k\x12\x01v"); // labels {k: v}
+        wire.extend_from_slice(b"\x72\x08\x0a\x01d\x12\x01s\x18\x01"); // mount d <- s, ro
+        let mut resp = vec![0x0a, wire.len() as u8];
+        resp.extend_from_slice(&wire);
+        resp.extend_from_slice(b"\x12\x08\x0a\x04info\x12\x00"); // info {"info": ""}
+        let decoded = proto::ContainerStatusResponse::decode(&resp[..]).unwrap();
+        let s = decoded.status.unwrap();
+        assert_eq!(s.id, "i");
+        assert_eq!(s.metadata.unwrap().name, "n");
+        assert_eq!(s.started_at, 7);
+        assert_eq!(s.image.unwrap().image, "m");
+        assert_eq!(s.image_ref, "r");
+        assert_eq!(s.labels, map(&[("k", "v")]));
+        assert_eq!(
+            (
+                s.mounts[0].container_path.as_str(),
+                s.mounts[0].host_path.as_str(),
+                s.mounts[0].readonly
+            ),
+            ("d", "s", true)
+        );
+        assert_eq!(decoded.info, map(&[("info", "")]));
+        let v = proto::VersionResponse::decode(&b"\x12\x0acontainerd\x1a\x031.6"[..]).unwrap();
+        assert_eq!(
+            (v.runtime_name.as_str(), v.runtime_version.as_str()),
+            ("containerd", "1.6")
+        );
+        // Garbage is an error, not a panic.
+        assert!(proto::ContainerStatusResponse::decode(&b"\x0a\xff\xff"[..]).is_err());
+    }
+
+    #[test]
+    fn runtime_names() {
+        assert_eq!(normalize_runtime("containerd"), "containerd");
+        assert_eq!(normalize_runtime("cri-o"), "cri-o");
+        assert_eq!(normalize_runtime("CRI-O"), "cri-o");
+        assert_eq!(normalize_runtime(""), "cri");
+        assert_eq!(guess_runtime(Path::new("/run/crio/crio.sock")), "cri-o");
+        assert_eq!(
+            guess_runtime(Path::new("/run/k3s/containerd/containerd.sock")),
+            "containerd"
+        );
+    }
+}

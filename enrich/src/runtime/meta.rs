@@ -620,3 +620,21 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cgroup_kind_picks_the_api() {
+        assert_eq!(apis_for(Some(Runtime::Docker)), &[Api::Docker]);
+        assert_eq!(apis_for(Some(Runtime::Podman)), &[Api::Docker]);
+        assert_eq!(apis_for(Some(Runtime::Containerd)), &[Api::Cri]);
+        assert_eq!(apis_for(Some(Runtime::CriO)), &[Api::Cri]);
+        assert_eq!(
+            apis_for(Some(Runtime::Kubernetes)),
+            &[Api::Cri, Api::Docker]
+        );
+        assert_eq!(apis_for(None), &[Api::Docker, Api::Cri]);
+    }
+}
