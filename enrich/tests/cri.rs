@@ -613,7 +613,7 @@ fn an_absent_cri_socket_fails_fast_and_is_counted() {
     let mut e = enricher(
         vec![PathBuf::from("/nonexistent/containerd.sock")],
         vec![],
-        |_| {},
+        |c| c.retry_interval = Duration::from_millis(150),
     );
     let (ev, _) = failing_lookup(&mut e);
     assert_eq!(get(&ev, "container.id"), &ID[..12]);
@@ -635,6 +635,57 @@ fn an_absent_cri_socket_fails_fast_and_is_counted() {
     assert_eq!(b.len(), 1);
     let s = e.stats();
     assert_eq!((s.container_lookups, s.container_negative_hits), (1, 1));
+
+    // After the retry interval it is asked again, in the background (not held).
+    std::thread::sleep(Duration::from_millis(200));
+    let mut b = vec![t::touch(T0 + 30, 501, 501)];
+    e.enrich_and_hold(&mut b);
+    assert_eq!(b.len(), 1);
+    let start = Instant::now();
+    while e.stats().container_no_socket < 2 && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+        e.enrich_and_hold(&mut Vec::new());
+    }
+    let s = e.stats();
+    assert_eq!(
+        (s.container_retries, s.container_no_socket, s.held_events),
+        (1, 2, 1)
+    );
+}
+
+#[test]
+fn a_stale_cri_socket_is_refused_fast_and_counted() {
+    // The socket file stays after its listener is gone: connecting is refused.
+    let path =
+        std::env::temp_dir().join(format!("peregrine-cri-stale-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    drop(UnixListener::bind(&path).unwrap());
+    let mut e = enricher(vec![path.clone()], vec![], |c| {
+        c.hold_timeout = Duration::from_secs(10)
+    });
+    let (ev, waited) = failing_lookup(&mut e);
+    assert_eq!(get(&ev, "container.type"), "containerd");
+    let s = e.stats();
+    assert_eq!(
+        (
+            s.container_errors,
+            s.container_cri_errors,
+            s.container_cri_timeouts,
+            s.hold_timeouts
+        ),
+        (1, 1, 0, 0)
+    );
+    assert!(waited < Duration::from_secs(2), "{waited:?}");
+    let err = CriClient::new(&path, Duration::from_secs(5))
+        .unwrap()
+        .inspect(ID)
+        .unwrap_err();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(err.kind(), "transport", "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
 }
 
 #[test]
@@ -678,6 +729,7 @@ fn a_cri_socket_answering_garbage_is_an_error_not_a_stall() {
         "{text}"
     );
     assert_ne!(err.kind(), "timeout", "{err:?}");
+    assert!(text.contains("http2"), "the cause is kept: {text}");
 }
 
 #[test]

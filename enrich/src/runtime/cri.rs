@@ -372,7 +372,7 @@ impl CriClient {
                     method,
                     target: target.to_string(),
                     code: status.code(),
-                    message: status.message().to_string(),
+                    message: status_text(&status),
                 })
             }
         }
@@ -504,6 +504,24 @@ impl CriClient {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A status's message with what caused it (tonic's own failures say "transport error" and
+/// keep the reason in the source chain).
+fn status_text(status: &tonic::Status) -> String {
+    let mut text = status.message().to_string();
+    let mut last = text.clone();
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        let s = e.to_string();
+        if s != last {
+            text.push_str(": ");
+            text.push_str(&s);
+            last = s;
+        }
+        source = e.source();
+    }
+    text
 }
 
 /// The Version RPC's runtime name as Falco's `container.type` spells it.
