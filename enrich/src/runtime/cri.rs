@@ -422,7 +422,12 @@ impl CriClient {
             }
             Err(e) => {
                 tracing::debug!(error = %e, "CRI Version failed; the runtime type comes from the socket's name");
-                guess_runtime(&self.socket).into()
+                let name: Arc<str> = guess_runtime(&self.socket).into();
+                // The runtime answered (without a version): no use asking again.
+                if matches!(e, RuntimeError::Grpc { .. }) {
+                    self.runtime_name = Some(name.clone());
+                }
+                name
             }
         }
     }
