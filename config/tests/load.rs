@@ -658,4 +658,35 @@ containers:
     assert!(err.to_string().contains("containers.hold.timeout"), "{err}");
     let err = load_str("c.yaml", "containers:\n  sockets: []\n", &[]).unwrap_err();
     assert!(err.to_string().contains("containers.sockets"), "{err}");
+
+    // CRI sockets: the defaults are probed in order; a list or one path; bad values are
+    // errors positioned at the key.
+    assert_eq!(
+        Containers::default().cri_sockets,
+        [
+            "/run/containerd/containerd.sock",
+            "/run/crio/crio.sock",
+            "/run/k3s/containerd/containerd.sock",
+            "/run/host-containerd/containerd.sock"
+        ]
+        .map(PathBuf::from)
+    );
+    let c = load_str(
+        "c.yaml",
+        "containers:\n  cri_sockets: [/run/a.sock, /run/b.sock]\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        c.containers.cri_sockets,
+        [PathBuf::from("/run/a.sock"), PathBuf::from("/run/b.sock")]
+    );
+    let c = load_str("c.yaml", "containers:\n  cri_sockets: /run/k.sock\n", &[]).unwrap();
+    assert_eq!(c.containers.cri_sockets, [PathBuf::from("/run/k.sock")]);
+    let err = load_str("c.yaml", "containers:\n  cri_sockets: {a: b}\n", &[]).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("containers.cri_sockets") && text.contains("c.yaml:2"),
+        "{text}"
+    );
 }

@@ -52,7 +52,8 @@ pub struct ContainerConfig {
     /// Docker Engine API sockets (docker; podman's `podman system service`), tried in order;
     /// those that do not exist are skipped at each lookup.
     pub docker_sockets: Vec<PathBuf>,
-    /// CRI sockets (containerd, CRI-O). Not used yet: the CRI client is not implemented.
+    /// CRI sockets (containerd, CRI-O; k3s's and Bottlerocket's containerd), tried in order;
+    /// those that do not exist are skipped at each lookup.
     pub cri_sockets: Vec<PathBuf>,
     /// Follow the runtime's event stream and inspect each container when it is created
     /// (default true): metadata is usually there before the container's first event.
@@ -92,6 +93,8 @@ impl Default for ContainerConfig {
             cri_sockets: vec![
                 PathBuf::from("/run/containerd/containerd.sock"),
                 PathBuf::from("/run/crio/crio.sock"),
+                PathBuf::from("/run/k3s/containerd/containerd.sock"),
+                PathBuf::from("/run/host-containerd/containerd.sock"),
             ],
             watch_events: true,
             workers: 2,

@@ -460,7 +460,14 @@ impl HostEnricher {
         s.container_found = c.found;
         s.container_not_found = c.not_found;
         s.container_errors = c.errors;
-        s.container_unsupported = c.unsupported;
+        s.container_docker_requests = c.docker.requests;
+        s.container_docker_found = c.docker.found;
+        s.container_docker_errors = c.docker.errors;
+        s.container_docker_timeouts = c.docker.timeouts;
+        s.container_cri_requests = c.cri.requests;
+        s.container_cri_found = c.cri.found;
+        s.container_cri_errors = c.cri.errors;
+        s.container_cri_timeouts = c.cri.timeouts;
         s.container_no_socket = c.no_socket;
         s.container_not_found_retries = c.not_found_retries;
         s.containers_cached = c.cached;

@@ -101,10 +101,24 @@ stats! {
     container_not_found: counter "peregrine_enrich_container_lookups_not_found_total";
     /// Lookups that failed on a runtime error (timeout, garbage, refused, status).
     container_errors: counter "peregrine_enrich_container_lookup_errors_total";
-    /// Lookups for runtimes without a client (CRI: containerd, CRI-O).
-    container_unsupported: counter "peregrine_enrich_container_lookups_unsupported_total";
     /// Lookups that found no runtime socket.
     container_no_socket: counter "peregrine_enrich_container_lookups_no_socket_total";
+    /// Docker Engine API requests made (inspects; a lookup may make several).
+    container_docker_requests: counter "peregrine_enrich_container_docker_requests_total";
+    /// Docker Engine API requests that found the container.
+    container_docker_found: counter "peregrine_enrich_container_docker_found_total";
+    /// Docker Engine API requests that failed (refused, garbage, status, timeout).
+    container_docker_errors: counter "peregrine_enrich_container_docker_errors_total";
+    /// Docker Engine API requests that timed out.
+    container_docker_timeouts: counter "peregrine_enrich_container_docker_timeouts_total";
+    /// CRI ContainerStatus requests made.
+    container_cri_requests: counter "peregrine_enrich_container_cri_requests_total";
+    /// CRI requests that found the container.
+    container_cri_found: counter "peregrine_enrich_container_cri_found_total";
+    /// CRI requests that failed (refused, not HTTP/2, gRPC error status, timeout).
+    container_cri_errors: counter "peregrine_enrich_container_cri_errors_total";
+    /// CRI requests that timed out.
+    container_cri_timeouts: counter "peregrine_enrich_container_cri_timeouts_total";
     /// API requests repeated because a new container was not known yet.
     container_not_found_retries: counter "peregrine_enrich_container_not_found_retries_total";
     /// Containers whose metadata the event stream had published before their first event.

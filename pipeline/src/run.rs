@@ -223,23 +223,27 @@ pub fn container_config(c: &peregrine_config::Containers) -> ContainerConfig {
         tracing::info!("container metadata lookups are off (containers.enabled: false)");
         return out;
     }
-    let present: Vec<String> = c
-        .docker_sockets
-        .iter()
-        .filter(|s| s.exists())
-        .map(|s| s.display().to_string())
-        .collect();
-    if present.is_empty() {
+    let present = |sockets: &[std::path::PathBuf]| -> Vec<String> {
+        sockets
+            .iter()
+            .filter(|s| s.exists())
+            .map(|s| s.display().to_string())
+            .collect()
+    };
+    let (docker, cri) = (present(&c.docker_sockets), present(&c.cri_sockets));
+    if docker.is_empty() && cri.is_empty() {
         tracing::info!(
-            "no Docker-compatible API socket present yet (containers.docker_sockets); checked again at each lookup"
+            "no container runtime socket present yet (containers.docker_sockets, containers.cri_sockets); checked again at each lookup"
         );
     } else {
-        tracing::info!("container metadata from {}", present.join(", "));
-    }
-    for s in c.cri_sockets.iter().filter(|s| s.exists()) {
-        tracing::warn!(
-            "CRI socket {} is present, but CRI lookups are not implemented: containerd and CRI-O containers get their id and type only",
-            s.display()
+        tracing::info!(
+            "container metadata from {}",
+            docker
+                .iter()
+                .map(|s| format!("{s} (Docker API)"))
+                .chain(cri.iter().map(|s| format!("{s} (CRI)")))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     out

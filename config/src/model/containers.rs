@@ -16,8 +16,9 @@ pub struct Containers {
     /// Docker Engine API sockets, tried in order; missing ones are skipped (default
     /// `/run/podman/podman.sock`, `/var/run/docker.sock`).
     pub docker_sockets: Vec<PathBuf>,
-    /// CRI sockets (default `/run/containerd/containerd.sock`, `/run/crio/crio.sock`).
-    /// Not used yet: the CRI client is not implemented (a warning says so when one exists).
+    /// CRI sockets (containerd, CRI-O), tried in order; missing ones are skipped (default
+    /// `/run/containerd/containerd.sock`, `/run/crio/crio.sock`,
+    /// `/run/k3s/containerd/containerd.sock`, `/run/host-containerd/containerd.sock`).
     pub cri_sockets: Vec<PathBuf>,
     /// Follow the runtime's event stream and inspect containers as they are created
     /// (default true).
@@ -71,6 +72,8 @@ impl Default for Containers {
             cri_sockets: vec![
                 PathBuf::from("/run/containerd/containerd.sock"),
                 PathBuf::from("/run/crio/crio.sock"),
+                PathBuf::from("/run/k3s/containerd/containerd.sock"),
+                PathBuf::from("/run/host-containerd/containerd.sock"),
             ],
             watch_events: true,
             workers: 2,

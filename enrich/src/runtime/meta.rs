@@ -9,9 +9,14 @@
 //! request for it is in flight, so the cache-hit path is one LRU lookup.
 //!
 //! Answers: found (metadata; refreshed in the background after `metadata_ttl`), or failed
-//! (not found, runtime error, no socket, unsupported runtime) which is cached negatively
-//! and retried after `retry_interval`. Worker threads start with the first lookup.
+//! (not found, runtime error, no socket) which is cached negatively and retried after
+//! `retry_interval`. Worker threads start with the first lookup.
+//!
+//! Which API is asked follows the runtime the cgroup names: docker and podman the Docker
+//! API sockets, containerd and CRI-O the CRI sockets, an undecided kind both (CRI first for
+//! kubepods paths). Requests, answers, errors and timeouts are counted per API.
 
+use super::cri::CriClient;
 use super::docker::DockerClient;
 use super::events::{self, Announced, EventCounters};
 use super::RuntimeError;
@@ -22,7 +27,9 @@ use dashmap::DashMap;
 use lru::LruCache;
 use peregrine_event::ContainerInfo;
 use rustc_hash::FxBuildHasher;
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,13 +92,46 @@ struct WorkerCounters {
     found: AtomicU64,
     not_found: AtomicU64,
     errors: AtomicU64,
-    unsupported: AtomicU64,
     no_socket: AtomicU64,
+    /// Per API: requests made, containers found, errors (of them timeouts).
+    docker: ApiCounters,
+    cri: ApiCounters,
     /// Extra API requests made because a new container was not found yet.
     not_found_retries: AtomicU64,
     latency_ns_total: AtomicU64,
     latency_ns_max: AtomicU64,
     completed: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct ApiCounters {
+    requests: AtomicU64,
+    found: AtomicU64,
+    errors: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl ApiCounters {
+    fn snapshot(&self) -> ApiStats {
+        ApiStats {
+            requests: self.requests.load(Relaxed),
+            found: self.found.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            timeouts: self.timeouts.load(Relaxed),
+        }
+    }
+}
+
+/// One runtime API's requests (a lookup may make several: sockets, not-found retries).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApiStats {
+    pub requests: u64,
+    /// Requests that found the container.
+    pub found: u64,
+    /// Requests that failed (refused, garbage, error status, timeout).
+    pub errors: u64,
+    /// Failed requests that were timeouts.
+    pub timeouts: u64,
 }
 
 /// Container-metadata counters (see [`crate::EnrichStats`] for their metric names).
@@ -108,8 +148,9 @@ pub struct MetaStats {
     pub found: u64,
     pub not_found: u64,
     pub errors: u64,
-    pub unsupported: u64,
     pub no_socket: u64,
+    pub docker: ApiStats,
+    pub cri: ApiStats,
     pub not_found_retries: u64,
     pub completed: u64,
     pub latency_ns_total: u64,
@@ -328,6 +369,7 @@ impl ContainerMeta {
                 shared: self.shared.clone(),
                 counters: self.counters.clone(),
                 announced: self.announced.clone(),
+                cri: HashMap::new(),
             };
             let spawned = std::thread::Builder::new()
                 .name(format!("container-lookup-{i}"))
@@ -346,8 +388,9 @@ impl ContainerMeta {
             found: c.found.load(Relaxed),
             not_found: c.not_found.load(Relaxed),
             errors: c.errors.load(Relaxed),
-            unsupported: c.unsupported.load(Relaxed),
             no_socket: c.no_socket.load(Relaxed),
+            docker: c.docker.snapshot(),
+            cri: c.cri.snapshot(),
             not_found_retries: c.not_found_retries.load(Relaxed),
             completed: c.completed.load(Relaxed),
             latency_ns_total: c.latency_ns_total.load(Relaxed),
@@ -406,6 +449,35 @@ struct Worker {
     shared: Arc<SharedCache>,
     counters: Arc<WorkerCounters>,
     announced: Arc<Announced>,
+    /// One CRI client per socket, kept connected between lookups.
+    cri: HashMap<PathBuf, CriClient>,
+}
+
+/// The runtime APIs Peregrine speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Api {
+    Docker,
+    Cri,
+}
+
+impl Api {
+    fn name(self) -> &'static str {
+        match self {
+            Api::Docker => "Docker",
+            Api::Cri => "CRI",
+        }
+    }
+}
+
+/// The APIs to ask, in order, for a container of this runtime kind.
+fn apis_for(runtime: Option<Runtime>) -> &'static [Api] {
+    match runtime {
+        Some(Runtime::Docker | Runtime::Podman) => &[Api::Docker],
+        Some(Runtime::Containerd | Runtime::CriO) => &[Api::Cri],
+        // kubepods with a bare id: containerd's cgroupfs layout today, dockershim's before.
+        Some(Runtime::Kubernetes) => &[Api::Cri, Api::Docker],
+        None => &[Api::Docker, Api::Cri],
+    }
 }
 
 enum Answer {
@@ -414,8 +486,9 @@ enum Answer {
 }
 
 impl Worker {
-    fn run(self) {
-        for req in self.rx.iter() {
+    fn run(mut self) {
+        let rx = self.rx.clone();
+        for req in rx.iter() {
             let answer = self.resolve(&req);
             let c = &self.counters;
             let slot = match answer {
@@ -444,12 +517,10 @@ impl Worker {
         }
     }
 
-    fn resolve(&self, req: &Request) -> Answer {
-        let c = &self.counters;
-        if matches!(req.runtime, Some(Runtime::Containerd | Runtime::CriO)) {
-            c.unsupported.fetch_add(1, Relaxed);
-            return Answer::Failed("CRI lookups (containerd, CRI-O) are not implemented".into());
-        }
+    fn resolve(&mut self, req: &Request) -> Answer {
+        let counters = self.counters.clone();
+        let c = &*counters;
+        let apis = apis_for(req.runtime);
         let deadline = req.queued
             + if req.first {
                 self.cfg.not_found_retry
@@ -458,15 +529,22 @@ impl Worker {
             };
         let mut backoff = Duration::from_millis(10);
         loop {
-            let sockets: Vec<_> = self
-                .cfg
-                .docker_sockets
+            let sockets: Vec<(Api, PathBuf)> = apis
                 .iter()
-                .filter(|s| s.exists())
+                .flat_map(|&api| {
+                    let list = match api {
+                        Api::Docker => &self.cfg.docker_sockets,
+                        Api::Cri => &self.cfg.cri_sockets,
+                    };
+                    list.iter()
+                        .filter(|s| s.exists())
+                        .map(move |s| (api, s.clone()))
+                })
                 .collect();
             if sockets.is_empty() {
                 c.no_socket.fetch_add(1, Relaxed);
-                return Answer::Failed("no Docker-compatible API socket found".into());
+                let names: Vec<_> = apis.iter().map(|a| a.name()).collect();
+                return Answer::Failed(format!("no {} socket found", names.join(" or ")));
             }
             // The event watcher may have seen it created meanwhile (or before it was
             // removed). Refreshes ask the runtime itself.
@@ -478,11 +556,26 @@ impl Worker {
                 return Answer::Found(Box::new(ContainerInfo::clone(&info)));
             }
             let mut last_err: Option<RuntimeError> = None;
-            for socket in sockets {
-                match DockerClient::new(socket, self.cfg.request_timeout).inspect(&req.id) {
-                    Ok(Some(info)) => return Answer::Found(Box::new(info)),
+            for (api, socket) in sockets {
+                let per_api = match api {
+                    Api::Docker => &c.docker,
+                    Api::Cri => &c.cri,
+                };
+                per_api.requests.fetch_add(1, Relaxed);
+                match self.ask(api, socket, &req.id) {
+                    Ok(Some(info)) => {
+                        per_api.found.fetch_add(1, Relaxed);
+                        return Answer::Found(Box::new(info));
+                    }
                     Ok(None) => {}
-                    Err(e) => last_err = Some(e),
+                    Err(e) => {
+                        per_api.errors.fetch_add(1, Relaxed);
+                        if matches!(e, RuntimeError::Timeout { .. }) {
+                            per_api.timeouts.fetch_add(1, Relaxed);
+                        }
+                        tracing::debug!(container = short_id(&req.id), api = api.name(), error = %e, "container metadata request failed");
+                        last_err = Some(e);
+                    }
                 }
             }
             if Instant::now() + backoff > deadline {
@@ -502,5 +595,46 @@ impl Worker {
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_millis(200));
         }
+    }
+
+    /// One request to one socket.
+    fn ask(
+        &mut self,
+        api: Api,
+        socket: PathBuf,
+        id: &str,
+    ) -> Result<Option<ContainerInfo>, RuntimeError> {
+        let timeout = self.cfg.request_timeout;
+        match api {
+            Api::Docker => DockerClient::new(socket, timeout).inspect(id),
+            Api::Cri => {
+                let client = match self.cri.entry(socket) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let client = CriClient::new(e.key().clone(), timeout)?;
+                        e.insert(client)
+                    }
+                };
+                client.inspect(id)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cgroup_kind_picks_the_api() {
+        assert_eq!(apis_for(Some(Runtime::Docker)), &[Api::Docker]);
+        assert_eq!(apis_for(Some(Runtime::Podman)), &[Api::Docker]);
+        assert_eq!(apis_for(Some(Runtime::Containerd)), &[Api::Cri]);
+        assert_eq!(apis_for(Some(Runtime::CriO)), &[Api::Cri]);
+        assert_eq!(
+            apis_for(Some(Runtime::Kubernetes)),
+            &[Api::Cri, Api::Docker]
+        );
+        assert_eq!(apis_for(None), &[Api::Docker, Api::Cri]);
     }
 }

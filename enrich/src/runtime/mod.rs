@@ -9,17 +9,19 @@
 //!   known per container, lookups handed to worker threads that publish their answers into a
 //!   shared `dashmap`, failures cached negatively and retried after an interval.
 //!
-//! The CRI API (containerd, CRI-O: gRPC) is not implemented: containers of those runtimes
-//! get their id (from the cgroup) and type, and no other metadata; each such lookup is
-//! counted as `unsupported`.
+//! - [`cri`]: the CRI API (containerd, CRI-O): `ContainerStatus` over gRPC on a unix socket.
+//!
+//! A container goes to the API its cgroup names (docker, podman → Docker API; containerd,
+//! CRI-O → CRI); one whose runtime the cgroup does not tell is asked of both.
 
+pub mod cri;
 pub mod docker;
 pub mod events;
 pub mod http;
 pub mod image;
 pub mod meta;
 
-pub use meta::{ContainerMeta, Lookup, MetaStats};
+pub use meta::{ApiStats, ContainerMeta, Lookup, MetaStats};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -64,6 +66,23 @@ pub enum RuntimeError {
         path: String,
         status: u16,
     },
+    /// A gRPC call could not be made: connecting, or the HTTP/2 connection failed.
+    #[error("{method} on {socket}: {source}", socket = socket.display())]
+    Transport {
+        socket: PathBuf,
+        method: &'static str,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// The runtime answered a gRPC call with an error status.
+    #[error("{socket} answered {method} {target} with {code:?}: {message}", socket = socket.display())]
+    Grpc {
+        socket: PathBuf,
+        method: &'static str,
+        target: String,
+        code: tonic::Code,
+        message: String,
+    },
     /// The body was not the JSON expected.
     #[error("unexpected JSON from {socket} for {path}: {source}", socket = socket.display())]
     Json {
@@ -75,7 +94,8 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
-    /// A short label for counters: `connect`, `io`, `timeout`, `malformed`, `status`, `json`.
+    /// A short label for counters and logs: `connect`, `io`, `timeout`, `malformed`,
+    /// `status`, `json`, `transport`, `grpc`.
     pub fn kind(&self) -> &'static str {
         match self {
             RuntimeError::Connect { .. } => "connect",
@@ -84,6 +104,8 @@ impl RuntimeError {
             RuntimeError::Malformed { .. } => "malformed",
             RuntimeError::Status { .. } => "status",
             RuntimeError::Json { .. } => "json",
+            RuntimeError::Transport { .. } => "transport",
+            RuntimeError::Grpc { .. } => "grpc",
         }
     }
 }
