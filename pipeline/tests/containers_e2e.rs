@@ -316,9 +316,14 @@ fn exe_upper_layer_tells_dropped_binaries_from_the_image() {
         ],
     );
     let (alerts, stats) = agent.stop();
-    let execs: Vec<(&str, bool)> = rule_alerts(&alerts, "Container exec")
-        .iter()
+    // Rule shards work per process, so alerts of different processes may come out of order.
+    let mut mine: Vec<&Value> = rule_alerts(&alerts, "Container exec")
+        .into_iter()
         .filter(|a| a["output_fields"]["container.name"] == name.as_str())
+        .collect();
+    mine.sort_by_key(|a| a["output_fields"]["evt.time"].as_u64());
+    let execs: Vec<(&str, bool)> = mine
+        .iter()
         .map(|a| {
             let f = &a["output_fields"];
             (
