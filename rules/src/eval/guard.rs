@@ -891,6 +891,14 @@ impl TypeIndex {
                             x.suffixes.len(),
                             x.contains.as_ref().map_or(0, |c| c.1.len())
                         );
+                        if let Some((n, _)) = &x.contains {
+                            let texts: Vec<_> = n
+                                .needles()
+                                .iter()
+                                .map(|b| String::from_utf8_lossy(b))
+                                .collect();
+                            let _ = writeln!(s, "    needles {texts:?}");
+                        }
                     }
                     StepKind::Check(c, _) => {
                         let _ = writeln!(

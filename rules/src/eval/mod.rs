@@ -238,13 +238,15 @@ impl Node {
 impl Node {
     /// This condition as evaluated on events of type `t` only: `evt.type` tests become
     /// constants, and so do checks on a field that never has a value on `t` (false, as
-    /// every check on a missing value), and the branches they decide are dropped. Memo
+    /// every check on a missing value) and checks against an empty list, and the branches they decide are dropped. Memo
     /// slots stay valid, since a memo's value is per event and the event has type `t`.
     pub(crate) fn specialise(&self, t: EventType, defs: &[SlotDef]) -> Node {
         match self {
             Node::EvtType { set, negate } => Node::Const(set.contains(t) != *negate),
             Node::Const(b) => Node::Const(*b),
-            Node::Check(c) if defs[c.slot].field.never_present_on(t) => Node::Const(false),
+            Node::Check(c) if c.never_holds() || defs[c.slot].field.never_present_on(t) => {
+                Node::Const(false)
+            }
             Node::Check(c) => Node::Check(c.clone()),
             Node::Not(n) => match n.specialise(t, defs) {
                 Node::Const(b) => Node::Const(!b),
@@ -282,7 +284,20 @@ impl Node {
 }
 
 impl Check {
-    #[inline]
+    /// Whether this check is false for every value: `in` an empty list (`fd.cip in
+    /// (allowed_inbound_source_ipaddrs)` with the list left empty for users to fill).
+    pub(crate) fn never_holds(&self) -> bool {
+        !self.negate
+            && match &self.matcher {
+                Matcher::Str(matcher::StrMatcher::Set(s)) => s.is_empty(),
+                Matcher::NumSet(s) => s.is_empty(),
+                Matcher::IpSet(s) => s.is_empty(),
+                Matcher::Net(s) => s.is_empty(),
+                _ => false,
+            }
+    }
+
+    #[inline(always)]
     pub(crate) fn eval(&self, cx: &mut Ctx<'_>) -> bool {
         if let Some(field) = &self.fast {
             match field.borrow(cx.ev) {
