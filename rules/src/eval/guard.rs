@@ -314,6 +314,9 @@ struct SlotIndex {
     /// prefix itself.
     prefix_heads: Vec<(u64, u64)>,
     suffixes: Vec<(Box<str>, Sat)>,
+    /// Per suffix, its last 8 bytes and their mask: compared as one word before the
+    /// suffix itself.
+    suffix_tails: Vec<(u64, u64)>,
     /// One multi-pattern search for every `contains` needle, with what each satisfies.
     contains: Option<(Needles, Vec<Sat>)>,
 }
@@ -350,6 +353,30 @@ fn head8(b: &[u8]) -> u64 {
     let n = b.len().min(8);
     buf[..n].copy_from_slice(&b[..n]);
     u64::from_le_bytes(buf)
+}
+
+/// The last 8 bytes of `b` as a little-endian word (the last byte highest), zero-padded
+/// below when `b` is shorter: the last `n` bytes are those under [`tail_mask`]`(n)`.
+#[inline]
+fn tail8(b: &[u8]) -> u64 {
+    match b.len().checked_sub(8) {
+        Some(start) => u64::from_le_bytes(b[start..].try_into().expect("8 bytes")),
+        None => {
+            let mut buf = [0u8; 8];
+            buf[8 - b.len()..].copy_from_slice(b);
+            u64::from_le_bytes(buf)
+        }
+    }
+}
+
+/// The mask of the high `min(n, 8)` bytes of a word.
+#[inline]
+fn tail_mask(n: usize) -> u64 {
+    if n >= 8 {
+        u64::MAX
+    } else {
+        !(u64::MAX >> (8 * n))
+    }
 }
 
 /// A [`SlotIndex`] being built.
@@ -435,9 +462,15 @@ impl SlotBuilder {
                 (head8(p.as_bytes()), mask)
             })
             .collect();
+        let suffix_tails = self
+            .suffixes
+            .iter()
+            .map(|(p, _)| (tail8(p.as_bytes()), tail_mask(p.len())))
+            .collect();
         SlotIndex {
             slot: self.slot,
             prefix_heads,
+            suffix_tails,
             filter,
             exact: self.exact,
             prefixes: self.prefixes,
@@ -464,9 +497,12 @@ impl SlotIndex {
                 }
             }
         }
-        for (p, m) in &self.suffixes {
-            if v.ends_with(&**p) {
-                hit.add(m);
+        if !self.suffixes.is_empty() {
+            let tail = tail8(v.as_bytes());
+            for ((p, m), &(want, mask)) in self.suffixes.iter().zip(&self.suffix_tails) {
+                if tail & mask == want && p.len() <= v.len() && v.ends_with(&**p) {
+                    hit.add(m);
+                }
             }
         }
         if let Some((needles, sats)) = &self.contains {
