@@ -349,10 +349,7 @@ impl LenFilter {
 /// The first 8 bytes of `b` as a little-endian word, zero-padded.
 #[inline]
 fn head8(b: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = b.len().min(8);
-    buf[..n].copy_from_slice(&b[..n]);
-    u64::from_le_bytes(buf)
+    super::needles::word_at(b, 0)
 }
 
 /// The last 8 bytes of `b` as a little-endian word (the last byte highest), zero-padded
