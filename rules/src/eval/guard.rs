@@ -211,7 +211,7 @@ fn few_values(def: &SlotDef) -> bool {
 
 fn index_pass_rate(def: &SlotDef) -> f64 {
     if few_values(def) {
-        0.8
+        0.9
     } else {
         INDEX_PASS_RATE
     }
@@ -227,6 +227,8 @@ fn pass_rate(c: &Check, defs: &[SlotDef]) -> f64 {
         Matcher::Bool(_) => 0.5,
         Matcher::Num(Ord4::Eq, 0) => 0.5,
         Matcher::Num(Ord4::Eq, _) => 0.1,
+        // `fd.num >= 0`, `evt.rawres >= 0`: results are mostly successes.
+        Matcher::Num(Ord4::Ge, 0) | Matcher::Num(Ord4::Gt, -1) => 0.95,
         Matcher::Num(..) => 0.8,
         Matcher::Str(StrMatcher::Cmp(..)) => 0.5,
         Matcher::Str(_) => index_pass_rate(&defs[c.slot]),
@@ -312,6 +314,9 @@ struct SlotIndex {
     /// prefix itself.
     prefix_heads: Vec<(u64, u64)>,
     suffixes: Vec<(Box<str>, Sat)>,
+    /// Per suffix, its last 8 bytes and their mask: compared as one word before the
+    /// suffix itself.
+    suffix_tails: Vec<(u64, u64)>,
     /// One multi-pattern search for every `contains` needle, with what each satisfies.
     contains: Option<(Needles, Vec<Sat>)>,
 }
@@ -344,10 +349,31 @@ impl LenFilter {
 /// The first 8 bytes of `b` as a little-endian word, zero-padded.
 #[inline]
 fn head8(b: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = b.len().min(8);
-    buf[..n].copy_from_slice(&b[..n]);
-    u64::from_le_bytes(buf)
+    super::needles::word_at(b, 0)
+}
+
+/// The last 8 bytes of `b` as a little-endian word (the last byte highest), zero-padded
+/// below when `b` is shorter: the last `n` bytes are those under [`tail_mask`]`(n)`.
+#[inline]
+fn tail8(b: &[u8]) -> u64 {
+    match b.len().checked_sub(8) {
+        Some(start) => u64::from_le_bytes(b[start..].try_into().expect("8 bytes")),
+        None => {
+            let mut buf = [0u8; 8];
+            buf[8 - b.len()..].copy_from_slice(b);
+            u64::from_le_bytes(buf)
+        }
+    }
+}
+
+/// The mask of the high `min(n, 8)` bytes of a word.
+#[inline]
+fn tail_mask(n: usize) -> u64 {
+    if n >= 8 {
+        u64::MAX
+    } else {
+        !(u64::MAX >> (8 * n))
+    }
 }
 
 /// A [`SlotIndex`] being built.
@@ -433,9 +459,15 @@ impl SlotBuilder {
                 (head8(p.as_bytes()), mask)
             })
             .collect();
+        let suffix_tails = self
+            .suffixes
+            .iter()
+            .map(|(p, _)| (tail8(p.as_bytes()), tail_mask(p.len())))
+            .collect();
         SlotIndex {
             slot: self.slot,
             prefix_heads,
+            suffix_tails,
             filter,
             exact: self.exact,
             prefixes: self.prefixes,
@@ -462,9 +494,12 @@ impl SlotIndex {
                 }
             }
         }
-        for (p, m) in &self.suffixes {
-            if v.ends_with(&**p) {
-                hit.add(m);
+        if !self.suffixes.is_empty() {
+            let tail = tail8(v.as_bytes());
+            for ((p, m), &(want, mask)) in self.suffixes.iter().zip(&self.suffix_tails) {
+                if tail & mask == want && p.len() <= v.len() && v.ends_with(&**p) {
+                    hit.add(m);
+                }
             }
         }
         if let Some((needles, sats)) = &self.contains {
@@ -497,6 +532,11 @@ struct Step {
     /// Whether `closes` has any bit.
     closes_any: bool,
 }
+
+/// A guard at most this likely to hold is selective; one at least [`WEAK`] likely is not
+/// used beside a selective one.
+const SELECTIVE: f64 = 0.2;
+const WEAK: f64 = 0.8;
 
 /// At most this many guards per rule are used (the most selective ones): each further one
 /// saves less.
@@ -574,13 +614,18 @@ impl StepBuilder<'_> {
     /// Cheap tests that are likely to fail first: the classic order for a conjunction
     /// (ascending cost / chance of failing).
     fn rank(&self, defs: &[SlotDef]) -> f64 {
-        let (cost, rate) = match self {
+        let (cost, rate) = self.cost_rate(defs);
+        cost / (1.0 - rate).max(0.01)
+    }
+
+    /// A rough cost of running this step, and the chance that an atom of it holds.
+    fn cost_rate(&self, defs: &[SlotDef]) -> (f64, f64) {
+        match self {
             StepBuilder::Lookup(s) => (s.cost(defs), index_pass_rate(&defs[s.slot])),
             StepBuilder::Check(c, _) => {
                 (if c.fast.is_some() { 1.0 } else { 3.0 }, pass_rate(c, defs))
             }
-        };
-        cost / (1.0 - rate).max(0.01)
+        }
     }
 
     fn add(&mut self, atom: &Atom<'_>, sat: &Sat) {
@@ -600,8 +645,11 @@ impl TypeIndex {
         defs: &[SlotDef],
         rules: impl Iterator<Item = (u32, &'a Node)>,
     ) -> TypeIndex {
-        let (rules, conds): (Vec<u32>, Vec<Node>) =
-            rules.map(|(i, c)| (i, c.specialise(t))).unzip();
+        // A rule that cannot hold on `t` is left out.
+        let (rules, conds): (Vec<u32>, Vec<Node>) = rules
+            .map(|(i, c)| (i, c.specialise(t, defs)))
+            .filter(|(_, c)| !matches!(c, Node::Const(false)))
+            .unzip();
         let groups = conds
             .chunks(64)
             .enumerate()
@@ -635,11 +683,76 @@ impl TypeIndex {
     }
 }
 
+/// The order to run the steps in, greedily: next, the step expected to rule out the most
+/// rules still alive per unit of cost. A rule is ruled out by a step holding a guard of it
+/// alone that does not hold, or by the last step of a guard spread over several steps
+/// (each of its steps left gets an equal share of the credit). Steps that rule out nothing
+/// come last, cheapest and most selective first.
+fn plan_order(
+    builders: &[StepBuilder<'_>],
+    single: &[Mask],
+    multi: &[(usize, Mask, Vec<usize>, f64)],
+    defs: &[SlotDef],
+) -> Vec<usize> {
+    let cost_rate: Vec<(f64, f64)> = builders.iter().map(|b| b.cost_rate(defs)).collect();
+    // The chance that each rule is still alive.
+    let mut alive = [1.0f64; 64];
+    // The steps of each guard on several steps not run yet.
+    let mut pending: Vec<Vec<usize>> = multi.iter().map(|m| m.2.clone()).collect();
+    let mut left: Vec<usize> = (0..builders.len()).collect();
+    let mut order = Vec::with_capacity(left.len());
+    let score = |s: usize, alive: &[f64; 64], pending: &[Vec<usize>]| {
+        let (cost, rate) = cost_rate[s];
+        let mut kills = 0.0;
+        let mut m = single[s];
+        while m != 0 {
+            kills += alive[m.trailing_zeros() as usize] * (1.0 - rate);
+            m &= m - 1;
+        }
+        for ((_, bit, _, rate), steps) in multi.iter().zip(pending) {
+            if steps.contains(&s) {
+                let r = bit.trailing_zeros() as usize;
+                kills += alive[r] * (1.0 - rate.min(1.0)) / steps.len() as f64;
+            }
+        }
+        kills / cost
+    };
+    while !left.is_empty() {
+        let (i, best) = left
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (i, score(s, &alive, &pending)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .expect("steps left");
+        if best <= 0.0 {
+            break;
+        }
+        let s = left.remove(i);
+        let mut m = single[s];
+        while m != 0 {
+            alive[m.trailing_zeros() as usize] *= cost_rate[s].1;
+            m &= m - 1;
+        }
+        for ((_, bit, _, rate), steps) in multi.iter().zip(pending.iter_mut()) {
+            if let Some(k) = steps.iter().position(|&x| x == s) {
+                steps.swap_remove(k);
+                if steps.is_empty() {
+                    alive[bit.trailing_zeros() as usize] *= rate.min(1.0);
+                }
+            }
+        }
+        order.push(s);
+    }
+    left.sort_by(|&a, &b| builders[a].rank(defs).total_cmp(&builders[b].rank(defs)));
+    order.extend(left);
+    order
+}
+
 impl Group {
     fn new(base: usize, conds: &[Node], defs: &[SlotDef], t: EventType) -> Group {
         let mut plan = PlanBuilder::default();
         // Guards on several steps: (aux layer, rule bit, steps).
-        let mut multi: Vec<(usize, Mask, Vec<usize>)> = Vec::new();
+        let mut multi: Vec<(usize, Mask, Vec<usize>, f64)> = Vec::new();
         for (pos, cond) in conds.iter().enumerate() {
             let bit: Mask = 1 << pos;
             let mut guards = guards(cond, defs, t);
@@ -647,6 +760,12 @@ impl Group {
             let rate = |atoms: &Vec<Atom<'_>>| atoms.iter().map(|a| a.pass_rate(defs)).sum::<f64>();
             guards.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
             guards.truncate(MAX_GUARDS);
+            // A guard that mostly holds (`fd.typechar = f` on opens) is worth running only
+            // for a rule with no selective one: otherwise the selective one rules the event
+            // out first, and the weak one would keep a step alive for nothing.
+            if guards.first().is_some_and(|g| rate(g) <= SELECTIVE) {
+                guards.retain(|g| rate(g) < WEAK);
+            }
             let mut layers = 0;
             for atoms in &guards {
                 let first = atoms[0].step_key();
@@ -683,7 +802,7 @@ impl Group {
                             steps.push(s);
                         }
                     }
-                    multi.push((layers, bit, steps));
+                    multi.push((layers, bit, steps, rate(atoms)));
                     layers += 1;
                 }
             }
@@ -694,14 +813,13 @@ impl Group {
             single,
             ..
         } = plan;
-        let mut order: Vec<usize> = (0..builders.len()).collect();
-        order.sort_by(|&a, &b| builders[a].rank(defs).total_cmp(&builders[b].rank(defs)));
+        let order = plan_order(&builders, &single, &multi, defs);
         let mut place = vec![0; order.len()];
         for (i, &s) in order.iter().enumerate() {
             place[s] = i;
         }
         let mut closes = vec![[0 as Mask; AUX]; builders.len()];
-        for (layer, bit, steps) in &multi {
+        for (layer, bit, steps, _) in &multi {
             let last = steps
                 .iter()
                 .copied()
@@ -806,6 +924,14 @@ impl TypeIndex {
                             x.suffixes.len(),
                             x.contains.as_ref().map_or(0, |c| c.1.len())
                         );
+                        if let Some((n, _)) = &x.contains {
+                            let texts: Vec<_> = n
+                                .needles()
+                                .iter()
+                                .map(|b| String::from_utf8_lossy(b))
+                                .collect();
+                            let _ = writeln!(s, "    needles {texts:?}");
+                        }
                     }
                     StepKind::Check(c, _) => {
                         let _ = writeln!(
@@ -937,20 +1063,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_cheap_conjunct_is_a_guard_and_steps_run_cheapest_first() {
-        let cond = "evt.type = openat and fd.num >= 0 and fd.name in (/etc/shadow, /etc/passwd) \
-                    and evt.is_open_write = true and not proc.name = sh";
-        let (idx, slots) = index(cond, "openat");
-        let kinds: Vec<String> = idx.groups[0]
+    fn step_fields(idx: &TypeIndex, slots: &SlotTable) -> Vec<String> {
+        idx.groups[0]
             .steps
             .iter()
             .map(|s| match &s.kind {
                 StepKind::Lookup(x) => slots.defs[x.slot].field.name().to_string(),
                 StepKind::Check(c, _) => slots.defs[c.slot].field.name().to_string(),
             })
-            .collect();
-        assert_eq!(kinds, ["fd.name", "evt.is_open_write", "fd.num"]);
+            .collect()
+    }
+
+    #[test]
+    fn cheap_conjuncts_are_guards_and_steps_run_most_selective_first() {
+        let cond = "evt.type = openat and fd.num >= 0 and fd.name in (/etc/shadow, /etc/passwd) \
+                    and evt.is_open_write = true and not proc.name = sh";
+        let (idx, slots) = index(cond, "openat");
+        // `fd.num >= 0` mostly holds: beside a selective guard, it is not worth a step.
+        assert_eq!(step_fields(&idx, &slots), ["fd.name", "evt.is_open_write"]);
+        let (weak, slots_w) = index(
+            "evt.type = openat and fd.num >= 0 and evt.is_open_write = true",
+            "openat",
+        );
+        assert_eq!(
+            step_fields(&weak, &slots_w),
+            ["evt.is_open_write", "fd.num"]
+        );
         // O_WRONLY is 1.
         assert!(passes(&idx, &slots, &open_event("/etc/shadow", 1)));
         assert!(!passes(&idx, &slots, &open_event("/etc/shadow", 0)));

@@ -134,11 +134,24 @@ fn icontains(hay: &[u8], needle: &[u8]) -> bool {
         let hay = String::from_utf8_lossy(hay).to_lowercase();
         return memmem::find(hay.as_bytes(), needle).is_some();
     }
-    hay.windows(needle.len()).any(|w| {
-        w.iter()
+    let Some(last) = hay.len().checked_sub(needle.len()) else {
+        return false;
+    };
+    let at = |p: usize| {
+        hay[p..p + needle.len()]
+            .iter()
             .zip(needle)
             .all(|(a, b)| a.to_ascii_lowercase() == *b)
-    })
+    };
+    // Candidates by one byte of the needle, found with memchr: a byte with no case if
+    // there is one (`_` in `glibc_tunables`), else both cases of the first.
+    match needle.iter().position(|b| !b.is_ascii_alphabetic()) {
+        Some(k) => memchr::memchr_iter(needle[k], &hay[k..=last + k]).any(at),
+        None => {
+            let c = needle[0];
+            memchr::memchr2_iter(c, c.to_ascii_uppercase(), &hay[..=last]).any(at)
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -291,6 +304,17 @@ mod tests {
         assert!(!StrMatcher::IContains("zsh".into()).test_bytes(b"/bin/bash"));
         assert!(StrMatcher::IContains("".into()).test_bytes(b""));
         assert!(StrMatcher::IContains("ä".into()).test_bytes("XÄY".as_bytes()));
+        // Anchored on a byte with no case, at either end and repeated.
+        let m = StrMatcher::IContains("glibc_tunables".into());
+        assert!(m.test_bytes(b"GLIBC_TUNABLES=x"));
+        assert!(m.test_bytes(b"A_B=1 C_D=2 x=glibc_TUNables"));
+        assert!(!m.test_bytes(b"GLIBC_TUNABLE"));
+        assert!(!m.test_bytes(b"_tunables glibc_"));
+        let m = StrMatcher::IContains("ab".into());
+        assert!(m.test_bytes(b"xAb"));
+        assert!(m.test_bytes(b"aB"));
+        assert!(!m.test_bytes(b"a"));
+        assert!(!m.test_bytes(b"a b"));
         assert!(StrMatcher::Cmp(Ord4::Lt, "b".into()).test_bytes(b"a"));
         assert!(!StrMatcher::Cmp(Ord4::Lt, "b".into()).test_bytes(b"b"));
         assert!(

@@ -237,18 +237,22 @@ impl Node {
 
 impl Node {
     /// This condition as evaluated on events of type `t` only: `evt.type` tests become
-    /// constants and the branches they decide are dropped. Memo slots stay valid, since a
-    /// memo's value is per event and the event has type `t`.
-    pub(crate) fn specialise(&self, t: EventType) -> Node {
+    /// constants, and so do checks on a field that never has a value on `t` (false, as
+    /// every check on a missing value) and checks against an empty list, and the branches they decide are dropped. Memo
+    /// slots stay valid, since a memo's value is per event and the event has type `t`.
+    pub(crate) fn specialise(&self, t: EventType, defs: &[SlotDef]) -> Node {
         match self {
             Node::EvtType { set, negate } => Node::Const(set.contains(t) != *negate),
             Node::Const(b) => Node::Const(*b),
+            Node::Check(c) if c.never_holds() || defs[c.slot].field.never_present_on(t) => {
+                Node::Const(false)
+            }
             Node::Check(c) => Node::Check(c.clone()),
-            Node::Not(n) => match n.specialise(t) {
+            Node::Not(n) => match n.specialise(t, defs) {
                 Node::Const(b) => Node::Const(!b),
                 n => Node::Not(Box::new(n)),
             },
-            Node::Memo { slot, inner } => match inner.specialise(t) {
+            Node::Memo { slot, inner } => match inner.specialise(t, defs) {
                 Node::Const(b) => Node::Const(b),
                 n => Node::Memo {
                     slot: *slot,
@@ -259,7 +263,7 @@ impl Node {
                 let and = matches!(self, Node::And(_));
                 let mut out = Vec::with_capacity(items.len());
                 for n in items.iter() {
-                    match n.specialise(t) {
+                    match n.specialise(t, defs) {
                         // The neutral element drops out, the absorbing one decides.
                         Node::Const(b) if b == and => {}
                         Node::Const(b) => return Node::Const(b),
@@ -280,7 +284,20 @@ impl Node {
 }
 
 impl Check {
-    #[inline]
+    /// Whether this check is false for every value: `in` an empty list (`fd.cip in
+    /// (allowed_inbound_source_ipaddrs)` with the list left empty for users to fill).
+    pub(crate) fn never_holds(&self) -> bool {
+        !self.negate
+            && match &self.matcher {
+                Matcher::Str(matcher::StrMatcher::Set(s)) => s.is_empty(),
+                Matcher::NumSet(s) => s.is_empty(),
+                Matcher::IpSet(s) => s.is_empty(),
+                Matcher::Net(s) => s.is_empty(),
+                _ => false,
+            }
+    }
+
+    #[inline(always)]
     pub(crate) fn eval(&self, cx: &mut Ctx<'_>) -> bool {
         if let Some(field) = &self.fast {
             match field.borrow(cx.ev) {

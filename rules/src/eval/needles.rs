@@ -37,13 +37,20 @@ struct Anchored {
 
 /// Up to 8 bytes of `b` from `start` as a little-endian word, zero-padded.
 #[inline]
-fn word_at(b: &[u8], start: usize) -> u64 {
+pub(crate) fn word_at(b: &[u8], start: usize) -> u64 {
     match b.get(start..start + 8) {
         Some(w) => u64::from_le_bytes(w.try_into().expect("8 bytes")),
+        None if b.len() >= 8 && start < b.len() => {
+            // The last 8 bytes, shifted down past those before `start`: no copy.
+            let last = u64::from_le_bytes(b[b.len() - 8..].try_into().expect("8 bytes"));
+            last >> (8 * (start + 8 - b.len()))
+        }
         None => {
             let rest = &b[start..];
             let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
+            for (d, &c) in buf.iter_mut().zip(rest) {
+                *d = c;
+            }
             u64::from_le_bytes(buf)
         }
     }

@@ -99,6 +99,11 @@ pub(crate) const DEFS: &[FieldDef] = &[
     d("fd.ino", T::I64, "inode number of the referenced file.", F::Ino),
 ];
 
+/// The fields that never have a value (no DNS cache yet).
+pub(crate) fn never_present(f: F) -> bool {
+    matches!(f, F::CipName | F::SipName | F::LipName | F::RipName)
+}
+
 /// The endpoint fields, which extract both ends as candidates.
 pub(crate) fn is_any(f: F) -> bool {
     matches!(f, F::Ip | F::Port | F::Net)

@@ -312,6 +312,18 @@ impl Field {
         }
     }
 
+    /// Whether this field has no value on any event of type `t` (`extract` and `borrow`
+    /// always report it missing), so every check on it is false: a parameter `t` lacks
+    /// (`evt.arg.newpath` on `openat`), or a field with no source yet (`fd.sip.name`).
+    pub fn never_present_on(&self, t: EventType) -> bool {
+        match (self.def.id, &self.arg) {
+            (Id::Evt(evt::F::Arg | evt::F::RawArg), Arg::Param(sel)) => sel.index(t).is_none(),
+            (Id::Evt(evt::F::Arg), Arg::Index(i)) => *i >= t.params().len(),
+            (Id::Fd(f), _) => fd::never_present(f),
+            _ => false,
+        }
+    }
+
     /// `Some(Some(s))` when this field is a string stored in `ev`, `Some(None)` when it is
     /// missing, `None` when it cannot be borrowed as a string.
     pub fn borrow_str<'a>(&self, ev: &'a Event) -> Option<Option<&'a str>> {
