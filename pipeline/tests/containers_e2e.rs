@@ -58,6 +58,14 @@ struct Agent {
     dir: PathBuf,
 }
 
+/// A test that fails before `stop` must not leave its agent running.
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Agent {
     /// The agent with the embedded default config and rules (the seed's), JSON alerts.
     fn start(name: &str, rules: Option<&str>, extra: &[&str]) -> Agent {

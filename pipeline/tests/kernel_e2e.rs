@@ -63,6 +63,14 @@ struct Agent {
     dir: PathBuf,
 }
 
+/// A test that fails before `stop` must not leave its agent running.
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Agent {
     fn start(name: &str) -> Agent {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
