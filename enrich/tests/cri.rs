@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{field, get};
+use common::{field, get, ready};
 use peregrine_enrich::runtime::cri::{proto, CriClient};
 use peregrine_enrich::runtime::RuntimeError;
 use peregrine_enrich::testing::{self as t, Exec};
@@ -173,16 +173,7 @@ fn containerd_ready(test: &str) -> bool {
     } else {
         None
     };
-    match why {
-        None => true,
-        Some(why) if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") => {
-            panic!("{test}: {why}, and PEREGRINE_REQUIRE_PRIVILEGED=1")
-        }
-        Some(why) => {
-            eprintln!("skipping {test}: {why}");
-            false
-        }
-    }
+    ready(test, why)
 }
 
 fn client() -> CriClient {

@@ -25,3 +25,19 @@ pub fn field(ev: &Event, written: &str) -> Option<String> {
 pub fn get(ev: &Event, written: &str) -> String {
     field(ev, written).unwrap_or_else(|| panic!("{written} has no value"))
 }
+
+/// Whether a test's requirements hold (`missing` is why not): skips with a message, or
+/// panics under `PEREGRINE_REQUIRE_PRIVILEGED=1` so CI cannot skip silently.
+#[allow(dead_code)] // not every test file has privileged tests
+pub fn ready(test: &str, missing: Option<String>) -> bool {
+    match missing {
+        None => true,
+        Some(why) if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") => {
+            panic!("{test}: {why}, and PEREGRINE_REQUIRE_PRIVILEGED=1")
+        }
+        Some(why) => {
+            eprintln!("skipping {test}: {why}");
+            false
+        }
+    }
+}
