@@ -119,3 +119,39 @@ int pg_bench_empty(__u64 *ctx)
 {
 	return 0;
 }
+
+/*
+ * The floor under any record: what a traced openat or close costs at least with this
+ * design (tracepoint path, boot-clock stamp, a ring slot, the path copied). The
+ * syscall_overhead bench attaches it alone, with its own ring, to compare Peregrine's
+ * programs against it. Never attached by the agent.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096); /* the bench sizes it; the agent never uses it */
+} pg_bench_ring SEC(".maps");
+
+SEC("tp_btf/sys_exit")
+int pg_bench_floor(__u64 *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx[0];
+	__u32 id = regs->orig_ax;
+	if (id != PG_NR_openat && id != PG_NR_close)
+		return 0;
+	/* 256 path bytes: enough for the bench's path, as Peregrine sends only what is used. */
+	__u8 *rec;
+	if (id == PG_NR_openat) {
+		rec = bpf_ringbuf_reserve(&pg_bench_ring, 16 + 256, 0);
+		if (!rec)
+			return 0;
+		bpf_probe_read_user_str(rec + 16, 256, (void *)regs->si);
+	} else {
+		rec = bpf_ringbuf_reserve(&pg_bench_ring, 16, 0);
+		if (!rec)
+			return 0;
+	}
+	*(__u64 *)rec = bpf_ktime_get_boot_ns();
+	*(__u64 *)(rec + 8) = ctx[1];
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	return 0;
+}

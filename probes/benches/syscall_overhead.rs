@@ -93,6 +93,54 @@ fn empty_program() -> aya::Ebpf {
     ebpf
 }
 
+/// The floor: the least a traced openat/close record can cost (stamp, ring slot, path),
+/// attached alone, with a thread consuming its ring.
+struct Floor {
+    _ebpf: aya::Ebpf,
+    stop: Arc<AtomicBool>,
+    drain: std::thread::JoinHandle<u64>,
+}
+
+fn floor_program() -> Floor {
+    let btf = aya::Btf::from_sys_fs().expect("kernel BTF");
+    let mut ebpf = aya::EbpfLoader::new()
+        .btf(Some(&btf))
+        .map_max_entries("pg_bench_ring", 8 << 20)
+        .load(peregrine_probes::OBJECT)
+        .expect("object loads");
+    let prog: &mut aya::programs::BtfTracePoint = ebpf
+        .program_mut("pg_bench_floor")
+        .unwrap()
+        .try_into()
+        .unwrap();
+    prog.load("sys_exit", &btf).expect("floor program loads");
+    prog.attach().expect("floor program attaches");
+    let mut ring =
+        aya::maps::RingBuf::try_from(ebpf.take_map("pg_bench_ring").unwrap()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let drain = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            loop {
+                let last = stop.load(Ordering::Relaxed);
+                while let Some(rec) = ring.next() {
+                    n += u64::from(rec.len() > 0);
+                }
+                if last {
+                    return n;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    Floor {
+        _ebpf: ebpf,
+        stop,
+        drain,
+    }
+}
+
 fn main() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -107,7 +155,7 @@ fn main() {
     // the best of each is reported.
     let (mut base_getpid, mut base_open) = (f64::MAX, f64::MAX);
     let (mut with_getpid, mut with_open) = (f64::MAX, f64::MAX);
-    let mut empty_getpid = f64::MAX;
+    let (mut empty_getpid, mut empty_open, mut floor_open) = (f64::MAX, f64::MAX, f64::MAX);
     let (mut events, mut secs, mut drops, mut sent) = (0u64, 0f64, 0u64, 0u64);
     let mut stats = peregrine_probes::ReaderStats::default();
     for _ in 0..rounds {
@@ -115,7 +163,14 @@ fn main() {
         base_open = base_open.min(open_close_loop());
         let empty = empty_program();
         empty_getpid = empty_getpid.min(getpid_loop());
+        empty_open = empty_open.min(open_close_loop());
         drop(empty);
+        let floor = floor_program();
+        floor_open = floor_open.min(open_close_loop());
+        floor.stop.store(true, Ordering::Relaxed);
+        let floor_records = floor.drain.join().unwrap();
+        // Every record arrived (a full ring would make the floor look cheaper).
+        assert!(floor_records >= 2 * OPENS, "floor: {floor_records} records");
         let a = attach();
         with_getpid = with_getpid.min(getpid_loop());
         let before = a.drained.load(Ordering::Relaxed);
@@ -135,6 +190,8 @@ fn main() {
     }
     println!("getpid, empty sys_exit program attached: {base_getpid:7.1} ns -> {empty_getpid:7.1} ns  (+{:.1} ns: the kernel's tracepoint path)", empty_getpid - base_getpid);
     println!("getpid (not traced):   {base_getpid:7.1} ns -> {with_getpid:7.1} ns  (+{:.1} ns per syscall)", with_getpid - base_getpid);
+    println!("openat+close, empty program: {base_open:7.1} ns -> {empty_open:7.1} ns  (+{:.1} ns per syscall)", (empty_open - base_open) / 2.0);
+    println!("openat+close, floor program: {base_open:7.1} ns -> {floor_open:7.1} ns  (+{:.1} ns per syscall: stamp, ring slot, path)", (floor_open - base_open) / 2.0);
     println!("openat+close (traced): {base_open:7.1} ns -> {with_open:7.1} ns  (+{:.1} ns per pair, +{:.1} ns per traced syscall)",
         with_open - base_open, (with_open - base_open) / 2.0);
     println!(
