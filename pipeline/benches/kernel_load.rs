@@ -142,6 +142,7 @@ fn main() {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let m = metrics(port);
     let rss_peak = status_kib(pid, "VmHWM:");
+    let rss_loaded = status_kib(pid, "VmRSS:");
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let _ = agent.0.wait();
@@ -164,8 +165,8 @@ fn main() {
         cpu_ticks as f64 / hz / wall * 100.0
     );
     println!(
-        "agent RSS: {} KiB idle, {} KiB peak (VmHWM)",
-        rss_idle, rss_peak
+        "agent RSS: {} KiB idle, {} KiB after the load, {} KiB peak (VmHWM, start-up included)",
+        rss_idle, rss_loaded, rss_peak
     );
     println!(
         "kernel: {} records, {} dropped; pipeline dropped {}",

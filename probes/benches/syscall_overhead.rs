@@ -115,8 +115,7 @@ fn floor_program() -> Floor {
         .unwrap();
     prog.load("sys_exit", &btf).expect("floor program loads");
     prog.attach().expect("floor program attaches");
-    let mut ring =
-        aya::maps::RingBuf::try_from(ebpf.take_map("pg_bench_ring").unwrap()).unwrap();
+    let mut ring = aya::maps::RingBuf::try_from(ebpf.take_map("pg_bench_ring").unwrap()).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let drain = {
         let stop = stop.clone();
