@@ -199,3 +199,44 @@ fn bind_listen_udp_and_unix() {
     assert_eq!(ev.param(2), &ParamValue::Bytes(b"abcdefg".to_vec()));
     assert_eq!(ev.param(5), &int(b.as_raw_fd() as i64));
 }
+
+/// A refused connect, as Falco sends it: the error, no tuple (the socket never got a peer),
+/// the fd, and the address the process asked for (so rules still see where it went).
+#[test]
+fn refused_connect_keeps_the_address() {
+    if skip_unless_privileged("refused_connect_keeps_the_address") {
+        return;
+    }
+    let mut cap = Capture::start();
+    // A port nobody listens on: bind one, note it, close it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut fd = -1;
+    let ev = cap.one(EventType::CONNECT, || {
+        let err = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
+        // std closes its socket on failure; the fd number it used is the lowest free one.
+        // SAFETY: plain socket(2)/close(2) to learn that number.
+        unsafe {
+            fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            libc::close(fd);
+        }
+    });
+    assert_eq!(ev.param(0), &int(-libc::ECONNREFUSED as i64));
+    assert_eq!(
+        ev.param(1),
+        &ParamValue::Absent,
+        "no tuple for a failed connect"
+    );
+    assert_eq!(ev.param(2), &int(fd as i64));
+    assert_eq!(
+        ev.param(3),
+        &ParamValue::Addr(SockAddr::Inet {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port
+        })
+    );
+}
