@@ -12,6 +12,7 @@
 #define PG_CLONE_VFORK 0x4000
 #define PG_SIGCHLD 17
 #define PG_NR_clone3_ 435
+#define PG_EXE_WRITABLE 1
 #define PG_EXE_UPPER_LAYER 2
 #define PG_EXE_FROM_MEMFD 4
 #define PG_OVERLAYFS_SUPER_MAGIC 0x794c7630
@@ -221,6 +222,56 @@ static __always_inline void pg_push_env(struct pg_writer *w, struct mm_struct *m
 	pg_push_user_bytes(w, (void *)start, end - start, PG_MAX_ENV);
 }
 
+#define PG_SB_RDONLY 1
+#define PG_S_IMMUTABLE 8
+#define PG_S_IFMT 0170000
+#define PG_S_IFREG 0100000
+#define PG_S_IFDIR 0040000
+#define PG_S_IFLNK 0120000
+#define PG_MAY_WRITE 2
+#define PG_CAP_DAC_OVERRIDE 1
+
+/*
+ * Could the exec'ing user write the executable? The kernel's acl_permission_check()
+ * without ACLs or supplementary groups, as Falco's probe approximates it: not on a
+ * read-only mount, not immutable, then owner / group / other write bits, then
+ * CAP_DAC_OVERRIDE.
+ */
+static __always_inline bool pg_exe_writable(struct inode *inode, const struct cred *cred)
+{
+	unsigned short mode = 0;
+	unsigned int iflags = 0;
+	__u32 iuid = 0, igid = 0, fsuid = 0, fsgid = 0;
+	__u64 sflags = 0, caps = 0;
+	struct super_block *sb = NULL;
+	if (!inode || !cred)
+		return false;
+	PG_READ(mode, inode->i_mode);
+	PG_READ(iflags, inode->i_flags);
+	PG_READ(iuid, inode->i_uid.val);
+	PG_READ(igid, inode->i_gid.val);
+	PG_READ(sb, inode->i_sb);
+	if (sb)
+		PG_READ(sflags, sb->s_flags);
+	__u32 type = mode & PG_S_IFMT;
+	if ((sflags & PG_SB_RDONLY) &&
+	    (type == PG_S_IFREG || type == PG_S_IFDIR || type == PG_S_IFLNK))
+		return false;
+	if (iflags & PG_S_IMMUTABLE)
+		return false;
+	if (iuid == (__u32)-1 || igid == (__u32)-1)
+		return false; /* ids not mapped into the filesystem's namespace */
+	PG_READ(fsuid, cred->fsuid.val);
+	PG_READ(fsgid, cred->fsgid.val);
+	if (fsuid == iuid)
+		return true; /* the owner can always make it writable */
+	__u32 bits = fsgid == igid ? mode >> 3 : mode;
+	if (bits & PG_MAY_WRITE)
+		return true;
+	PG_READ(caps, cred->cap_effective.val);
+	return caps & (1ULL << PG_CAP_DAC_OVERRIDE);
+}
+
 SEC("tp_btf/sched_process_exec")
 int pg_sched_exec(__u64 *ctx)
 {
@@ -294,6 +345,8 @@ int pg_sched_exec(__u64 *ctx)
 			mtime = pg_inode_time(inode, false);
 			if (pg_inode_in_upper_layer(inode))
 				exe_flags |= PG_EXE_UPPER_LAYER;
+			if (pg_exe_writable(inode, cred))
+				exe_flags |= PG_EXE_WRITABLE;
 		}
 		struct dentry *dentry = NULL;
 		PG_READ(dentry, exe_file->f_path.dentry);

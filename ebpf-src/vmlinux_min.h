@@ -66,6 +66,8 @@ struct cred {
 	kgid_t gid;
 	kuid_t euid;
 	kgid_t egid;
+	kuid_t fsuid;
+	kgid_t fsgid;
 	kernel_cap_t cap_inheritable;
 	kernel_cap_t cap_permitted;
 	kernel_cap_t cap_effective;
@@ -77,6 +79,7 @@ struct qstr {
 
 struct super_block {
 	__u32 s_dev;
+	unsigned long s_flags;
 	unsigned long s_magic;
 };
 
@@ -87,6 +90,9 @@ struct timespec64 {
 
 struct inode {
 	unsigned short i_mode;
+	unsigned int i_flags;
+	kuid_t i_uid;
+	kgid_t i_gid;
 	unsigned long i_ino;
 	struct super_block *i_sb;
 	__s64 i_ctime_sec;

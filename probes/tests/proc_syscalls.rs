@@ -241,3 +241,57 @@ fn migrating_process_keeps_its_identity() {
         Some("/etc/hostname")
     );
 }
+
+/// EXE_WRITABLE: could the user that exec'd the file write it? Root owns /bin/true (yes);
+/// uid 65534 without capabilities may not write it (no), but may write a copy whose
+/// "other" bits allow writing (yes).
+#[test]
+fn exe_writable_flag() {
+    if skip_unless_privileged("exe_writable_flag") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("pg-probes-writable-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let open_copy = dir.join("true-0757");
+    std::fs::copy("/bin/true", &open_copy).unwrap();
+    std::fs::set_permissions(
+        &open_copy,
+        std::os::unix::fs::PermissionsExt::from_mode(0o757),
+    )
+    .unwrap();
+
+    let mut cap = Capture::start();
+    let mut flags_of = |path: &str, uid: Option<u32>| -> u64 {
+        cap.clear();
+        let mut cmd = Command::new(path);
+        if let Some(uid) = uid {
+            cmd.uid(uid).gid(uid);
+        }
+        let child = cmd.spawn().unwrap();
+        let pid = child.id() as i64;
+        assert!(child.wait_with_output().unwrap().status.success());
+        let events = cap.collect(Duration::from_millis(50), Duration::from_secs(3));
+        let execs = of_pid(&events, pid, &[EventType::EXECVE]);
+        assert_eq!(execs.len(), 1, "{path}: {execs:#?}");
+        execs[0].param(13).as_u64().unwrap()
+    };
+    const WRITABLE: u64 = 1;
+    assert_ne!(
+        flags_of("/bin/true", None) & WRITABLE,
+        0,
+        "root owns /bin/true"
+    );
+    assert_eq!(
+        flags_of("/bin/true", Some(65534)) & WRITABLE,
+        0,
+        "nobody cannot write /bin/true"
+    );
+    assert_ne!(
+        flags_of(open_copy.to_str().unwrap(), Some(65534)) & WRITABLE,
+        0,
+        "others may write the copy"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
