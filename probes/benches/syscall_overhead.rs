@@ -124,7 +124,7 @@ fn floor_program() -> Floor {
             loop {
                 let last = stop.load(Ordering::Relaxed);
                 while let Some(rec) = ring.next() {
-                    n += u64::from(rec.len() > 0);
+                    n += u64::from(!rec.is_empty());
                 }
                 if last {
                     return n;
