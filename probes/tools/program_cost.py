@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Per-call run time of Peregrine's sys_exit program, split into openat and close calls.
+"""Per-call run time of a sys_exit program, split into openat and close calls.
 
 Run as root while an agent (or any user of the probes) is attached:
     sysctl -w kernel.bpf_stats_enabled=1
-    python3 probes/tools/program_cost.py
+    python3 probes/tools/program_cost.py [PROGRAM]
     sysctl -w kernel.bpf_stats_enabled=0
+PROGRAM is pg_sys_exit (Peregrine's dispatcher, the default) or pg_bench_floor (attached by
+`cargo run --release -p peregrine-probes --example floor`).
 Opens /etc/hostname as many times as the fd limit allows, then closes them, and reads
 bpftool's run_cnt/run_time_ns before and after each phase. The stats themselves add about
 40 ns per run (an empty program reads ~42 ns with them on). Other processes' syscalls in
@@ -14,8 +16,9 @@ import json
 import os
 import resource
 import subprocess
+import sys
 
-PROGRAM = "pg_sys_exit"
+PROGRAM = sys.argv[1] if len(sys.argv) > 1 else "pg_sys_exit"
 
 
 def stats():
