@@ -335,6 +335,8 @@ fn every_key_has_its_documented_default() {
     let p = &c.pipeline;
     assert_eq!(p.batch_size, 1024);
     assert_eq!(p.rule_shards, 0);
+    assert_eq!(p.probe_actors, 0);
+    assert_eq!(p.probe_actor_count(1), 1, "one ring: drained by the source");
     assert!(p.rule_shard_count() >= 1);
     assert_eq!(p.flush_interval, Duration::from_millis(10));
     for q in [
@@ -435,6 +437,7 @@ base_syscalls: {custom_set: [clone, "!close"], repair: true, all: true}
 pipeline:
   batch_size: 256
   rule_shards: 3
+  probe_actors: 4
   flush_interval: 2ms
   queues:
     source: {capacity: 8, overflow: drop_newest}
@@ -525,6 +528,15 @@ outputs:
     assert_eq!(
         (p.batch_size, p.rule_shards, p.rule_shard_count()),
         (256, 3, 3)
+    );
+    // Never more actors than rings.
+    assert_eq!(
+        (
+            p.probe_actors,
+            p.probe_actor_count(8),
+            p.probe_actor_count(2)
+        ),
+        (4, 4, 2)
     );
     assert_eq!(p.flush_interval, Duration::from_millis(2));
     assert_eq!(

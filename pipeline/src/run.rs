@@ -117,7 +117,14 @@ fn start_kernel(cfg: &Config) -> Result<KernelSource> {
     };
     let (probe, rings) = KernelProbe::start(&opts)
         .context("starting the kernel probes (engine.kind: modern_ebpf; --source synthetic runs without them)")?;
-    let reader = Reader::new(rings).context("setting up the ring buffer reader")?;
+    let actors = cfg.pipeline.probe_actor_count(rings.len());
+    let reader =
+        Reader::with_actors(rings, actors).context("setting up the ring buffer readers")?;
+    tracing::info!(
+        rings = reader.ring_count(),
+        probe_actors = reader.actor_count(),
+        "kernel ring buffers drained"
+    );
     Ok(KernelSource::new(probe, reader))
 }
 

@@ -73,6 +73,11 @@ impl Drop for Agent {
 
 impl Agent {
     fn start(name: &str) -> Agent {
+        Agent::start_with(name, &[])
+    }
+
+    /// With extra command-line arguments (`-o key=value` overrides).
+    fn start_with(name: &str, extra: &[&str]) -> Agent {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir =
             std::env::temp_dir().join(format!("peregrine-kernel-{name}-{}", std::process::id()));
@@ -88,6 +93,7 @@ impl Agent {
                 "webserver.enabled=false",
                 "-U",
             ])
+            .args(extra)
             .stdout(Stdio::from(File::create(dir.join("stdout")).unwrap()))
             .stderr(Stdio::from(File::create(dir.join("stderr")).unwrap()))
             .spawn()
@@ -183,6 +189,38 @@ fn cat_shadow_and_shell_on_the_host() {
         f["proc.pname"],
         me.trim(),
         "the parent is this test process"
+    );
+}
+
+/// One ring per CPU, each drained by its own probe actor thread: the same alert, with the
+/// process fields right, reaches the output.
+#[test]
+fn probe_actors_deliver_alerts() {
+    if skip("probe_actors_deliver_alerts") {
+        return;
+    }
+    let agent = Agent::start_with(
+        "actors",
+        &[
+            "-o",
+            "engine.modern_ebpf.cpus_for_each_buffer=1",
+            "-o",
+            "pipeline.probe_actors=2",
+        ],
+    );
+    let log = agent.stderr();
+    let bash = run("/bin/bash", &["-c", "/bin/cat /etc/shadow; true"]);
+    let alerts = agent.stop();
+    assert!(log.contains("probe_actors=2"), "{log}");
+    let shadow: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Read shadow" && a["output_fields"]["proc.ppid"] == bash)
+        .collect();
+    assert_eq!(shadow.len(), 1, "{alerts:#?}");
+    let f = &shadow[0]["output_fields"];
+    assert_eq!(
+        (&f["proc.name"], &f["fd.name"]),
+        (&"cat".into(), &"/etc/shadow".into())
     );
 }
 

@@ -527,3 +527,67 @@ fn held_events_are_neither_lost_nor_double_counted_and_keep_their_order() {
     }
     assert!(held_pids > 0, "some alerts come from held processes");
 }
+
+/// A source that keeps what it generates (like the kernel reader's reorder window) until
+/// it is stopped, then hands everything over in `finish`.
+struct HoldingSource {
+    inner: SyntheticSource,
+    held: Vec<peregrine_event::Event>,
+}
+
+impl peregrine::source::Source for HoldingSource {
+    fn name(&self) -> &'static str {
+        "holding"
+    }
+
+    fn pull(&mut self, max: usize, wait: Duration) -> peregrine::source::Pull {
+        if let peregrine::source::Pull::Batch(b) = self.inner.pull(max, wait) {
+            self.held.extend(b);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        peregrine::source::Pull::Idle
+    }
+
+    fn finish(&mut self) -> Vec<peregrine_event::Event> {
+        std::mem::take(&mut self.held)
+    }
+}
+
+#[test]
+fn a_stopped_source_hands_over_what_it_still_holds() {
+    let alerts = Arc::new(Mutex::new(Vec::new()));
+    let source = HoldingSource {
+        inner: SyntheticSource::new(
+            SynthConfig {
+                seed: 7,
+                containers: 6,
+                ..Default::default()
+            },
+            None,
+            Some(5_000),
+        ),
+        held: Vec::new(),
+    };
+    let p = Pipeline::start(
+        &settings(2, 8, Overflow::Block),
+        Box::new(source),
+        Box::new(PassThrough),
+        ruleset(EVERY_OPEN),
+        collect(&alerts, Duration::ZERO, 1_000_000),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        stage(&p.snapshot(), "source").received,
+        0,
+        "all held so far"
+    );
+    p.stop();
+    while !p.is_finished() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let stats = p.join();
+    assert_counts_add_up(&stats, alerts.lock().unwrap().len());
+    assert_eq!(stage(&stats, "source").passed, 5_000);
+    assert_eq!(stage(&stats, "rules").received, 5_000);
+}

@@ -5,11 +5,20 @@
 //! therefore merges every ring by timestamp with a bounded window: an event is released
 //! once every ring has been read past its time (plus a small slack for records still
 //! being written when the ring was read).
+//!
+//! With one ring the reader drains it itself. With several it can hand them to probe
+//! actors (`Reader::with_actors`): threads that each drain and decode their own rings and
+//! send batches, with how far their rings are known complete, to the reader, which only
+//! merges. Decoding, the costly part, then runs on as many cores as there are actors.
 
 use crate::wire;
 use aya::maps::{MapData, RingBuf};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use peregrine_event::Event;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// One ring buffer and the CPUs that write into it.
@@ -53,23 +62,14 @@ pub fn boot_to_epoch_ns() -> u64 {
     clock_ns(libc::CLOCK_REALTIME).saturating_sub(clock_ns(libc::CLOCK_BOOTTIME))
 }
 
-/// Drains all rings of one probe set.
-pub struct Reader {
+/// Rings drained together by one thread, with one epoll set.
+struct RingSet {
     rings: Vec<Ring>,
     epoll: OwnedFd,
-    boot_to_epoch: u64,
-    pending: Vec<Event>,
-    /// Boot-clock time up to which events have been released.
-    released_until: u64,
-    slack_ns: u64,
-    /// Most records taken from one ring per drain, so one busy ring cannot starve the rest.
-    per_ring_budget: usize,
-    stats: ReaderStats,
-    last_clock_sync: Instant,
 }
 
-impl Reader {
-    pub fn new(rings: Vec<Ring>) -> std::io::Result<Reader> {
+impl RingSet {
+    fn new(rings: Vec<Ring>) -> std::io::Result<RingSet> {
         // SAFETY: plain syscall; the result is checked.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
@@ -95,35 +95,242 @@ impl Reader {
                 return Err(std::io::Error::last_os_error());
             }
         }
-        Ok(Reader {
-            rings,
-            epoll,
+        Ok(RingSet { rings, epoll })
+    }
+
+    /// Reads every ring into `out`; returns the boot time before which all records have
+    /// been seen (`watermark`, or less when a ring had more than `budget` records).
+    fn drain(
+        &mut self,
+        mut watermark: u64,
+        budget: usize,
+        boot_to_epoch: u64,
+        out: &mut Vec<Event>,
+        stats: &mut ReaderStats,
+    ) -> u64 {
+        for ring in &mut self.rings {
+            let mut taken = 0;
+            let mut last_ts = 0;
+            while taken < budget {
+                let Some(item) = ring.buf.next() else {
+                    break;
+                };
+                taken += 1;
+                stats.records += 1;
+                match wire::decode(&item, boot_to_epoch) {
+                    Ok(ev) => {
+                        last_ts = ev.ts.saturating_sub(boot_to_epoch);
+                        out.push(ev);
+                    }
+                    Err(err) => {
+                        stats.malformed += 1;
+                        tracing::debug!(%err, "skipped a malformed kernel record");
+                    }
+                }
+            }
+            if taken == budget {
+                // Not drained: only what was read so far is known complete for this ring.
+                watermark = watermark.min(last_ts);
+            }
+        }
+        watermark
+    }
+
+    /// Waits until a ring has data or `timeout` passes; true when woken by data.
+    fn wait(&self, timeout: Duration) -> bool {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: `events` is a valid buffer of the given length.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.epoll.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as i32,
+                ms,
+            )
+        };
+        n > 0
+    }
+}
+
+/// What a probe actor sends the reader after each drain.
+struct Batch {
+    actor: usize,
+    events: Vec<Event>,
+    /// Boot time up to which this actor's rings are known complete.
+    complete_until: u64,
+    stats: ReaderStats,
+}
+
+/// Probe actors: threads draining and decoding their share of the rings.
+struct Actors {
+    rx: Receiver<Batch>,
+    /// Per actor: boot time up to which its rings are known complete.
+    complete: Vec<u64>,
+    ring_count: usize,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    boot_to_epoch: Arc<AtomicU64>,
+}
+
+/// How long an event waits for earlier ones from other rings, by default.
+const DEFAULT_SLACK_NS: u64 = 5_000_000;
+/// Most records taken from one ring per drain.
+const RING_BUDGET: usize = 1 << 16;
+
+/// An idle actor still reports how far its rings are complete, so other actors' events
+/// do not wait on it for longer than this.
+const IDLE_REPORT: Duration = Duration::from_millis(20);
+/// Batches in flight per actor before an actor waits for the reader (backpressure then
+/// reaches the kernel ring, which counts what it cannot hold).
+const BATCHES_IN_FLIGHT: usize = 16;
+
+fn actor_loop(
+    actor: usize,
+    mut set: RingSet,
+    tx: Sender<Batch>,
+    stop: Arc<AtomicBool>,
+    boot_to_epoch: Arc<AtomicU64>,
+    slack_ns: u64,
+    budget: usize,
+) {
+    loop {
+        let last = stop.load(Ordering::Relaxed);
+        let b2e = boot_to_epoch.load(Ordering::Relaxed);
+        let now = if last {
+            u64::MAX
+        } else {
+            clock_ns(libc::CLOCK_BOOTTIME)
+        };
+        let mut events = Vec::new();
+        let mut stats = ReaderStats::default();
+        let budget = if last { usize::MAX } else { budget };
+        let complete_until = set.drain(
+            now.saturating_sub(slack_ns),
+            budget,
+            b2e,
+            &mut events,
+            &mut stats,
+        );
+        let drained = events.len();
+        let batch = Batch {
+            actor,
+            events,
+            complete_until,
+            stats,
+        };
+        if tx.send(batch).is_err() || last {
+            return;
+        }
+        if drained == 0 {
+            // Until data arrives, or long enough to report progress again.
+            set.wait(IDLE_REPORT);
+        }
+    }
+}
+
+enum Mode {
+    /// The reader drains its rings itself.
+    Inline(RingSet),
+    Actors(Actors),
+}
+
+/// Drains all rings of one probe set and releases their events in time order.
+pub struct Reader {
+    mode: Mode,
+    boot_to_epoch: u64,
+    pending: Vec<Event>,
+    /// Boot-clock time up to which events have been released.
+    released_until: u64,
+    slack_ns: u64,
+    /// Most records taken from one ring per drain, so one busy ring cannot starve the rest.
+    per_ring_budget: usize,
+    stats: ReaderStats,
+    last_clock_sync: Instant,
+}
+
+impl Reader {
+    /// A reader that drains `rings` itself, on the thread that polls it.
+    pub fn new(rings: Vec<Ring>) -> std::io::Result<Reader> {
+        Ok(Reader::with_mode(Mode::Inline(RingSet::new(rings)?)))
+    }
+
+    /// A reader fed by `actors` probe actors (threads), the rings dealt out among them;
+    /// drains inline when there is only one ring or `actors` ≤ 1.
+    pub fn with_actors(rings: Vec<Ring>, actors: usize) -> std::io::Result<Reader> {
+        let actors = actors.min(rings.len());
+        if actors <= 1 {
+            return Reader::new(rings);
+        }
+        let ring_count = rings.len();
+        let mut shares: Vec<Vec<Ring>> = (0..actors).map(|_| Vec::new()).collect();
+        for (i, ring) in rings.into_iter().enumerate() {
+            shares[i % actors].push(ring);
+        }
+        let sets = shares
+            .into_iter()
+            .map(RingSet::new)
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let (tx, rx) = crossbeam_channel::bounded(BATCHES_IN_FLIGHT * actors);
+        let stop = Arc::new(AtomicBool::new(false));
+        let boot_to_epoch = Arc::new(AtomicU64::new(boot_to_epoch_ns()));
+        let mut threads = Vec::new();
+        for (actor, set) in sets.into_iter().enumerate() {
+            let (tx, stop, b2e) = (tx.clone(), stop.clone(), boot_to_epoch.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("probe-actor-{actor}"))
+                    .spawn(move || {
+                        actor_loop(actor, set, tx, stop, b2e, DEFAULT_SLACK_NS, RING_BUDGET)
+                    })?,
+            );
+        }
+        Ok(Reader::with_mode(Mode::Actors(Actors {
+            rx,
+            complete: vec![0; actors],
+            ring_count,
+            stop,
+            threads,
+            boot_to_epoch,
+        })))
+    }
+
+    fn with_mode(mode: Mode) -> Reader {
+        Reader {
+            mode,
             boot_to_epoch: boot_to_epoch_ns(),
             pending: Vec::new(),
             released_until: 0,
-            slack_ns: 5_000_000,
-            per_ring_budget: 1 << 16,
+            slack_ns: DEFAULT_SLACK_NS,
+            per_ring_budget: RING_BUDGET,
             stats: ReaderStats::default(),
             last_clock_sync: Instant::now(),
-        })
+        }
     }
 
     pub fn stats(&self) -> ReaderStats {
         self.stats
     }
 
-    pub fn rings(&self) -> &[Ring] {
-        &self.rings
+    /// Number of rings read.
+    pub fn ring_count(&self) -> usize {
+        match &self.mode {
+            Mode::Inline(set) => set.rings.len(),
+            Mode::Actors(a) => a.ring_count,
+        }
+    }
+
+    /// Number of probe actor threads (0 when the reader drains inline).
+    pub fn actor_count(&self) -> usize {
+        match &self.mode {
+            Mode::Inline(_) => 0,
+            Mode::Actors(a) => a.threads.len(),
+        }
     }
 
     /// Events waiting for the reorder window to pass.
     pub fn pending(&self) -> usize {
         self.pending.len()
-    }
-
-    /// How long an event may wait for earlier ones from other CPUs.
-    pub fn set_slack(&mut self, slack: Duration) {
-        self.slack_ns = slack.as_nanos() as u64;
     }
 
     /// Appends up to `max` events, in timestamp order, to `out`. Waits up to `wait` when
@@ -142,9 +349,31 @@ impl Reader {
         n
     }
 
-    /// Releases everything pending regardless of the window (at shutdown).
+    /// Releases everything pending regardless of the window (at shutdown); stops the
+    /// probe actors after their last drain.
     pub fn flush(&mut self, out: &mut Vec<Event>) -> usize {
-        self.drain(u64::MAX);
+        match &mut self.mode {
+            Mode::Inline(set) => {
+                set.drain(
+                    u64::MAX,
+                    usize::MAX,
+                    self.boot_to_epoch,
+                    &mut self.pending,
+                    &mut self.stats,
+                );
+            }
+            Mode::Actors(a) => {
+                a.stop.store(true, Ordering::Relaxed);
+                // Every actor sends a last batch and drops its sender.
+                while let Ok(batch) = a.rx.recv() {
+                    a.complete[batch.actor] = a.complete[batch.actor].max(batch.complete_until);
+                    absorb(&mut self.pending, &mut self.stats, batch);
+                }
+                for t in a.threads.drain(..) {
+                    let _ = t.join();
+                }
+            }
+        }
         self.pending.sort_by_key(|e| e.ts);
         let n = self.pending.len();
         out.append(&mut self.pending);
@@ -155,10 +384,30 @@ impl Reader {
         if self.last_clock_sync.elapsed() > Duration::from_secs(10) {
             // Follow wall-clock adjustments (NTP) without reordering anything.
             self.boot_to_epoch = boot_to_epoch_ns();
+            if let Mode::Actors(a) = &self.mode {
+                a.boot_to_epoch.store(self.boot_to_epoch, Ordering::Relaxed);
+            }
             self.last_clock_sync = Instant::now();
         }
-        let now = clock_ns(libc::CLOCK_BOOTTIME);
-        let watermark = self.drain(now.saturating_sub(self.slack_ns));
+        let watermark = match &mut self.mode {
+            Mode::Inline(set) => {
+                let now = clock_ns(libc::CLOCK_BOOTTIME);
+                set.drain(
+                    now.saturating_sub(self.slack_ns),
+                    self.per_ring_budget,
+                    self.boot_to_epoch,
+                    &mut self.pending,
+                    &mut self.stats,
+                )
+            }
+            Mode::Actors(a) => {
+                while let Ok(batch) = a.rx.try_recv() {
+                    a.complete[batch.actor] = a.complete[batch.actor].max(batch.complete_until);
+                    absorb(&mut self.pending, &mut self.stats, batch);
+                }
+                a.complete.iter().copied().min().unwrap_or(0)
+            }
+        };
         if self.pending.is_empty() {
             return 0;
         }
@@ -180,50 +429,40 @@ impl Reader {
         ready
     }
 
-    /// Reads every ring; returns the boot time before which all records have been seen.
-    fn drain(&mut self, mut watermark: u64) -> u64 {
-        for ring in &mut self.rings {
-            let mut taken = 0;
-            let mut last_ts = 0;
-            while taken < self.per_ring_budget {
-                let Some(item) = ring.buf.next() else {
-                    break;
-                };
-                taken += 1;
-                self.stats.records += 1;
-                match wire::decode(&item, self.boot_to_epoch) {
-                    Ok(ev) => {
-                        last_ts = ev.ts.saturating_sub(self.boot_to_epoch);
-                        self.pending.push(ev);
-                    }
-                    Err(err) => {
-                        self.stats.malformed += 1;
-                        tracing::debug!(%err, "skipped a malformed kernel record");
-                    }
+    fn wait(&mut self, timeout: Duration) {
+        match &mut self.mode {
+            Mode::Inline(set) => {
+                if set.wait(timeout) {
+                    self.stats.wakeups += 1;
                 }
             }
-            if taken == self.per_ring_budget {
-                // Not drained: only what was read so far is known complete for this ring.
-                watermark = watermark.min(last_ts);
-            }
+            Mode::Actors(a) => match a.rx.recv_timeout(timeout) {
+                Ok(batch) => {
+                    a.complete[batch.actor] = a.complete[batch.actor].max(batch.complete_until);
+                    absorb(&mut self.pending, &mut self.stats, batch);
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+            },
         }
-        watermark
     }
+}
 
-    fn wait(&mut self, timeout: Duration) {
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        // SAFETY: `events` is a valid buffer of the given length.
-        let n = unsafe {
-            libc::epoll_wait(
-                self.epoll.as_raw_fd(),
-                events.as_mut_ptr(),
-                events.len() as i32,
-                ms,
-            )
-        };
-        if n > 0 {
-            self.stats.wakeups += 1;
+fn absorb(pending: &mut Vec<Event>, stats: &mut ReaderStats, mut batch: Batch) {
+    pending.append(&mut batch.events);
+    stats.records += batch.stats.records;
+    stats.malformed += batch.stats.malformed;
+    stats.wakeups += u64::from(batch.stats.records > 0);
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Mode::Actors(a) = &mut self.mode {
+            a.stop.store(true, Ordering::Relaxed);
+            // Unblock actors waiting to send, then let them finish.
+            while a.rx.recv_timeout(Duration::from_millis(200)).is_ok() {}
+            for t in a.threads.drain(..) {
+                let _ = t.join();
+            }
         }
     }
 }

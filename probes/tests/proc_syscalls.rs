@@ -168,7 +168,20 @@ fn pin(cpu: usize) -> std::io::Result<()> {
 /// the open gets the right process.
 #[test]
 fn migrating_process_keeps_its_identity() {
-    if skip_unless_privileged("migrating_process_keeps_its_identity") {
+    migrating_process(0, "migrating_process_keeps_its_identity");
+}
+
+/// The same with each ring drained by its own probe actor thread: the reader only merges.
+#[test]
+fn migrating_process_keeps_its_identity_across_probe_actors() {
+    migrating_process(
+        2,
+        "migrating_process_keeps_its_identity_across_probe_actors",
+    );
+}
+
+fn migrating_process(actors: usize, test: &str) {
+    if skip_unless_privileged(test) {
         return;
     }
     if std::thread::available_parallelism()
@@ -176,17 +189,21 @@ fn migrating_process_keeps_its_identity() {
         .unwrap_or(1)
         < 2
     {
-        eprintln!("skipping migrating_process_keeps_its_identity: needs two CPUs");
+        eprintln!("skipping {test}: needs two CPUs");
         return;
     }
-    let mut cap = Capture::with(peregrine_probes::ProbeOptions {
-        ignore_tgid: None,
-        syscalls: peregrine_probes::interest::all_syscall_ids(),
-        buffer_bytes: 4 << 20,
-        cpus_for_each_buffer: 1,
-        ..Default::default()
-    });
-    assert!(cap.reader.rings().len() >= 2, "one ring per CPU");
+    let mut cap = Capture::with_actors(
+        peregrine_probes::ProbeOptions {
+            ignore_tgid: None,
+            syscalls: peregrine_probes::interest::all_syscall_ids(),
+            buffer_bytes: 4 << 20,
+            cpus_for_each_buffer: 1,
+            ..Default::default()
+        },
+        actors,
+    );
+    assert!(cap.reader.ring_count() >= 2, "one ring per CPU");
+    assert_eq!(cap.reader.actor_count(), actors);
     let mut enricher =
         peregrine_enrich::HostEnricher::new(peregrine_enrich::EnrichConfig::default());
     let _ = enricher.bootstrap();

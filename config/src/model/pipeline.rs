@@ -54,6 +54,10 @@ pub struct Pipeline {
     pub batch_size: usize,
     /// Rule evaluation shards; 0 = one per CPU (default 0). See [`Pipeline::rule_shard_count`].
     pub rule_shards: usize,
+    /// Threads draining and decoding the kernel ring buffers; 0 = one per ring, at most
+    /// half the CPUs (default 0); 1 = the source drains them itself. See
+    /// [`Pipeline::probe_actor_count`].
+    pub probe_actors: usize,
     /// How long a partial batch may wait before it is sent on (default 10ms).
     pub flush_interval: Duration,
     pub queues: Queues,
@@ -64,6 +68,7 @@ impl Default for Pipeline {
         Pipeline {
             batch_size: 1024,
             rule_shards: 0,
+            probe_actors: 0,
             flush_interval: Duration::from_millis(10),
             queues: Queues::default(),
         }
@@ -80,14 +85,33 @@ impl Pipeline {
         }
     }
 
+    /// Probe actors for `rings` kernel ring buffers: `probe_actors`, or one per ring up to
+    /// half the CPUs when it is 0; never more than there are rings. 1 or less means the
+    /// source thread drains the rings itself.
+    pub fn probe_actor_count(&self, rings: usize) -> usize {
+        let wanted = if self.probe_actors > 0 {
+            self.probe_actors
+        } else {
+            (std::thread::available_parallelism().map_or(1, usize::from) / 2).max(1)
+        };
+        wanted.min(rings)
+    }
+
     pub(crate) fn decode(v: &Value, path: &KeyPath, cx: &mut Cx) -> Result<Self, ConfigError> {
         let mut out = Self::default();
-        let known = ["batch_size", "rule_shards", "flush_interval", "queues"];
+        let known = [
+            "batch_size",
+            "rule_shards",
+            "probe_actors",
+            "flush_interval",
+            "queues",
+        ];
         for (e, p) in cx.section(v, path, &known, &[])? {
             let v = &e.value;
             match e.key.as_str() {
                 "batch_size" => out.batch_size = size(v, &p, 1, 1 << 20)?,
                 "rule_shards" => out.rule_shards = size(v, &p, 0, 1024)?,
+                "probe_actors" => out.probe_actors = size(v, &p, 0, 1024)?,
                 "flush_interval" => out.flush_interval = duration(v, &p, Duration::ZERO)?,
                 "queues" => out.queues = decode_queues(v, &p, cx)?,
                 _ => {}

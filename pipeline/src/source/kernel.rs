@@ -1,6 +1,7 @@
 //! The kernel as a source: the probes' ring buffers, merged in time order.
 
 use super::{Pull, Source};
+use peregrine_event::Event;
 use peregrine_probes::{KernelProbe, Reader};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -95,5 +96,12 @@ impl Source for KernelSource {
 
     fn malformed(&self) -> u64 {
         self.reader.stats().malformed
+    }
+
+    fn finish(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        self.reader.flush(&mut out);
+        self.export();
+        out
     }
 }

@@ -30,6 +30,12 @@ pub trait Source: Send {
     fn malformed(&self) -> u64 {
         0
     }
+
+    /// What the source still holds when it is stopped (the kernel reader's reorder
+    /// window, its rings' last records), in order. Called once, after the last pull.
+    fn finish(&mut self) -> Vec<Event> {
+        Vec::new()
+    }
 }
 
 /// Paces a source at `rate` events per second (none: flat out).

@@ -17,6 +17,7 @@ pub(crate) fn run(
     wait: Duration,
 ) {
     let mut malformed_seen = 0;
+    let mut open = true;
     while !stop.load(Ordering::Relaxed) {
         let pull = source.pull(batch_size, wait);
         let malformed = source.malformed();
@@ -35,12 +36,33 @@ pub(crate) fn run(
                     SendOutcome::Dropped => stats.dropped(DropReason::QueueFull, n),
                     SendOutcome::Closed => {
                         stats.dropped(DropReason::StageFailure, n);
+                        open = false;
                         break;
                     }
                 }
             }
             Pull::Idle => {}
             Pull::End => break,
+        }
+    }
+    // Stopped: what the source still holds goes on too, so a stop loses nothing.
+    let rest = source.finish();
+    if !rest.is_empty() {
+        let n = rest.len();
+        stats.received(n);
+        if !open {
+            stats.dropped(DropReason::StageFailure, n);
+        } else {
+            let mut rest = rest.into_iter().peekable();
+            while rest.peek().is_some() {
+                let chunk: Vec<Event> = rest.by_ref().take(batch_size.max(1)).collect();
+                let k = chunk.len();
+                match out.send(chunk) {
+                    SendOutcome::Sent => stats.passed(k),
+                    SendOutcome::Dropped => stats.dropped(DropReason::QueueFull, k),
+                    SendOutcome::Closed => stats.dropped(DropReason::StageFailure, k),
+                }
+            }
         }
     }
     tracing::info!(source = source.name(), "source stopped");

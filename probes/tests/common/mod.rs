@@ -57,9 +57,14 @@ impl Capture {
     }
 
     pub fn with(opts: ProbeOptions) -> Capture {
+        Capture::with_actors(opts, 0)
+    }
+
+    /// As `with`, the rings drained by `actors` probe actor threads (0: inline).
+    pub fn with_actors(opts: ProbeOptions, actors: usize) -> Capture {
         let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let (probe, rings) = KernelProbe::start(&opts).expect("kernel probes load");
-        let reader = Reader::new(rings).expect("epoll");
+        let reader = Reader::with_actors(rings, actors).expect("epoll");
         Capture {
             probe,
             reader,
