@@ -482,6 +482,13 @@ fn a_containerd_pod_is_found_from_its_cgroup() {
     assert_eq!(get(&ev, "k8s.pod.name"), pod_name);
     assert_eq!(get(&ev, "k8s.ns.name"), "peregrine-test");
     assert_eq!(get(&ev, "k8s.pod.uid"), uid);
+    // The pod's own labels, from its sandbox.
+    assert_eq!(get(&ev, "k8s.pod.label.app"), pod_name);
+    assert!(
+        get(&ev, "k8s.pod.labels").contains(&format!("app:{pod_name}")),
+        "{}",
+        get(&ev, "k8s.pod.labels")
+    );
     assert_eq!(
         get(&ev, "container.mount.source[/data]"),
         data.display().to_string()

@@ -449,19 +449,18 @@ impl CriClient {
                 what: "no status in the answer",
             }
         })?;
-        if info.k8s_pod_name.is_none() || info.k8s_ns_name.is_none() || info.k8s_pod_uid.is_none() {
-            // Not a kubelet's container (or labels stripped): the pod from its sandbox.
-            let sandbox = verbose
-                .map(|v| v.sandbox_id)
-                .filter(|s| !s.is_empty())
-                .or_else(|| self.sandbox_of(full_id));
-            if let Some(sandbox) = sandbox {
-                match self.pod_sandbox(&sandbox) {
-                    Ok(Some(pod)) => fill_pod(&mut info, &pod),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::debug!(error = %e, "CRI PodSandboxStatus failed; no pod metadata")
-                    }
+        // The pod: its labels (k8s.pod.labels), and name/namespace/uid where the
+        // container's kubelet labels did not say.
+        let sandbox = verbose
+            .map(|v| v.sandbox_id)
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.sandbox_of(full_id));
+        if let Some(sandbox) = sandbox {
+            match self.pod_sandbox(&sandbox) {
+                Ok(Some(pod)) => fill_pod(&mut info, &pod),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "CRI PodSandboxStatus failed; no pod metadata")
                 }
             }
         }
@@ -490,18 +489,19 @@ impl CriClient {
             .filter(|s| !s.is_empty())
     }
 
-    /// A pod sandbox's metadata; `Ok(None)` when the runtime does not know it.
+    /// A pod sandbox's status (metadata and labels); `Ok(None)` when the runtime does not
+    /// know it.
     pub fn pod_sandbox(
         &mut self,
         sandbox_id: &str,
-    ) -> Result<Option<proto::PodSandboxMetadata>, RuntimeError> {
+    ) -> Result<Option<proto::PodSandboxStatus>, RuntimeError> {
         let req = proto::PodSandboxStatusRequest {
             pod_sandbox_id: sandbox_id.to_string(),
             verbose: false,
         };
         match self.unary::<_, proto::PodSandboxStatusResponse>("PodSandboxStatus", sandbox_id, req)
         {
-            Ok(resp) => Ok(resp.status.and_then(|s| s.metadata)),
+            Ok(resp) => Ok(resp.status),
             Err(RuntimeError::Grpc {
                 code: tonic::Code::NotFound,
                 ..
@@ -652,8 +652,13 @@ fn mount(source: &str, dest: &str, readonly: bool, prop: i32) -> Mount {
     }
 }
 
-/// The pod's name, namespace and uid from its sandbox, where the labels did not say.
-fn fill_pod(info: &mut ContainerInfo, pod: &proto::PodSandboxMetadata) {
+/// The pod's labels from its sandbox, and its name, namespace and uid where the
+/// container's labels did not say.
+fn fill_pod(info: &mut ContainerInfo, status: &proto::PodSandboxStatus) {
+    info.k8s_pod_labels = status.labels.clone();
+    let Some(pod) = status.metadata.as_ref() else {
+        return;
+    };
     if info.k8s_pod_name.is_none() {
         info.k8s_pod_name = non_empty(&pod.name);
     }
@@ -867,16 +872,21 @@ mod tests {
         };
         fill_pod(
             &mut c,
-            &proto::PodSandboxMetadata {
-                name: "from-sandbox".into(),
-                uid: "u-1".into(),
-                namespace: "ns".into(),
-                attempt: 0,
+            &proto::PodSandboxStatus {
+                metadata: Some(proto::PodSandboxMetadata {
+                    name: "from-sandbox".into(),
+                    uid: "u-1".into(),
+                    namespace: "ns".into(),
+                    attempt: 0,
+                }),
+                labels: map(&[("app", "web")]),
+                ..Default::default()
             },
         );
         assert_eq!(c.k8s_pod_name.as_deref(), Some("from-label"));
         assert_eq!(c.k8s_ns_name.as_deref(), Some("ns"));
         assert_eq!(c.k8s_pod_uid.as_deref(), Some("u-1"));
+        assert_eq!(c.k8s_pod_labels, map(&[("app", "web")]));
     }
 
     /// The field tags on the wire, byte for byte as protoc's Go code encodes them.
