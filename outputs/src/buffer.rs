@@ -163,7 +163,11 @@ impl Buffer {
         st.counts.received += batch.len() as u64;
         let mut added = false;
         for r in batch {
-            if !passes(r.alert.priority, self.policy.minimum) {
+            // falcosidekick sends its test event (`/test`) to every output whatever the
+            // minimum priority, recognising it by its rule name.
+            if &*r.alert.rule != crate::input::TEST_RULE
+                && !passes(r.alert.priority, self.policy.minimum)
+            {
                 st.counts.filtered += 1;
                 continue;
             }

@@ -1,6 +1,6 @@
 //! The falcosidekick-compatible HTTP input, so a real Falco (its `http_output`) can send
-//! to Peregrine while users migrate: `POST /` with Falco's JSON alert, `GET /ping` →
-//! `pong`, `GET /healthz` → `{"status": "ok"}`. Accepted alerts go to the same
+//! to Peregrine while users migrate: `POST /` with Falco's JSON alert, `/test` (sends
+//! falcosidekick's test event to every destination), `GET /ping` → `pong`, `GET /healthz` → `{"status": "ok"}`. Accepted alerts go to the same
 //! destinations as the agent's own. A body falcosidekick would refuse gets a 400 that says
 //! why.
 
@@ -153,6 +153,38 @@ async fn post_alert(outputs: web::Data<Outputs>, body: web::Bytes) -> HttpRespon
     }
 }
 
+/// The rule name of falcosidekick's test event; outputs take it whatever their
+/// `minimumpriority`.
+pub const TEST_RULE: &str = "Test rule";
+
+/// falcosidekick's test event, as its `/test` route makes it.
+pub fn test_alert(time_ns: u64) -> Alert {
+    let mut output_fields = serde_json::Map::new();
+    output_fields.insert("proc.name".into(), "falcosidekick".into());
+    output_fields.insert("user.name".into(), "falcosidekick".into());
+    Alert {
+        time_ns,
+        rule: Arc::from(TEST_RULE),
+        priority: Priority::Debug,
+        source: Arc::from("internal"),
+        tags: Arc::from(vec!["test".to_string(), "example".to_string()]),
+        hostname: Arc::from("falcosidekick"),
+        message: "This is a test from falcosidekick".into(),
+        output: "This is a test from falcosidekick".into(),
+        output_fields,
+    }
+}
+
+/// `/test` (any method): the test event to every destination.
+async fn test_event(outputs: web::Data<Outputs>) -> HttpResponse {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    count("accepted");
+    outputs.offer(vec![test_alert(now)]);
+    HttpResponse::Ok().finish()
+}
+
 async fn not_post() -> HttpResponse {
     HttpResponse::BadRequest()
         .content_type("text/plain; charset=utf-8")
@@ -178,6 +210,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, outputs: Outputs) {
         .app_data(web::PayloadConfig::new(1 << 20))
         .route("/", web::post().to(post_alert))
         .route("/", web::to(not_post))
+        .route("/test", web::to(test_event))
         .route("/ping", web::get().to(ping))
         .route("/healthz", web::get().to(healthz));
 }

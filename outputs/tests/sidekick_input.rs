@@ -166,3 +166,45 @@ async fn real_falco_alerts_are_accepted_and_forwarded_and_bad_bodies_refused() {
     );
     assert_adds_up(s);
 }
+
+/// `/test` sends falcosidekick's test event to every destination, even one whose
+/// `minimumpriority` is far above Debug; other Debug alerts are still filtered there.
+#[actix_rt::test]
+async fn the_test_route_reaches_every_destination_whatever_its_minimum() {
+    let hook = Receiver::start(Mode::Ok);
+    let cfg = config(&format!(
+        "stdout_output: {{enabled: false}}\noutputs:\n  webhook: {{address: {}, minimumpriority: critical}}\n",
+        hook.url("/in")
+    ));
+    let outputs = peregrine_outputs::from_config(&cfg, false).unwrap();
+    let (server, addr) = peregrine_outputs::input::start("127.0.0.1", 0, outputs.clone()).unwrap();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    let client = awc::Client::default();
+    let base = format!("http://{addr}");
+
+    let debug = r#"{"rule":"x","priority":"Debug","time":"2016-08-04T16:17:57Z","output_fields":{"a":"b"},"output":"x"}"#;
+    let resp = client
+        .post(format!("{base}/"))
+        .send_body(debug)
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let resp = client.post(format!("{base}/test")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(wait(Duration::from_secs(10), || hook.accepted().len() == 1).await);
+    let got = hook.accepted()[0].json();
+    assert_eq!(got["rule"], "Test rule");
+    assert_eq!(got["priority"], "Debug");
+    assert_eq!(got["source"], "internal");
+    assert_eq!(got["output"], "This is a test from falcosidekick");
+    assert_eq!(got["output_fields"]["proc.name"], "falcosidekick");
+    assert_eq!(got["output_fields"]["user.name"], "falcosidekick");
+    assert_eq!(got["tags"], serde_json::json!(["test", "example"]));
+
+    handle.stop(true).await;
+    let snaps = outputs.join();
+    let s = find(&snaps, "webhook");
+    assert_eq!((s.received, s.filtered, s.sent), (2, 1, 1), "{s:?}");
+    assert_adds_up(s);
+}
