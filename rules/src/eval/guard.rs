@@ -14,7 +14,7 @@ use super::hash::FxHasher;
 use super::matcher::{Matcher, Ord4, StrMatcher};
 use super::needles::Needles;
 use super::{Check, Ctx, Node, SlotDef};
-use crate::fields::{Borrowed, Value, ValueRef};
+use crate::fields::{Borrowed, PathPart, PathParts, Value, ValueRef};
 use peregrine_event::EventType;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -306,6 +306,8 @@ const AUX: usize = 3;
 #[derive(Debug)]
 struct SlotIndex {
     slot: usize,
+    /// For `fd.name`, `fd.directory`, `fd.filename`: read with the others of the event.
+    part: Option<PathPart>,
     /// Rejects most values that are no key of `exact` before hashing them.
     filter: LenFilter,
     exact: FxMap<Box<str>, Sat>,
@@ -437,7 +439,7 @@ impl SlotBuilder {
         cost
     }
 
-    fn build(self) -> SlotIndex {
+    fn build(self, defs: &[SlotDef]) -> SlotIndex {
         let contains = (!self.contains.is_empty()).then(|| {
             let (needles, masks): (Vec<_>, Vec<_>) = self.contains.into_iter().unzip();
             (Needles::new(needles), masks)
@@ -466,6 +468,7 @@ impl SlotBuilder {
             .collect();
         SlotIndex {
             slot: self.slot,
+            part: defs[self.slot].field.path_part(),
             prefix_heads,
             suffix_tails,
             filter,
@@ -832,7 +835,7 @@ impl Group {
             .iter()
             .map(|&s| Step {
                 kind: match builders[s].take().expect("each step once") {
-                    StepBuilder::Lookup(b) => StepKind::Lookup(b.build()),
+                    StepBuilder::Lookup(b) => StepKind::Lookup(b.build(defs)),
                     StepBuilder::Check(c, sat) => StepKind::Check(c.clone(), sat),
                 },
                 users: users[s],
@@ -858,13 +861,18 @@ impl Group {
         let mut alive = self.all;
         // The guards on several steps satisfied so far.
         let mut aux = [0 as Mask; AUX];
+        // `fd.name` and its cuts, read on the first lookup of one of them.
+        let mut parts: Option<PathParts<'_>> = None;
         for step in self.steps.iter() {
             if step.users & alive == 0 {
                 continue;
             }
             let mut hit = Sat::default();
             match &step.kind {
-                StepKind::Lookup(s) => match cx.defs[s.slot].field.borrow(cx.ev) {
+                StepKind::Lookup(s) => match match s.part {
+                    Some(p) => parts.get_or_insert_with(|| PathParts::of(cx.ev)).get(p),
+                    None => cx.defs[s.slot].field.borrow(cx.ev),
+                } {
                     Borrowed::Value(ValueRef::Str(v)) => s.lookup(v, &mut hit),
                     // Absent: every check on this field is false.
                     Borrowed::Missing => {}

@@ -19,6 +19,7 @@ pub mod value;
 mod tests;
 
 pub use evt::set_hostname;
+pub(crate) use fd::{PathPart, PathParts};
 pub use registry::{registry, resolve, AnyNe, ArgSpec, Field, FieldDef, FieldError};
 pub use value::{Borrowed, FieldType, Value, ValueRef};
 

@@ -273,6 +273,15 @@ impl Field {
         }
     }
 
+    /// Which of `fd.name`, `fd.directory`, `fd.filename` this field is, if one: those are
+    /// read together through [`super::PathParts`].
+    pub(crate) fn path_part(&self) -> Option<super::PathPart> {
+        match self.def.id {
+            Id::Fd(f) if !self.any => super::PathPart::of(f),
+            _ => None,
+        }
+    }
+
     /// Whether [`Field::borrow`] can give a value for some events (it may still answer
     /// [`Borrowed::NotBorrowable`] for others, e.g. `fd.name` of a failed open).
     pub fn can_borrow(&self) -> bool {

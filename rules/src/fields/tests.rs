@@ -219,6 +219,43 @@ fn assert_borrow_agrees(f: &Field, ev: &Event) {
     if f.is_any() {
         assert_eq!(f.borrow(ev), Borrowed::NotBorrowable, "{}", what());
     }
+    if let Some(p) = f.path_part() {
+        let parts = crate::fields::PathParts::of(ev);
+        assert_eq!(parts.get(p), f.borrow(ev), "{} as a path part", what());
+    }
+}
+
+/// `PathParts` reads `fd.name`, `fd.directory` and `fd.filename` as `Field::borrow` does.
+#[test]
+fn path_parts_agree_with_borrowing() {
+    use crate::fields::{PathPart, PathParts};
+    use peregrine_event::synth::{Generator, SynthConfig};
+    let parts = [
+        (field("fd.name"), PathPart::Name),
+        (field("fd.directory"), PathPart::Directory),
+        (field("fd.filename"), PathPart::Filename),
+    ];
+    for (f, p) in &parts {
+        assert_eq!(f.path_part(), Some(*p));
+    }
+    assert_eq!(field("fd.nameraw").path_part(), None);
+    let mut files = 0;
+    for (seed, suspicious) in [(42, 5), (7, 300), (9, 900)] {
+        let gen = Generator::new(SynthConfig {
+            seed,
+            containers: 12,
+            suspicious_per_mille: suspicious,
+            ..Default::default()
+        });
+        for ev in gen.take(20_000) {
+            let got = PathParts::of(&ev);
+            for (f, p) in &parts {
+                assert_eq!(got.get(*p), f.borrow(&ev), "{} on {}", f.name(), ev.etype);
+            }
+            files += usize::from(matches!(got.get(PathPart::Filename), Borrowed::Value(_)));
+        }
+    }
+    assert!(files > 1000, "files seen: {files}");
 }
 
 /// Every field, borrowed, agrees with its extraction over a varied synthetic stream.
