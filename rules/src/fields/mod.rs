@@ -20,6 +20,7 @@ mod tests;
 
 pub use evt::set_hostname;
 pub(crate) use fd::{PathPart, PathParts};
+pub(crate) use proc::Pieces;
 pub use registry::{registry, resolve, AnyNe, ArgSpec, Field, FieldDef, FieldError};
 pub use value::{Borrowed, FieldType, Value, ValueRef};
 

@@ -258,6 +258,75 @@ fn path_parts_agree_with_borrowing() {
     assert!(files > 1000, "files seen: {files}");
 }
 
+/// A needle with no space is in `proc.cmdline`, `proc.args` or `proc.env` exactly when
+/// it is in one of their `Pieces`.
+#[test]
+fn pieces_agree_with_the_joined_text() {
+    use peregrine_event::synth::{Generator, SynthConfig};
+    let joined: Vec<Field> = ["proc.cmdline", "proc.args", "proc.env", "proc.env[1]"]
+        .iter()
+        .map(|t| field(t))
+        .collect();
+    for f in &joined {
+        assert!(f.has_pieces(), "{}", f.name());
+    }
+    for t in [
+        "proc.env[HOME]",
+        "proc.name",
+        "proc.pcmdline",
+        "proc.exeline",
+    ] {
+        assert!(!field(t).has_pieces(), "{t}");
+    }
+    let needles = [
+        "-c",
+        "sh",
+        "=",
+        "/",
+        "PATH=",
+        "python3",
+        "-d",
+        "x",
+        "HOME=/root",
+        "stratum+tcp",
+        "base64",
+    ];
+    let mut found = 0;
+    for (seed, suspicious) in [(42, 5), (7, 300), (9, 900)] {
+        let gen = Generator::new(SynthConfig {
+            seed,
+            containers: 12,
+            suspicious_per_mille: suspicious,
+            ..Default::default()
+        });
+        for ev in gen.take(20_000) {
+            for f in &joined {
+                let mut out = Value::default();
+                let text = f.extract(&ev, &mut out).then(|| match &out {
+                    Value::Str(s) => s.clone(),
+                    other => panic!("{} is text: {other:?}", f.name()),
+                });
+                let pieces = f.pieces(&ev).expect("a field with pieces");
+                assert_eq!(
+                    matches!(pieces, crate::fields::Pieces::Missing),
+                    text.is_none(),
+                    "{} on {}",
+                    f.name(),
+                    ev.etype
+                );
+                for n in needles {
+                    let mut in_piece = false;
+                    pieces.each(|p| in_piece |= p.contains(n));
+                    let want = text.as_deref().is_some_and(|t| t.contains(n));
+                    assert_eq!(in_piece, want, "{} contains {n} on {}", f.name(), ev.etype);
+                    found += usize::from(want);
+                }
+            }
+        }
+    }
+    assert!(found > 1000, "needles found: {found}");
+}
+
 /// Every field, borrowed, agrees with its extraction over a varied synthetic stream.
 #[test]
 fn borrowing_agrees_with_extraction() {
