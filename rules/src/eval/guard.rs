@@ -15,7 +15,7 @@ use super::hash::FxHasher;
 use super::matcher::{Matcher, Ord4, StrMatcher};
 use super::needles::Needles;
 use super::{Check, Ctx, Node, SlotDef};
-use crate::fields::{Borrowed, PathPart, PathParts, Value, ValueRef};
+use crate::fields::{Borrowed, OpenFlag, OpenFlags, PathPart, PathParts, Value, ValueRef};
 use peregrine_event::EventType;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -500,6 +500,14 @@ enum StepKind {
     Lookup(SlotIndex),
     /// One check, with what it satisfies when it holds.
     Check(Arc<Check>, Sat),
+    /// A check of an `evt.is_open_*` flag, read with the others of the event: holds when
+    /// the flag equals `want`.
+    Open {
+        check: Arc<Check>,
+        flag: OpenFlag,
+        want: bool,
+        sat: Sat,
+    },
 }
 
 #[derive(Debug)]
@@ -617,6 +625,26 @@ impl StepBuilder<'_> {
             (StepBuilder::Check(_, s), Atom::Direct(_)) => s.add(sat),
             _ => unreachable!("an atom goes to the step of its kind"),
         }
+    }
+}
+
+/// The step for a check: an `evt.is_open_*` flag compared with a constant reads the
+/// event's flags once for all such steps.
+fn check_step(c: &Arc<Check>, sat: Sat, defs: &[SlotDef]) -> StepKind {
+    let flag = c
+        .fast
+        .as_ref()
+        .and_then(|f| f.open_flag())
+        .filter(|_| defs[c.slot].transforms.is_empty());
+    match (flag, &c.matcher) {
+        // `Check::eval`: the borrowed boolean equals `b`, unless negated.
+        (Some(flag), Matcher::Bool(b)) => StepKind::Open {
+            check: c.clone(),
+            flag,
+            want: *b != c.negate,
+            sat,
+        },
+        _ => StepKind::Check(c.clone(), sat),
     }
 }
 
@@ -816,7 +844,7 @@ impl Group {
             .map(|&s| Step {
                 kind: match builders[s].take().expect("each step once") {
                     StepBuilder::Lookup(b) => StepKind::Lookup(b.build(defs)),
-                    StepBuilder::Check(c, sat) => StepKind::Check(c.clone(), sat),
+                    StepBuilder::Check(c, sat) => check_step(c, sat, defs),
                 },
                 users: users[s],
                 single: single[s],
@@ -843,6 +871,8 @@ impl Group {
         let mut aux = [0 as Mask; AUX];
         // `fd.name` and its cuts, read on the first lookup of one of them.
         let mut parts: Option<PathParts<'_>> = None;
+        // The `evt.is_open_*` flags, read on the first check of one of them.
+        let mut open: Option<OpenFlags> = None;
         for step in self.steps.iter() {
             if step.users & alive == 0 {
                 continue;
@@ -874,6 +904,13 @@ impl Group {
                 },
                 StepKind::Check(c, sat) => {
                     if c.eval(cx) {
+                        hit = *sat;
+                    }
+                }
+                StepKind::Open {
+                    flag, want, sat, ..
+                } => {
+                    if open.get_or_insert_with(|| OpenFlags::of(cx.ev)).has(*flag) == *want {
                         hit = *sat;
                     }
                 }
@@ -926,7 +963,7 @@ impl TypeIndex {
                             let _ = writeln!(s, "    needles {texts:?}");
                         }
                     }
-                    StepKind::Check(c, _) => {
+                    StepKind::Check(c, _) | StepKind::Open { check: c, .. } => {
                         let _ = writeln!(
                             s,
                             "  check {} {:?} negate={} fast={} users {users}",
@@ -973,9 +1010,30 @@ mod tests {
             .iter()
             .filter_map(|s| match &s.kind {
                 StepKind::Lookup(x) => Some(x),
-                StepKind::Check(..) => None,
+                StepKind::Check(..) | StepKind::Open { .. } => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn open_flag_checks_read_the_flags_once() {
+        for (cond, want) in [
+            ("evt.is_open_write = true", true),
+            ("evt.is_open_write = false", false),
+            ("evt.is_open_write != true", false),
+            ("not evt.is_open_write = true", false),
+        ] {
+            let (idx, _) = index(&format!("evt.type = openat and {cond}"), "openat");
+            let kinds: Vec<_> = idx.groups[0].steps.iter().map(|s| &s.kind).collect();
+            match kinds.as_slice() {
+                [StepKind::Open { flag, want: w, .. }] => {
+                    assert_eq!((*flag, *w), (OpenFlag::Write, want), "{cond}")
+                }
+                // A negated condition is no guard.
+                [] if cond.starts_with("not") => {}
+                other => panic!("{cond}: {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -1083,7 +1141,9 @@ mod tests {
             .iter()
             .map(|s| match &s.kind {
                 StepKind::Lookup(x) => slots.defs[x.slot].field.name().to_string(),
-                StepKind::Check(c, _) => slots.defs[c.slot].field.name().to_string(),
+                StepKind::Check(c, _) | StepKind::Open { check: c, .. } => {
+                    slots.defs[c.slot].field.name().to_string()
+                }
             })
             .collect()
     }

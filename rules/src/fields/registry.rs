@@ -282,6 +282,15 @@ impl Field {
         }
     }
 
+    /// Which `evt.is_open_*` flag this field is, if one: those are read together through
+    /// [`super::OpenFlags`].
+    pub(crate) fn open_flag(&self) -> Option<super::OpenFlag> {
+        match self.def.id {
+            Id::Evt(f) if !self.any => super::OpenFlag::of(f),
+            _ => None,
+        }
+    }
+
     /// Whether [`Field::pieces`] reads this field.
     pub(crate) fn has_pieces(&self) -> bool {
         match self.def.id {
