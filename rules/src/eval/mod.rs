@@ -4,7 +4,7 @@
 //! rule, and string buffers in those slots are reused from event to event.
 
 mod affix;
-mod byteset;
+pub(crate) mod byteset;
 pub(crate) mod evtset;
 pub(crate) mod glob;
 pub(crate) mod guard;
