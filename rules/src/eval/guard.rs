@@ -852,6 +852,20 @@ impl Group {
                 closes_any: closes[s].iter().any(|&m| m != 0),
             })
             .collect();
+        let mut steps: Box<[Step]> = steps;
+        // Reading the three path fields together pays only when a directory or file name
+        // is looked up (it cuts the name at its last '/'): for `fd.name` alone (the seed
+        // rules), the plain borrow is cheaper.
+        let cuts = steps.iter().any(|s| {
+            matches!(&s.kind, StepKind::Lookup(x) if x.part.is_some_and(|p| p != PathPart::Name))
+        });
+        if !cuts {
+            for s in steps.iter_mut() {
+                if let StepKind::Lookup(x) = &mut s.kind {
+                    x.part = None;
+                }
+            }
+        }
         Group {
             base,
             all: if conds.len() == 64 {
