@@ -10,11 +10,12 @@
 //! A step runs only while some rule that has a guard on it is still alive, and a rule dies
 //! as soon as the last step one of its guards depends on has run without satisfying it.
 
+use super::affix::Affixes;
 use super::hash::FxHasher;
 use super::matcher::{Matcher, Ord4, StrMatcher};
 use super::needles::Needles;
 use super::{Check, Ctx, Node, SlotDef};
-use crate::fields::{Borrowed, Value, ValueRef};
+use crate::fields::{Borrowed, OpenFlag, OpenFlags, PathPart, PathParts, Value, ValueRef};
 use peregrine_event::EventType;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -107,6 +108,15 @@ fn atoms_inner<'a>(
                 None => false,
             }
         }
+        Node::Check(c) if piecewise_contains(c, defs).is_some() => {
+            let needles = piecewise_contains(c, defs).expect("checked");
+            let index = Index {
+                contains: needles.into_iter().map(|n| n.to_vec()).collect(),
+                ..Index::default()
+            };
+            out.push(Atom::Index(c.slot, index, c));
+            true
+        }
         // Guards are computed for every event of the type: only cheap ones pay off.
         Node::Check(c) if !cheap(&defs[c.slot], t) || !cheap_matcher(c) => false,
         Node::Check(c) => {
@@ -154,6 +164,23 @@ fn atoms_inner<'a>(
         }
         _ => false,
     }
+}
+
+/// The needles of a `contains` check on a field joined from pieces (`proc.cmdline`), when
+/// none has a space: then it holds exactly when some piece contains a needle, which is
+/// searched without joining them (see `fields::Pieces`).
+fn piecewise_contains<'c>(c: &'c Check, defs: &[SlotDef]) -> Option<Vec<&'c [u8]>> {
+    let def = &defs[c.slot];
+    if c.negate || !def.transforms.is_empty() || !def.field.has_pieces() {
+        return None;
+    }
+    let needles: Vec<&[u8]> = match &c.matcher {
+        Matcher::Str(StrMatcher::Contains(f)) => vec![f.needle()],
+        Matcher::Str(StrMatcher::ContainsAny(n)) => n.needles().iter().map(|n| &**n).collect(),
+        _ => return None,
+    };
+    let usable = |n: &&[u8]| !n.is_empty() && !n.contains(&b' ');
+    needles.iter().all(usable).then_some(needles)
 }
 
 /// Whether a field is cheap to extract on events of type `t`: one value read from the
@@ -306,17 +333,19 @@ const AUX: usize = 3;
 #[derive(Debug)]
 struct SlotIndex {
     slot: usize,
+    /// For `fd.name`, `fd.directory`, `fd.filename`: read with the others of the event.
+    part: Option<PathPart>,
+    /// For fields joined from pieces (`proc.cmdline`): each piece is searched for the
+    /// `contains` needles, the only atoms such a field has.
+    pieces: bool,
     /// Rejects most values that are no key of `exact` before hashing them.
     filter: LenFilter,
     exact: FxMap<Box<str>, Sat>,
-    prefixes: Vec<(Box<str>, Sat)>,
-    /// Per prefix, its first 8 bytes and their mask: compared as one word before the
-    /// prefix itself.
-    prefix_heads: Vec<(u64, u64)>,
-    suffixes: Vec<(Box<str>, Sat)>,
-    /// Per suffix, its last 8 bytes and their mask: compared as one word before the
-    /// suffix itself.
-    suffix_tails: Vec<(u64, u64)>,
+    /// The prefixes and suffixes, with what each satisfies (in list order).
+    prefixes: Affixes,
+    prefix_sats: Vec<Sat>,
+    suffixes: Affixes,
+    suffix_sats: Vec<Sat>,
     /// One multi-pattern search for every `contains` needle, with what each satisfies.
     contains: Option<(Needles, Vec<Sat>)>,
 }
@@ -346,34 +375,8 @@ impl LenFilter {
     }
 }
 
-/// The first 8 bytes of `b` as a little-endian word, zero-padded.
-#[inline]
-fn head8(b: &[u8]) -> u64 {
-    super::needles::word_at(b, 0)
-}
-
-/// The last 8 bytes of `b` as a little-endian word (the last byte highest), zero-padded
-/// below when `b` is shorter: the last `n` bytes are those under [`tail_mask`]`(n)`.
-#[inline]
-fn tail8(b: &[u8]) -> u64 {
-    match b.len().checked_sub(8) {
-        Some(start) => u64::from_le_bytes(b[start..].try_into().expect("8 bytes")),
-        None => {
-            let mut buf = [0u8; 8];
-            buf[8 - b.len()..].copy_from_slice(b);
-            u64::from_le_bytes(buf)
-        }
-    }
-}
-
-/// The mask of the high `min(n, 8)` bytes of a word.
-#[inline]
-fn tail_mask(n: usize) -> u64 {
-    if n >= 8 {
-        u64::MAX
-    } else {
-        !(u64::MAX >> (8 * n))
-    }
+fn as_bytes(list: &[Box<str>]) -> Vec<&[u8]> {
+    list.iter().map(|p| p.as_bytes()).collect()
 }
 
 /// A [`SlotIndex`] being built.
@@ -437,7 +440,7 @@ impl SlotBuilder {
         cost
     }
 
-    fn build(self) -> SlotIndex {
+    fn build(self, defs: &[SlotDef]) -> SlotIndex {
         let contains = (!self.contains.is_empty()).then(|| {
             let (needles, masks): (Vec<_>, Vec<_>) = self.contains.into_iter().unzip();
             (Needles::new(needles), masks)
@@ -446,32 +449,18 @@ impl SlotBuilder {
         for k in self.exact.keys() {
             filter.insert(k);
         }
-        let prefix_heads = self
-            .prefixes
-            .iter()
-            .map(|(p, _)| {
-                let n = p.len().min(8);
-                let mask = if n == 8 {
-                    u64::MAX
-                } else {
-                    (1u64 << (8 * n)) - 1
-                };
-                (head8(p.as_bytes()), mask)
-            })
-            .collect();
-        let suffix_tails = self
-            .suffixes
-            .iter()
-            .map(|(p, _)| (tail8(p.as_bytes()), tail_mask(p.len())))
-            .collect();
+        let (prefixes, prefix_sats): (Vec<_>, Vec<_>) = self.prefixes.into_iter().unzip();
+        let (suffixes, suffix_sats): (Vec<_>, Vec<_>) = self.suffixes.into_iter().unzip();
         SlotIndex {
             slot: self.slot,
-            prefix_heads,
-            suffix_tails,
+            part: defs[self.slot].field.path_part(),
+            pieces: defs[self.slot].field.has_pieces(),
+            prefixes: Affixes::prefixes(&as_bytes(&prefixes)),
+            prefix_sats,
+            suffixes: Affixes::suffixes(&as_bytes(&suffixes)),
+            suffix_sats,
             filter,
             exact: self.exact,
-            prefixes: self.prefixes,
-            suffixes: self.suffixes,
             contains,
         }
     }
@@ -487,20 +476,14 @@ impl SlotIndex {
             }
         }
         if !self.prefixes.is_empty() {
-            let head = head8(v.as_bytes());
-            for ((p, m), &(want, mask)) in self.prefixes.iter().zip(&self.prefix_heads) {
-                if head & mask == want && v.starts_with(&**p) {
-                    hit.add(m);
-                }
-            }
+            let sats = &self.prefix_sats;
+            self.prefixes
+                .each_match(v.as_bytes(), |i| hit.add(&sats[i]));
         }
         if !self.suffixes.is_empty() {
-            let tail = tail8(v.as_bytes());
-            for ((p, m), &(want, mask)) in self.suffixes.iter().zip(&self.suffix_tails) {
-                if tail & mask == want && p.len() <= v.len() && v.ends_with(&**p) {
-                    hit.add(m);
-                }
-            }
+            let sats = &self.suffix_sats;
+            self.suffixes
+                .each_match(v.as_bytes(), |i| hit.add(&sats[i]));
         }
         if let Some((needles, sats)) = &self.contains {
             needles.each_match(v.as_bytes(), |i| hit.add(&sats[i]));
@@ -517,6 +500,14 @@ enum StepKind {
     Lookup(SlotIndex),
     /// One check, with what it satisfies when it holds.
     Check(Arc<Check>, Sat),
+    /// A check of an `evt.is_open_*` flag, read with the others of the event: holds when
+    /// the flag equals `want`.
+    Open {
+        check: Arc<Check>,
+        flag: OpenFlag,
+        want: bool,
+        sat: Sat,
+    },
 }
 
 #[derive(Debug)]
@@ -634,6 +625,26 @@ impl StepBuilder<'_> {
             (StepBuilder::Check(_, s), Atom::Direct(_)) => s.add(sat),
             _ => unreachable!("an atom goes to the step of its kind"),
         }
+    }
+}
+
+/// The step for a check: an `evt.is_open_*` flag compared with a constant reads the
+/// event's flags once for all such steps.
+fn check_step(c: &Arc<Check>, sat: Sat, defs: &[SlotDef]) -> StepKind {
+    let flag = c
+        .fast
+        .as_ref()
+        .and_then(|f| f.open_flag())
+        .filter(|_| defs[c.slot].transforms.is_empty());
+    match (flag, &c.matcher) {
+        // `Check::eval`: the borrowed boolean equals `b`, unless negated.
+        (Some(flag), Matcher::Bool(b)) => StepKind::Open {
+            check: c.clone(),
+            flag,
+            want: *b != c.negate,
+            sat,
+        },
+        _ => StepKind::Check(c.clone(), sat),
     }
 }
 
@@ -832,8 +843,8 @@ impl Group {
             .iter()
             .map(|&s| Step {
                 kind: match builders[s].take().expect("each step once") {
-                    StepBuilder::Lookup(b) => StepKind::Lookup(b.build()),
-                    StepBuilder::Check(c, sat) => StepKind::Check(c.clone(), sat),
+                    StepBuilder::Lookup(b) => StepKind::Lookup(b.build(defs)),
+                    StepBuilder::Check(c, sat) => check_step(c, sat, defs),
                 },
                 users: users[s],
                 single: single[s],
@@ -841,6 +852,20 @@ impl Group {
                 closes_any: closes[s].iter().any(|&m| m != 0),
             })
             .collect();
+        let mut steps: Box<[Step]> = steps;
+        // Reading the three path fields together pays only when a directory or file name
+        // is looked up (it cuts the name at its last '/'): for `fd.name` alone (the seed
+        // rules), the plain borrow is cheaper.
+        let cuts = steps.iter().any(|s| {
+            matches!(&s.kind, StepKind::Lookup(x) if x.part.is_some_and(|p| p != PathPart::Name))
+        });
+        if !cuts {
+            for s in steps.iter_mut() {
+                if let StepKind::Lookup(x) = &mut s.kind {
+                    x.part = None;
+                }
+            }
+        }
         Group {
             base,
             all: if conds.len() == 64 {
@@ -858,13 +883,25 @@ impl Group {
         let mut alive = self.all;
         // The guards on several steps satisfied so far.
         let mut aux = [0 as Mask; AUX];
+        // `fd.name` and its cuts, read on the first lookup of one of them.
+        let mut parts: Option<PathParts<'_>> = None;
+        // The `evt.is_open_*` flags, read on the first check of one of them.
+        let mut open: Option<OpenFlags> = None;
         for step in self.steps.iter() {
             if step.users & alive == 0 {
                 continue;
             }
             let mut hit = Sat::default();
             match &step.kind {
-                StepKind::Lookup(s) => match cx.defs[s.slot].field.borrow(cx.ev) {
+                StepKind::Lookup(s) if s.pieces => {
+                    if let Some(pieces) = cx.defs[s.slot].field.pieces(cx.ev) {
+                        pieces.each(|t| s.lookup(t, &mut hit));
+                    }
+                }
+                StepKind::Lookup(s) => match match s.part {
+                    Some(p) => parts.get_or_insert_with(|| PathParts::of(cx.ev)).get(p),
+                    None => cx.defs[s.slot].field.borrow(cx.ev),
+                } {
                     Borrowed::Value(ValueRef::Str(v)) => s.lookup(v, &mut hit),
                     // Absent: every check on this field is false.
                     Borrowed::Missing => {}
@@ -881,6 +918,13 @@ impl Group {
                 },
                 StepKind::Check(c, sat) => {
                     if c.eval(cx) {
+                        hit = *sat;
+                    }
+                }
+                StepKind::Open {
+                    flag, want, sat, ..
+                } => {
+                    if open.get_or_insert_with(|| OpenFlags::of(cx.ev)).has(*flag) == *want {
                         hit = *sat;
                     }
                 }
@@ -933,7 +977,7 @@ impl TypeIndex {
                             let _ = writeln!(s, "    needles {texts:?}");
                         }
                     }
-                    StepKind::Check(c, _) => {
+                    StepKind::Check(c, _) | StepKind::Open { check: c, .. } => {
                         let _ = writeln!(
                             s,
                             "  check {} {:?} negate={} fast={} users {users}",
@@ -980,9 +1024,51 @@ mod tests {
             .iter()
             .filter_map(|s| match &s.kind {
                 StepKind::Lookup(x) => Some(x),
-                StepKind::Check(..) => None,
+                StepKind::Check(..) | StepKind::Open { .. } => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn open_flag_checks_read_the_flags_once() {
+        for (cond, want) in [
+            ("evt.is_open_write = true", true),
+            ("evt.is_open_write = false", false),
+            ("evt.is_open_write != true", false),
+            ("not evt.is_open_write = true", false),
+        ] {
+            let (idx, _) = index(&format!("evt.type = openat and {cond}"), "openat");
+            let kinds: Vec<_> = idx.groups[0].steps.iter().map(|s| &s.kind).collect();
+            match kinds.as_slice() {
+                [StepKind::Open { flag, want: w, .. }] => {
+                    assert_eq!((*flag, *w), (OpenFlag::Write, want), "{cond}")
+                }
+                // A negated condition is no guard.
+                [] if cond.starts_with("not") => {}
+                other => panic!("{cond}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn contains_on_a_joined_field_is_a_guard_without_spaces_only() {
+        let (idx, slots) = index(
+            "evt.type = execve and proc.cmdline contains stratum+tcp",
+            "execve",
+        );
+        let l = lookups(&idx);
+        assert_eq!(l.len(), 1);
+        assert!(l[0].pieces);
+        assert_eq!(slots.defs[l[0].slot].field.name(), "proc.cmdline");
+        assert_eq!(l[0].contains.as_ref().map(|c| c.1.len()), Some(1));
+        // A needle with a space can span two pieces: no guard.
+        let (idx, _) = index(
+            "evt.type = execve and proc.cmdline contains 'sh -c'",
+            "execve",
+        );
+        assert!(lookups(&idx).is_empty());
+        let (idx, _) = index("evt.type = execve and not proc.args contains x", "execve");
+        assert!(lookups(&idx).is_empty());
     }
 
     #[test]
@@ -1069,7 +1155,9 @@ mod tests {
             .iter()
             .map(|s| match &s.kind {
                 StepKind::Lookup(x) => slots.defs[x.slot].field.name().to_string(),
-                StepKind::Check(c, _) => slots.defs[c.slot].field.name().to_string(),
+                StepKind::Check(c, _) | StepKind::Open { check: c, .. } => {
+                    slots.defs[c.slot].field.name().to_string()
+                }
             })
             .collect()
     }

@@ -3,6 +3,8 @@
 //! Field values are extracted at most once per event into [`Scratch`] slots shared by every
 //! rule, and string buffers in those slots are reused from event to event.
 
+mod affix;
+pub(crate) mod byteset;
 pub(crate) mod evtset;
 pub(crate) mod glob;
 pub(crate) mod guard;

@@ -6,6 +6,7 @@
 //! which moves through a table for every byte. Long texts (where an anchor byte could occur
 //! often) go through the automaton, so the search stays linear.
 
+use super::byteset::ByteSet;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 /// Texts up to this length are searched by anchor bytes.
@@ -56,14 +57,14 @@ pub(crate) fn word_at(b: &[u8], start: usize) -> u64 {
     }
 }
 
-/// Up to this many anchor bytes are searched a word at a time.
-const SWAR_MAX: usize = 4;
+/// Up to this many anchor bytes are searched a block at a time.
+const SWAR_MAX: usize = super::byteset::MAX;
 
 #[derive(Debug)]
 enum Anchors {
     None,
-    /// Each anchor byte repeated in all 8 bytes of a word.
-    Swar(Vec<u64>),
+    /// A few anchor bytes, in `at` order.
+    Few(ByteSet),
     /// More anchor bytes: `table[b]` is 1 + the index in `at`, or 0.
     Table(Box<[u16; 256]>),
 }
@@ -131,11 +132,9 @@ impl Needles {
         }
         let anchors = match at.len() {
             0 => Anchors::None,
-            n if n <= SWAR_MAX => Anchors::Swar(
-                at.iter()
-                    .map(|(b, _)| u64::from_ne_bytes([*b; 8]))
-                    .collect(),
-            ),
+            n if n <= SWAR_MAX => Anchors::Few(ByteSet::new(
+                &at.iter().map(|(b, _)| *b).collect::<Vec<_>>(),
+            )),
             _ => {
                 let mut table = Box::new([0u16; 256]);
                 for (i, (b, _)) in at.iter().enumerate() {
@@ -200,27 +199,10 @@ impl Needles {
     fn scan(&self, hay: &[u8], mut found: impl FnMut(usize) -> bool) -> bool {
         match &self.anchors {
             Anchors::None => false,
-            Anchors::Swar(pats) => {
-                let mut base = 0;
-                while base < hay.len() {
-                    let mut hits = swar_hits(word_at(hay, base), pats);
-                    if base + 8 > hay.len() {
-                        // Only the bytes of the text, not the padding.
-                        hits &= u64::MAX >> (8 * (base + 8 - hay.len()));
-                    }
-                    while hits != 0 {
-                        let p = base + hits.trailing_zeros() as usize / 8;
-                        hits &= hits - 1;
-                        let c = hay[p];
-                        let e = pats.iter().position(|x| *x as u8 == c).unwrap_or(0);
-                        if self.verify(hay, p, &self.at[e].1, &mut found) {
-                            return true;
-                        }
-                    }
-                    base += 8;
-                }
-                false
-            }
+            Anchors::Few(set) => set.scan(hay, |p| {
+                let e = set.index(hay[p]);
+                self.verify(hay, p, &self.at[e].1, &mut found)
+            }),
             Anchors::Table(table) => hay.iter().enumerate().any(|(p, &c)| {
                 let e = table[c as usize];
                 e != 0 && self.verify(hay, p, &self.at[e as usize - 1].1, &mut found)

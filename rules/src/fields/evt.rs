@@ -447,32 +447,75 @@ fn raw_value(value: &ParamValue, ftype: FieldType, out: &mut Value) -> bool {
 /// `evt.is_open_*` from the open flags (Linux encoding) and mode, like Falco's checks on
 /// PPM flags: read = O_RDONLY or O_RDWR, write = O_WRONLY or O_RDWR.
 fn open_check(f: F, ev: &Event) -> bool {
-    const EXEC_BITS: u64 = 0o111;
-    let Some((flags_idx, mode_idx)) = open_param_indices(ev.etype) else {
-        return false;
-    };
-    let exec_mode = || {
-        ev.param(mode_idx)
-            .as_u64()
-            .is_some_and(|m| m & EXEC_BITS != 0)
-    };
-    let Some(flags_idx) = flags_idx else {
-        // creat: always creates, so only the mode matters.
-        return f == F::IsOpenExec && exec_mode();
-    };
-    let Some(flags) = ev.param(flags_idx).as_u64() else {
-        return false;
-    };
-    let acc = flags & open::O_ACCMODE;
-    let tmpfile = flags & open::O_TMPFILE == open::O_TMPFILE;
-    match f {
-        F::IsOpenRead => acc == open::O_RDONLY || acc == open::O_RDWR,
-        F::IsOpenWrite => acc == open::O_WRONLY || acc == open::O_RDWR,
-        F::IsOpenCreate => {
-            flags & open::O_F_CREATED != 0 || (tmpfile && ev.res().is_some_and(|r| r >= 0))
+    OpenFlag::of(f).is_some_and(|flag| OpenFlags::of(ev).has(flag))
+}
+
+/// One of `evt.is_open_read`, `_write`, `_exec`, `_create`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpenFlag {
+    Read = 1,
+    Write = 2,
+    Exec = 4,
+    Create = 8,
+}
+
+impl OpenFlag {
+    pub(crate) fn of(f: F) -> Option<OpenFlag> {
+        match f {
+            F::IsOpenRead => Some(OpenFlag::Read),
+            F::IsOpenWrite => Some(OpenFlag::Write),
+            F::IsOpenExec => Some(OpenFlag::Exec),
+            F::IsOpenCreate => Some(OpenFlag::Create),
+            _ => None,
         }
-        F::IsOpenExec => (flags & open::O_CREAT != 0 || tmpfile) && exec_mode(),
-        _ => false,
+    }
+}
+
+/// All four `evt.is_open_*` of one event, from one read of its flags and mode. Why: the
+/// prefilter tests up to three of them on every open, each through `Field::borrow` and
+/// the matcher (about 100 instructions apiece).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OpenFlags(u8);
+
+impl OpenFlags {
+    pub(crate) fn of(ev: &Event) -> OpenFlags {
+        const EXEC_BITS: u64 = 0o111;
+        let Some((flags_idx, mode_idx)) = open_param_indices(ev.etype) else {
+            return OpenFlags(0);
+        };
+        let exec_mode = || {
+            ev.param(mode_idx)
+                .as_u64()
+                .is_some_and(|m| m & EXEC_BITS != 0)
+        };
+        let Some(flags_idx) = flags_idx else {
+            // creat: always creates, so only the mode matters.
+            return OpenFlags(if exec_mode() { OpenFlag::Exec as u8 } else { 0 });
+        };
+        let Some(flags) = ev.param(flags_idx).as_u64() else {
+            return OpenFlags(0);
+        };
+        let acc = flags & open::O_ACCMODE;
+        let tmpfile = flags & open::O_TMPFILE == open::O_TMPFILE;
+        let mut bits = 0;
+        if acc == open::O_RDONLY || acc == open::O_RDWR {
+            bits |= OpenFlag::Read as u8;
+        }
+        if acc == open::O_WRONLY || acc == open::O_RDWR {
+            bits |= OpenFlag::Write as u8;
+        }
+        if flags & open::O_F_CREATED != 0 || (tmpfile && ev.res().is_some_and(|r| r >= 0)) {
+            bits |= OpenFlag::Create as u8;
+        }
+        if (flags & open::O_CREAT != 0 || tmpfile) && exec_mode() {
+            bits |= OpenFlag::Exec as u8;
+        }
+        OpenFlags(bits)
+    }
+
+    #[inline]
+    pub(crate) fn has(self, flag: OpenFlag) -> bool {
+        self.0 & flag as u8 != 0
     }
 }
 

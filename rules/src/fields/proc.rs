@@ -329,6 +329,68 @@ pub(crate) fn extract(f: F, arg: &Arg, ev: &Event, out: &mut Value) -> bool {
     }
 }
 
+/// A text field that is pieces joined by single spaces, read without joining them: a
+/// needle with no space occurs in the joined text exactly when it occurs in one piece.
+/// Why: `proc.cmdline contains stratum+tcp` and the like were evaluated for every
+/// `execve` by rendering the command line; searched piece by piece, they can be guards.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Pieces<'a> {
+    /// The field has no value (no process).
+    Missing,
+    /// `first` (if any), then each of `rest`.
+    Joined {
+        first: Option<&'a str>,
+        rest: &'a [String],
+    },
+}
+
+impl<'a> Pieces<'a> {
+    /// Calls `f` with each piece.
+    #[inline]
+    pub(crate) fn each(&self, mut f: impl FnMut(&'a str)) {
+        if let Pieces::Joined { first, rest } = *self {
+            if let Some(s) = first {
+                f(s);
+            }
+            rest.iter().for_each(|s| f(s));
+        }
+    }
+}
+
+/// Whether [`pieces`] reads this field.
+pub(crate) fn has_pieces(f: F, arg: &Arg) -> bool {
+    match f {
+        F::Cmdline | F::Args => true,
+        // With a key, one variable's value (see `extract`).
+        F::Env => !matches!(arg, Arg::Key(k) if !k.bytes().all(|b| b.is_ascii_digit())),
+        _ => false,
+    }
+}
+
+/// `proc.cmdline`, `proc.args` and the whole `proc.env` as [`Pieces`]; `None` for other
+/// fields.
+pub(crate) fn pieces<'a>(f: F, arg: &Arg, ev: &'a Event) -> Option<Pieces<'a>> {
+    let joined = |first: fn(&'a ProcessInfo) -> Option<&'a str>,
+                  rest: fn(&'a ProcessInfo) -> &'a [String]| {
+        Some(match ev.process.as_deref() {
+            Some(p) => Pieces::Joined {
+                first: first(p),
+                rest: rest(p),
+            },
+            None => Pieces::Missing,
+        })
+    };
+    if !has_pieces(f, arg) {
+        return None;
+    }
+    match f {
+        F::Cmdline => joined(|p| Some(&p.name), |p| &p.args),
+        F::Args => joined(|_| None, |p| &p.args),
+        F::Env => joined(|_| None, |p| &p.env),
+        _ => None,
+    }
+}
+
 /// Whether [`borrow`] can read this field without joining or rendering.
 pub(crate) fn can_borrow(f: F) -> bool {
     !matches!(

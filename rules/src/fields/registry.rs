@@ -273,6 +273,41 @@ impl Field {
         }
     }
 
+    /// The field's value as [`super::Pieces`], for the text fields that join pieces with
+    /// spaces (`proc.cmdline`, `proc.args`, `proc.env`); `None` for every other field.
+    pub(crate) fn pieces<'a>(&self, ev: &'a Event) -> Option<super::Pieces<'a>> {
+        match self.def.id {
+            Id::Proc(f) if !self.any => proc::pieces(f, &self.arg, ev),
+            _ => None,
+        }
+    }
+
+    /// Which `evt.is_open_*` flag this field is, if one: those are read together through
+    /// [`super::OpenFlags`].
+    pub(crate) fn open_flag(&self) -> Option<super::OpenFlag> {
+        match self.def.id {
+            Id::Evt(f) if !self.any => super::OpenFlag::of(f),
+            _ => None,
+        }
+    }
+
+    /// Whether [`Field::pieces`] reads this field.
+    pub(crate) fn has_pieces(&self) -> bool {
+        match self.def.id {
+            Id::Proc(f) => !self.any && proc::has_pieces(f, &self.arg),
+            _ => false,
+        }
+    }
+
+    /// Which of `fd.name`, `fd.directory`, `fd.filename` this field is, if one: those are
+    /// read together through [`super::PathParts`].
+    pub(crate) fn path_part(&self) -> Option<super::PathPart> {
+        match self.def.id {
+            Id::Fd(f) if !self.any => super::PathPart::of(f),
+            _ => None,
+        }
+    }
+
     /// Whether [`Field::borrow`] can give a value for some events (it may still answer
     /// [`Borrowed::NotBorrowable`] for others, e.g. `fd.name` of a failed open).
     pub fn can_borrow(&self) -> bool {

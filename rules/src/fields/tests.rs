@@ -219,6 +219,112 @@ fn assert_borrow_agrees(f: &Field, ev: &Event) {
     if f.is_any() {
         assert_eq!(f.borrow(ev), Borrowed::NotBorrowable, "{}", what());
     }
+    if let Some(p) = f.path_part() {
+        let parts = crate::fields::PathParts::of(ev);
+        assert_eq!(parts.get(p), f.borrow(ev), "{} as a path part", what());
+    }
+}
+
+/// `PathParts` reads `fd.name`, `fd.directory` and `fd.filename` as `Field::borrow` does.
+#[test]
+fn path_parts_agree_with_borrowing() {
+    use crate::fields::{PathPart, PathParts};
+    use peregrine_event::synth::{Generator, SynthConfig};
+    let parts = [
+        (field("fd.name"), PathPart::Name),
+        (field("fd.directory"), PathPart::Directory),
+        (field("fd.filename"), PathPart::Filename),
+    ];
+    for (f, p) in &parts {
+        assert_eq!(f.path_part(), Some(*p));
+    }
+    assert_eq!(field("fd.nameraw").path_part(), None);
+    let mut files = 0;
+    for (seed, suspicious) in [(42, 5), (7, 300), (9, 900)] {
+        let gen = Generator::new(SynthConfig {
+            seed,
+            containers: 12,
+            suspicious_per_mille: suspicious,
+            ..Default::default()
+        });
+        for ev in gen.take(20_000) {
+            let got = PathParts::of(&ev);
+            for (f, p) in &parts {
+                assert_eq!(got.get(*p), f.borrow(&ev), "{} on {}", f.name(), ev.etype);
+            }
+            files += usize::from(matches!(got.get(PathPart::Filename), Borrowed::Value(_)));
+        }
+    }
+    assert!(files > 1000, "files seen: {files}");
+}
+
+/// A needle with no space is in `proc.cmdline`, `proc.args` or `proc.env` exactly when
+/// it is in one of their `Pieces`.
+#[test]
+fn pieces_agree_with_the_joined_text() {
+    use peregrine_event::synth::{Generator, SynthConfig};
+    let joined: Vec<Field> = ["proc.cmdline", "proc.args", "proc.env", "proc.env[1]"]
+        .iter()
+        .map(|t| field(t))
+        .collect();
+    for f in &joined {
+        assert!(f.has_pieces(), "{}", f.name());
+    }
+    for t in [
+        "proc.env[HOME]",
+        "proc.name",
+        "proc.pcmdline",
+        "proc.exeline",
+    ] {
+        assert!(!field(t).has_pieces(), "{t}");
+    }
+    let needles = [
+        "-c",
+        "sh",
+        "=",
+        "/",
+        "PATH=",
+        "python3",
+        "-d",
+        "x",
+        "HOME=/root",
+        "stratum+tcp",
+        "base64",
+    ];
+    let mut found = 0;
+    for (seed, suspicious) in [(42, 5), (7, 300), (9, 900)] {
+        let gen = Generator::new(SynthConfig {
+            seed,
+            containers: 12,
+            suspicious_per_mille: suspicious,
+            ..Default::default()
+        });
+        for ev in gen.take(20_000) {
+            for f in &joined {
+                let mut out = Value::default();
+                let text = f.extract(&ev, &mut out).then(|| match &out {
+                    Value::Str(s) => s.clone(),
+                    other => panic!("{} is text: {other:?}", f.name()),
+                });
+                let pieces = f.pieces(&ev).expect("a field with pieces");
+                assert_eq!(
+                    matches!(pieces, crate::fields::Pieces::Missing),
+                    text.is_none(),
+                    "{} on {}",
+                    f.name(),
+                    ev.etype
+                );
+                for n in needles {
+                    let mut in_piece = false;
+                    pieces.each(|p| in_piece |= p.contains(n));
+                    let want = text.as_deref().is_some_and(|t| t.contains(n));
+                    assert_eq!(in_piece, want, "{} contains {n} on {}", f.name(), ev.etype);
+                    found += usize::from(want);
+                }
+            }
+        }
+    }
+    assert!(found > 1000, "needles found: {found}");
 }
 
 /// Every field, borrowed, agrees with its extraction over a varied synthetic stream.
