@@ -225,11 +225,27 @@ fn assert_borrow_agrees(f: &Field, ev: &Event) {
     }
 }
 
+/// 60 000 synthetic events from three seeds, from few to many suspicious ones: the
+/// stream the agreement tests below compare two ways of reading a field over.
+fn varied_stream() -> impl Iterator<Item = Event> {
+    use peregrine_event::synth::{Generator, SynthConfig};
+    [(42, 5), (7, 300), (9, 900)]
+        .into_iter()
+        .flat_map(|(seed, suspicious)| {
+            Generator::new(SynthConfig {
+                seed,
+                containers: 12,
+                suspicious_per_mille: suspicious,
+                ..Default::default()
+            })
+            .take(20_000)
+        })
+}
+
 /// `PathParts` reads `fd.name`, `fd.directory` and `fd.filename` as `Field::borrow` does.
 #[test]
 fn path_parts_agree_with_borrowing() {
     use crate::fields::{PathPart, PathParts};
-    use peregrine_event::synth::{Generator, SynthConfig};
     let parts = [
         (field("fd.name"), PathPart::Name),
         (field("fd.directory"), PathPart::Directory),
@@ -240,20 +256,12 @@ fn path_parts_agree_with_borrowing() {
     }
     assert_eq!(field("fd.nameraw").path_part(), None);
     let mut files = 0;
-    for (seed, suspicious) in [(42, 5), (7, 300), (9, 900)] {
-        let gen = Generator::new(SynthConfig {
-            seed,
-            containers: 12,
-            suspicious_per_mille: suspicious,
-            ..Default::default()
-        });
-        for ev in gen.take(20_000) {
-            let got = PathParts::of(&ev);
-            for (f, p) in &parts {
-                assert_eq!(got.get(*p), f.borrow(&ev), "{} on {}", f.name(), ev.etype);
-            }
-            files += usize::from(matches!(got.get(PathPart::Filename), Borrowed::Value(_)));
+    for ev in varied_stream() {
+        let got = PathParts::of(&ev);
+        for (f, p) in &parts {
+            assert_eq!(got.get(*p), f.borrow(&ev), "{} on {}", f.name(), ev.etype);
         }
+        files += usize::from(matches!(got.get(PathPart::Filename), Borrowed::Value(_)));
     }
     assert!(files > 1000, "files seen: {files}");
 }
@@ -262,7 +270,6 @@ fn path_parts_agree_with_borrowing() {
 /// it is in one of their `Pieces`.
 #[test]
 fn pieces_agree_with_the_joined_text() {
-    use peregrine_event::synth::{Generator, SynthConfig};
     let joined: Vec<Field> = ["proc.cmdline", "proc.args", "proc.env", "proc.env[1]"]
         .iter()
         .map(|t| field(t))
@@ -292,35 +299,27 @@ fn pieces_agree_with_the_joined_text() {
         "base64",
     ];
     let mut found = 0;
-    for (seed, suspicious) in [(42, 5), (7, 300), (9, 900)] {
-        let gen = Generator::new(SynthConfig {
-            seed,
-            containers: 12,
-            suspicious_per_mille: suspicious,
-            ..Default::default()
-        });
-        for ev in gen.take(20_000) {
-            for f in &joined {
-                let mut out = Value::default();
-                let text = f.extract(&ev, &mut out).then(|| match &out {
-                    Value::Str(s) => s.clone(),
-                    other => panic!("{} is text: {other:?}", f.name()),
-                });
-                let pieces = f.pieces(&ev).expect("a field with pieces");
-                assert_eq!(
-                    matches!(pieces, crate::fields::Pieces::Missing),
-                    text.is_none(),
-                    "{} on {}",
-                    f.name(),
-                    ev.etype
-                );
-                for n in needles {
-                    let mut in_piece = false;
-                    pieces.each(|p| in_piece |= p.contains(n));
-                    let want = text.as_deref().is_some_and(|t| t.contains(n));
-                    assert_eq!(in_piece, want, "{} contains {n} on {}", f.name(), ev.etype);
-                    found += usize::from(want);
-                }
+    for ev in varied_stream() {
+        for f in &joined {
+            let mut out = Value::default();
+            let text = f.extract(&ev, &mut out).then(|| match &out {
+                Value::Str(s) => s.clone(),
+                other => panic!("{} is text: {other:?}", f.name()),
+            });
+            let pieces = f.pieces(&ev).expect("a field with pieces");
+            assert_eq!(
+                matches!(pieces, crate::fields::Pieces::Missing),
+                text.is_none(),
+                "{} on {}",
+                f.name(),
+                ev.etype
+            );
+            for n in needles {
+                let mut in_piece = false;
+                pieces.each(|p| in_piece |= p.contains(n));
+                let want = text.as_deref().is_some_and(|t| t.contains(n));
+                assert_eq!(in_piece, want, "{} contains {n} on {}", f.name(), ev.etype);
+                found += usize::from(want);
             }
         }
     }
@@ -330,7 +329,6 @@ fn pieces_agree_with_the_joined_text() {
 /// Every field, borrowed, agrees with its extraction over a varied synthetic stream.
 #[test]
 fn borrowing_agrees_with_extraction() {
-    use peregrine_event::synth::{Generator, SynthConfig};
     let mut fields: Vec<Field> = Vec::new();
     for def in registry() {
         let texts: Vec<String> = match def.arg {
@@ -386,18 +384,10 @@ fn borrowing_agrees_with_extraction() {
         }
     }
     let mut borrowed = 0;
-    for (seed, suspicious) in [(42, 5), (7, 300), (9, 900)] {
-        let gen = Generator::new(SynthConfig {
-            seed,
-            containers: 12,
-            suspicious_per_mille: suspicious,
-            ..Default::default()
-        });
-        for ev in gen.take(20_000) {
-            for f in &fields {
-                assert_borrow_agrees(f, &ev);
-                borrowed += usize::from(matches!(f.borrow(&ev), Borrowed::Value(_)));
-            }
+    for ev in varied_stream() {
+        for f in &fields {
+            assert_borrow_agrees(f, &ev);
+            borrowed += usize::from(matches!(f.borrow(&ev), Borrowed::Value(_)));
         }
     }
     assert!(borrowed > 100_000, "borrowing is used: {borrowed}");
