@@ -5,6 +5,9 @@
 //! `cargo bench -p peregrine-probes --bench syscall_overhead` (as root). Not a criterion
 //! bench: the interesting number is a difference between two long loops.
 
+#[path = "common/alone.rs"]
+mod alone;
+
 use peregrine_probes::{interest, KernelProbe, ProbeOptions, Reader};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -76,23 +79,6 @@ fn attach() -> Attached {
     }
 }
 
-/// The kernel's own cost: an empty sys_exit program, attached alone.
-fn empty_program() -> aya::Ebpf {
-    let btf = aya::Btf::from_sys_fs().expect("kernel BTF");
-    let mut ebpf = aya::EbpfLoader::new()
-        .btf(Some(&btf))
-        .load(peregrine_probes::OBJECT)
-        .expect("object loads");
-    let prog: &mut aya::programs::BtfTracePoint = ebpf
-        .program_mut("pg_bench_empty")
-        .unwrap()
-        .try_into()
-        .unwrap();
-    prog.load("sys_exit", &btf).expect("empty program loads");
-    prog.attach().expect("empty program attaches");
-    ebpf
-}
-
 /// The floor: the least a traced openat/close record can cost (stamp, ring slot, path),
 /// attached alone, with a thread consuming its ring.
 struct Floor {
@@ -102,20 +88,8 @@ struct Floor {
 }
 
 fn floor_program() -> Floor {
-    let btf = aya::Btf::from_sys_fs().expect("kernel BTF");
-    let mut ebpf = aya::EbpfLoader::new()
-        .btf(Some(&btf))
-        .map_max_entries("pg_bench_ring", 8 << 20)
-        .load(peregrine_probes::OBJECT)
-        .expect("object loads");
-    let prog: &mut aya::programs::BtfTracePoint = ebpf
-        .program_mut("pg_bench_floor")
-        .unwrap()
-        .try_into()
-        .unwrap();
-    prog.load("sys_exit", &btf).expect("floor program loads");
-    prog.attach().expect("floor program attaches");
-    let mut ring = aya::maps::RingBuf::try_from(ebpf.take_map("pg_bench_ring").unwrap()).unwrap();
+    let mut ebpf = alone::attach_alone("pg_bench_floor");
+    let mut ring = alone::floor_ring(&mut ebpf);
     let stop = Arc::new(AtomicBool::new(false));
     let drain = {
         let stop = stop.clone();
@@ -160,7 +134,7 @@ fn main() {
     for _ in 0..rounds {
         base_getpid = base_getpid.min(getpid_loop());
         base_open = base_open.min(open_close_loop());
-        let empty = empty_program();
+        let empty = alone::attach_alone("pg_bench_empty");
         empty_getpid = empty_getpid.min(getpid_loop());
         empty_open = empty_open.min(open_close_loop());
         drop(empty);

@@ -7,21 +7,12 @@
 
 use std::time::Duration;
 
+#[path = "../benches/common/alone.rs"]
+mod alone;
+
 fn main() {
-    let btf = aya::Btf::from_sys_fs().expect("kernel BTF (run as root on a BTF kernel)");
-    let mut ebpf = aya::EbpfLoader::new()
-        .btf(Some(&btf))
-        .map_max_entries("pg_bench_ring", 8 << 20)
-        .load(peregrine_probes::OBJECT)
-        .expect("object loads");
-    let prog: &mut aya::programs::BtfTracePoint = ebpf
-        .program_mut("pg_bench_floor")
-        .expect("pg_bench_floor in the object")
-        .try_into()
-        .expect("a tp_btf program");
-    prog.load("sys_exit", &btf).expect("floor program loads");
-    prog.attach().expect("floor program attaches");
-    let mut ring = aya::maps::RingBuf::try_from(ebpf.take_map("pg_bench_ring").unwrap()).unwrap();
+    let mut ebpf = alone::attach_alone("pg_bench_floor");
+    let mut ring = alone::floor_ring(&mut ebpf);
     eprintln!("pg_bench_floor attached; Ctrl-C to stop");
     loop {
         while ring.next().is_some() {}
