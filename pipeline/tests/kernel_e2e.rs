@@ -152,6 +152,17 @@ fn run(cmd: &str, args: &[&str]) -> u32 {
     pid
 }
 
+/// The one "Read shadow" alert of the `cat` started by the shell `parent`: other processes
+/// on the host (other test runs, containers) may read /etc/shadow too.
+fn one_shadow_alert(alerts: &[Value], parent: u32) -> &Value {
+    let shadow: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Read shadow" && a["output_fields"]["proc.ppid"] == parent)
+        .collect();
+    assert_eq!(shadow.len(), 1, "{alerts:#?}");
+    shadow[0]
+}
+
 #[test]
 fn cat_shadow_and_shell_on_the_host() {
     if skip("cat_shadow_and_shell_on_the_host") {
@@ -162,18 +173,13 @@ fn cat_shadow_and_shell_on_the_host() {
     run("/bin/sh", &["-c", "true"]);
     let alerts = agent.stop();
 
-    // Other processes on the host (other test runs, containers) may read /etc/shadow too.
-    let shadow: Vec<&Value> = alerts
-        .iter()
-        .filter(|a| a["rule"] == "Read shadow" && a["output_fields"]["proc.ppid"] == bash)
-        .collect();
-    assert_eq!(shadow.len(), 1, "{alerts:#?}");
-    let f = &shadow[0]["output_fields"];
+    let shadow = one_shadow_alert(&alerts, bash);
+    let f = &shadow["output_fields"];
     assert_eq!(f["proc.name"], "cat");
     assert_eq!(f["fd.name"], "/etc/shadow");
     assert_eq!(f["user.name"], "root");
-    assert_eq!(shadow[0]["priority"], "Warning");
-    assert_eq!(shadow[0]["source"], "syscall");
+    assert_eq!(shadow["priority"], "Warning");
+    assert_eq!(shadow["source"], "syscall");
 
     let shell: Vec<&Value> = alerts
         .iter()
@@ -212,12 +218,7 @@ fn probe_actors_deliver_alerts() {
     let bash = run("/bin/bash", &["-c", "/bin/cat /etc/shadow; true"]);
     let alerts = agent.stop();
     assert!(log.contains("probe_actors=2"), "{log}");
-    let shadow: Vec<&Value> = alerts
-        .iter()
-        .filter(|a| a["rule"] == "Read shadow" && a["output_fields"]["proc.ppid"] == bash)
-        .collect();
-    assert_eq!(shadow.len(), 1, "{alerts:#?}");
-    let f = &shadow[0]["output_fields"];
+    let f = &one_shadow_alert(&alerts, bash)["output_fields"];
     assert_eq!(
         (&f["proc.name"], &f["fd.name"]),
         (&"cat".into(), &"/etc/shadow".into())
