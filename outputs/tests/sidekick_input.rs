@@ -43,6 +43,28 @@ async fn wait(limit: Duration, f: impl Fn() -> bool) -> bool {
     f()
 }
 
+/// The destinations of `cfg` behind a running input: the outputs, the server's handle, a
+/// client and the input's base URL.
+fn start_input(
+    cfg: &peregrine_config::Config,
+) -> (
+    peregrine_outputs::Outputs,
+    actix_web::dev::ServerHandle,
+    awc::Client,
+    String,
+) {
+    let outputs = peregrine_outputs::from_config(cfg, false).unwrap();
+    let (server, addr) = peregrine_outputs::input::start("127.0.0.1", 0, outputs.clone()).unwrap();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    (
+        outputs,
+        handle,
+        awc::Client::default(),
+        format!("http://{addr}"),
+    )
+}
+
 #[actix_rt::test]
 async fn real_falco_alerts_are_accepted_and_forwarded_and_bad_bodies_refused() {
     let Some(lines) = falco_alerts() else { return };
@@ -54,12 +76,7 @@ async fn real_falco_alerts_are_accepted_and_forwarded_and_bad_bodies_refused() {
         hook.url("/in"),
         loki.url("")
     ));
-    let outputs = peregrine_outputs::from_config(&cfg, false).unwrap();
-    let (server, addr) = peregrine_outputs::input::start("127.0.0.1", 0, outputs.clone()).unwrap();
-    let handle = server.handle();
-    actix_rt::spawn(server);
-    let client = awc::Client::default();
-    let base = format!("http://{addr}");
+    let (outputs, handle, client, base) = start_input(&cfg);
 
     for line in &lines {
         let resp = client
@@ -176,12 +193,7 @@ async fn the_test_route_reaches_every_destination_whatever_its_minimum() {
         "stdout_output: {{enabled: false}}\noutputs:\n  webhook: {{address: {}, minimumpriority: critical}}\n",
         hook.url("/in")
     ));
-    let outputs = peregrine_outputs::from_config(&cfg, false).unwrap();
-    let (server, addr) = peregrine_outputs::input::start("127.0.0.1", 0, outputs.clone()).unwrap();
-    let handle = server.handle();
-    actix_rt::spawn(server);
-    let client = awc::Client::default();
-    let base = format!("http://{addr}");
+    let (outputs, handle, client, base) = start_input(&cfg);
 
     let debug = r#"{"rule":"x","priority":"Debug","time":"2016-08-04T16:17:57Z","output_fields":{"a":"b"},"output":"x"}"#;
     let resp = client
