@@ -165,8 +165,8 @@ impl Buffer {
         for r in batch {
             // falcosidekick sends its test event (`/test`) to every output whatever the
             // minimum priority, recognising it by its rule name.
-            if &*r.alert.rule != crate::input::TEST_RULE
-                && !passes(r.alert.priority, self.policy.minimum)
+            if !passes(r.alert.priority, self.policy.minimum)
+                && &*r.alert.rule != crate::input::TEST_RULE
             {
                 st.counts.filtered += 1;
                 continue;

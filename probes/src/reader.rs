@@ -13,7 +13,7 @@
 
 use crate::wire;
 use aya::maps::{MapData, RingBuf};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use peregrine_event::Event;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -366,8 +366,7 @@ impl Reader {
                 a.stop.store(true, Ordering::Relaxed);
                 // Every actor sends a last batch and drops its sender.
                 while let Ok(batch) = a.rx.recv() {
-                    a.complete[batch.actor] = a.complete[batch.actor].max(batch.complete_until);
-                    absorb(&mut self.pending, &mut self.stats, batch);
+                    absorb(&mut a.complete, &mut self.pending, &mut self.stats, batch);
                 }
                 for t in a.threads.drain(..) {
                     let _ = t.join();
@@ -402,8 +401,7 @@ impl Reader {
             }
             Mode::Actors(a) => {
                 while let Ok(batch) = a.rx.try_recv() {
-                    a.complete[batch.actor] = a.complete[batch.actor].max(batch.complete_until);
-                    absorb(&mut self.pending, &mut self.stats, batch);
+                    absorb(&mut a.complete, &mut self.pending, &mut self.stats, batch);
                 }
                 a.complete.iter().copied().min().unwrap_or(0)
             }
@@ -436,18 +434,24 @@ impl Reader {
                     self.stats.wakeups += 1;
                 }
             }
-            Mode::Actors(a) => match a.rx.recv_timeout(timeout) {
-                Ok(batch) => {
-                    a.complete[batch.actor] = a.complete[batch.actor].max(batch.complete_until);
-                    absorb(&mut self.pending, &mut self.stats, batch);
+            Mode::Actors(a) => {
+                // Nothing within the timeout (or every actor gone): the next poll says so.
+                if let Ok(batch) = a.rx.recv_timeout(timeout) {
+                    absorb(&mut a.complete, &mut self.pending, &mut self.stats, batch);
                 }
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
-            },
+            }
         }
     }
 }
 
-fn absorb(pending: &mut Vec<Event>, stats: &mut ReaderStats, mut batch: Batch) {
+/// Takes an actor's batch in: its events, counters and how far its rings are complete.
+fn absorb(
+    complete: &mut [u64],
+    pending: &mut Vec<Event>,
+    stats: &mut ReaderStats,
+    mut batch: Batch,
+) {
+    complete[batch.actor] = complete[batch.actor].max(batch.complete_until);
     pending.append(&mut batch.events);
     stats.records += batch.stats.records;
     stats.malformed += batch.stats.malformed;
