@@ -44,7 +44,15 @@ pub struct Ruleset {
     /// Enabled rules per event type (by [`EventType::index`]), in definition order, with
     /// the prefilter that picks which of them to evaluate.
     by_type: Vec<TypeIndex>,
+    /// Per prefilter group with path lookups, how many results its path memo keeps.
+    memo_widths: Vec<usize>,
+    /// Tells scratches filled for another index (another ruleset, or rules enabled since)
+    /// to drop their path memos: unique per index built in this process.
+    layout: u64,
 }
+
+/// The next [`Ruleset::layout`]; 0 is no layout.
+static LAYOUTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Ruleset {
     pub(crate) fn new(mut rules: Vec<CompiledRule>, slots: Vec<SlotDef>) -> Ruleset {
@@ -55,6 +63,8 @@ impl Ruleset {
             slots,
             memos,
             by_type: Vec::new(),
+            memo_widths: Vec::new(),
+            layout: 0,
         };
         rs.reindex();
         rs
@@ -67,6 +77,7 @@ impl Ruleset {
                 by_type[t.index()].push(i as u32);
             }
         }
+        let mut widths = Vec::new();
         self.by_type = by_type
             .into_iter()
             .zip(EventType::all())
@@ -77,9 +88,12 @@ impl Ruleset {
                     rules
                         .into_iter()
                         .map(|i| (i, &self.rules[i as usize].condition)),
+                    &mut widths,
                 )
             })
             .collect();
+        self.memo_widths = widths;
+        self.layout = LAYOUTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The rules that pass the prefilter for `ev` (and would be evaluated in full), for
@@ -90,6 +104,7 @@ impl Ruleset {
             return vec![];
         };
         scratch.next_event(self.slots.len(), self.memos);
+        scratch.use_paths(self.layout, &self.memo_widths);
         let mut cx = Ctx {
             ev,
             defs: &self.slots,
@@ -187,6 +202,7 @@ impl Ruleset {
             return;
         }
         scratch.next_event(self.slots.len(), self.memos);
+        scratch.use_paths(self.layout, &self.memo_widths);
         let mut cx = Ctx {
             ev,
             defs: &self.slots,
@@ -315,5 +331,72 @@ mod tests {
             }
             assert!(matched > 1000, "the streams exercise the rules: {matched}");
         }
+    }
+
+    fn path_rules(prefix: &str) -> Ruleset {
+        let yaml = format!(
+            "- rule: below {prefix}\n  desc: d\n  condition: evt.type = openat and \
+             (fd.name startswith {prefix} or fd.name contains /.x)\n  output: o\n  \
+             priority: WARNING\n- rule: any open\n  desc: d\n  condition: evt.type = openat \
+             and fd.name endswith .conf\n  output: o\n  priority: WARNING\n"
+        );
+        load_sources(
+            &[RulesSource::new("r.yaml", yaml)],
+            &CompileOptions::default(),
+        )
+        .ruleset
+        .expect("rules load")
+    }
+
+    fn open(path: &str) -> Event {
+        use peregrine_event::{FdInfo, FdKind, ParamValue, ProcessInfo};
+        let mut ev = Event::new(
+            EventType::from_name("openat").expect("openat"),
+            0,
+            1,
+            vec![
+                ParamValue::Int(3),
+                ParamValue::Int(-100),
+                ParamValue::Str(path.into()),
+                ParamValue::Int(0),
+            ],
+        );
+        ev.process = Some(Arc::new(ProcessInfo::default()));
+        ev.fd = Some(Arc::new(FdInfo {
+            num: 3,
+            kind: FdKind::File,
+            name: path.into(),
+            ..Default::default()
+        }));
+        ev
+    }
+
+    /// A scratch keeps path lookups of the ruleset it evaluated last: used with another
+    /// ruleset, or after rules were enabled or disabled, it must not answer from them.
+    #[test]
+    fn a_scratch_reused_across_rulesets_forgets_their_path_lookups() {
+        let etc = path_rules("/etc");
+        let mut var = path_rules("/var");
+        let mut scratch = etc.new_scratch();
+        let matches = |rs: &Ruleset, scratch: &mut Scratch, path: &str| {
+            let mut m = Vec::new();
+            rs.evaluate(&open(path), scratch, RuleMatching::All, &mut m);
+            m
+        };
+        for _ in 0..2 {
+            assert_eq!(matches(&etc, &mut scratch, "/etc/a.conf"), [0, 1]);
+            assert_eq!(matches(&etc, &mut scratch, "/var/a.conf"), [1]);
+            assert_eq!(matches(&var, &mut scratch, "/var/a.conf"), [0, 1]);
+            assert_eq!(matches(&var, &mut scratch, "/etc/a.conf"), [1]);
+        }
+        // Rule 1 alone: its lookups take the place of rule 0's.
+        var.set_enabled_by_name("below /var", false);
+        assert_eq!(matches(&var, &mut scratch, "/var/a.conf"), [1]);
+        assert_eq!(
+            matches(&var, &mut scratch, "/var/a.txt"),
+            Vec::<usize>::new()
+        );
+        var.set_enabled_by_name("below /var", true);
+        assert_eq!(matches(&var, &mut scratch, "/var/a.txt"), [0]);
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod hash;
 pub(crate) mod matcher;
 pub(crate) mod memo;
 pub(crate) mod needles;
+pub(crate) mod pathmemo;
 pub(crate) mod pmatch;
 
 use crate::ast::Transformer;
@@ -39,6 +40,10 @@ pub struct Scratch {
     slots: Vec<SlotState>,
     /// Results of shared subexpressions: (generation, value).
     memo: Vec<(u64, bool)>,
+    /// The prefilter's path lookups per recent path, one table per prefilter group with
+    /// such lookups, for the ruleset layout `paths_layout`.
+    pub(crate) paths: Vec<pathmemo::PathMemo<guard::Sat>>,
+    paths_layout: u64,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +59,18 @@ impl Scratch {
             gen: 0,
             slots: (0..slots).map(|_| SlotState::default()).collect(),
             memo: vec![(0, false); memos],
+            paths: Vec::new(),
+            paths_layout: 0,
+        }
+    }
+
+    /// Makes the path tables those of ruleset layout `layout` (a number no other layout
+    /// has), with `widths` results per path: a table filled for another layout is dropped.
+    #[inline]
+    pub(crate) fn use_paths(&mut self, layout: u64, widths: &[usize]) {
+        if self.paths_layout != layout {
+            self.paths = widths.iter().map(|&w| pathmemo::PathMemo::new(w)).collect();
+            self.paths_layout = layout;
         }
     }
 

@@ -526,6 +526,15 @@ impl<'a> PathParts<'a> {
         }
     }
 
+    /// What decides all three parts of an event's fd (its name and kind), when they come
+    /// from the fd: events with equal keys have equal parts.
+    #[inline]
+    pub(crate) fn key(ev: &Event) -> Option<(&str, u8)> {
+        let info = ev.fd.as_deref()?;
+        let failed_connect = ev.etype == EventType::CONNECT && ev.res().is_some_and(|r| r < 0);
+        (ev.process.is_some() && !failed_connect).then_some((&*info.name, info.kind as u8))
+    }
+
     #[inline]
     pub(crate) fn get(&self, part: PathPart) -> Borrowed<'a> {
         match part {
