@@ -1137,7 +1137,7 @@ mod tests {
 
     #[test]
     fn contains_on_a_joined_field_is_a_guard_without_spaces_only() {
-        let (idx, slots, widths) = index(
+        let (idx, slots, _) = index(
             "evt.type = execve and proc.cmdline contains stratum+tcp",
             "execve",
         );
