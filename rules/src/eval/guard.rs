@@ -423,6 +423,19 @@ impl SlotBuilder {
         }
     }
 
+    /// Whether the lookup searches the value (prefixes, suffixes, substrings) rather than
+    /// only hashing it.
+    fn searches(&self) -> bool {
+        !self.prefixes.is_empty() || !self.suffixes.is_empty() || !self.contains.is_empty()
+    }
+
+    /// Whether the field is a part of the fd's path (`fd.name`, `fd.directory`,
+    /// `fd.filename`), which the path memo can keep.
+    fn on_path(&self, defs: &[SlotDef]) -> bool {
+        let field = &defs[self.slot].field;
+        field.path_part().is_some() && !field.has_pieces()
+    }
+
     /// A rough cost of one lookup, in units of a check on a field read in place (measured
     /// with callgrind: a hashed lookup costs about one and a half, a `contains` search on
     /// a path about two and a half).
@@ -468,12 +481,6 @@ impl SlotBuilder {
 }
 
 impl SlotIndex {
-    /// Whether a lookup searches the value (prefixes, suffixes, substrings) rather than
-    /// only hashing it.
-    fn searches(&self) -> bool {
-        !self.prefixes.is_empty() || !self.suffixes.is_empty() || self.contains.is_some()
-    }
-
     /// What this event's value of the field satisfies.
     // Always inlined: as a call it costs the seed rules 10 % (one lookup per open).
     #[inline(always)]
@@ -586,6 +593,9 @@ struct Group {
     steps: Box<[Step]>,
     /// The evaluator's [`PathMemo`](super::pathmemo::PathMemo) for this group's path lookups, if it has any.
     memo_table: Option<usize>,
+    /// How many steps at the start are memoised path lookups: the memo keeps what they
+    /// leave together (result [`LEAD`]), the others' results one by one.
+    lead: usize,
 }
 
 /// The rules of one event type and what decides which of them to evaluate.
@@ -647,14 +657,19 @@ enum StepBuilder<'a> {
 impl StepBuilder<'_> {
     /// Cheap tests that are likely to fail first: the classic order for a conjunction
     /// (ascending cost / chance of failing).
-    fn rank(&self, defs: &[SlotDef]) -> f64 {
-        let (cost, rate) = self.cost_rate(defs);
+    fn rank(&self, defs: &[SlotDef], memo: bool) -> f64 {
+        let (cost, rate) = self.cost_rate(defs, memo);
         cost / (1.0 - rate).max(0.01)
     }
 
-    /// A rough cost of running this step, and the chance that an atom of it holds.
-    fn cost_rate(&self, defs: &[SlotDef]) -> (f64, f64) {
+    /// A rough cost of running this step, and the chance that an atom of it holds. With
+    /// `memo`, path lookups are memoised: a repeated path's results cost about half a
+    /// check.
+    fn cost_rate(&self, defs: &[SlotDef], memo: bool) -> (f64, f64) {
         match self {
+            StepBuilder::Lookup(s) if memo && s.on_path(defs) => {
+                (0.5, index_pass_rate(&defs[s.slot]))
+            }
             StepBuilder::Lookup(s) => (s.cost(defs), index_pass_rate(&defs[s.slot])),
             StepBuilder::Check(c, _) => {
                 (if c.fast.is_some() { 1.0 } else { 3.0 }, pass_rate(c, defs))
@@ -754,8 +769,9 @@ fn plan_order(
     single: &[Mask],
     multi: &[(usize, Mask, Vec<usize>, f64)],
     defs: &[SlotDef],
+    memo: bool,
 ) -> Vec<usize> {
-    let cost_rate: Vec<(f64, f64)> = builders.iter().map(|b| b.cost_rate(defs)).collect();
+    let cost_rate: Vec<(f64, f64)> = builders.iter().map(|b| b.cost_rate(defs, memo)).collect();
     // The chance that each rule is still alive.
     let mut alive = [1.0f64; 64];
     // The steps of each guard on several steps not run yet.
@@ -804,7 +820,11 @@ fn plan_order(
         }
         order.push(s);
     }
-    left.sort_by(|&a, &b| builders[a].rank(defs).total_cmp(&builders[b].rank(defs)));
+    left.sort_by(|&a, &b| {
+        builders[a]
+            .rank(defs, memo)
+            .total_cmp(&builders[b].rank(defs, memo))
+    });
     order.extend(left);
     order
 }
@@ -880,7 +900,12 @@ impl Group {
             single,
             ..
         } = plan;
-        let order = plan_order(&builders, &single, &multi, defs);
+        // Path lookups are memoised when one of them searches the path (an exact lookup
+        // costs about what the memo does): then all are, to skip cutting the path too.
+        let memo = builders
+            .iter()
+            .any(|b| matches!(b, StepBuilder::Lookup(x) if x.on_path(defs) && x.searches()));
+        let order = plan_order(&builders, &single, &multi, defs, memo);
         let mut place = vec![0; order.len()];
         for (i, &s) in order.iter().enumerate() {
             place[s] = i;
@@ -895,10 +920,16 @@ impl Group {
             closes[last][*layer] |= bit;
         }
         let mut builders: Vec<Option<StepBuilder<'_>>> = builders.into_iter().map(Some).collect();
-        let steps = order
+        // Result 0 of a path's memo entry is what the leading path lookups leave.
+        let mut width = 1;
+        let mut steps: Box<[Step]> = order
             .iter()
             .map(|&s| Step {
                 kind: match builders[s].take().expect("each step once") {
+                    StepBuilder::Lookup(b) if memo && b.on_path(defs) && width < MAX_WIDTH => {
+                        width += 1;
+                        StepKind::PathLookup(b.build(defs), width - 1)
+                    }
                     StepBuilder::Lookup(b) => StepKind::Lookup(b.build(defs)),
                     StepBuilder::Check(c, sat) => check_step(c, sat, defs),
                 },
@@ -908,30 +939,11 @@ impl Group {
                 closes_any: closes[s].iter().any(|&m| m != 0),
             })
             .collect();
-        let steps: Box<[Step]> = steps;
-        // Path lookups are memoised when one of them searches the path (an exact lookup
-        // costs about what the memo does): then all are, to skip cutting the path too.
-        let searches = steps.iter().any(|s| {
-            matches!(&s.kind, StepKind::Lookup(x) if x.part.is_some() && !x.pieces && x.searches())
-        });
-        let mut width = 0;
-        let mut steps: Box<[Step]> = steps
-            .into_vec()
-            .into_iter()
-            .map(|s| match s.kind {
-                StepKind::Lookup(x)
-                    if searches && x.part.is_some() && !x.pieces && width < MAX_WIDTH =>
-                {
-                    width += 1;
-                    Step {
-                        kind: StepKind::PathLookup(x, width - 1),
-                        ..s
-                    }
-                }
-                _ => s,
-            })
-            .collect();
-        let memo_table = (width > 0).then(|| {
+        let lead = steps
+            .iter()
+            .take_while(|s| matches!(s.kind, StepKind::PathLookup(..)))
+            .count();
+        let memo_table = (width > 1).then(|| {
             memo_widths.push(width);
             memo_widths.len() - 1
         });
@@ -958,77 +970,138 @@ impl Group {
             },
             steps,
             memo_table,
+            lead,
         }
     }
 
     /// The rules of this group whose guards all hold for this event (bit `pos - base`).
     #[inline]
     fn prefilter<const MEMO: bool>(&self, cx: &mut Ctx<'_>) -> Mask {
-        let mut alive = self.all;
-        // The guards on several steps satisfied so far.
-        let mut aux = [0 as Mask; AUX];
-        // `fd.name` and its cuts, read on the first lookup of one of them.
-        let mut parts: Option<PathParts<'_>> = None;
-        // The path's entry in the memo, found on the first lookup of a part of it (`None`
-        // inside when the parts do not come from the fd alone).
-        let mut memo: Option<Option<usize>> = None;
-        // The `evt.is_open_*` flags, read on the first check of one of them.
-        let mut open: Option<OpenFlags> = None;
-        for step in self.steps.iter() {
-            if step.users & alive == 0 {
-                continue;
-            }
-            let mut hit = Sat::default();
-            match &step.kind {
-                StepKind::Lookup(s) => s.lookup_in(cx, &mut parts, &mut hit),
-                StepKind::PathLookup(s, _) if !MEMO => s.lookup_in(cx, &mut parts, &mut hit),
-                StepKind::PathLookup(s, i) => {
-                    let table = self
-                        .memo_table
-                        .expect("a group with path lookups has a memo");
-                    let entry = *memo.get_or_insert_with(|| {
-                        PathParts::key(cx.ev)
-                            .map(|(path, kind)| cx.scratch.paths[table].entry(path, kind))
-                    });
-                    match entry.and_then(|e| cx.scratch.paths[table].get(e, *i)) {
-                        Some(known) => hit = known,
-                        None => {
-                            s.lookup_in(cx, &mut parts, &mut hit);
-                            if let Some(e) = entry {
-                                cx.scratch.paths[table].put(e, *i, hit);
-                            }
-                        }
-                    }
+        let mut run = Run {
+            alive: self.all,
+            aux: [0; AUX],
+            parts: None,
+            entry: None,
+            open: None,
+        };
+        let mut rest = &self.steps[..];
+        if MEMO && self.lead > 0 {
+            // What the leading path lookups leave depends on the path alone.
+            let table = self
+                .memo_table
+                .expect("a group with path lookups has a memo");
+            let entry =
+                PathParts::key(cx.ev).map(|(path, kind)| cx.scratch.paths[table].entry(path, kind));
+            run.entry = Some(entry);
+            let (lead, after) = self.steps.split_at(self.lead);
+            match entry.and_then(|e| cx.scratch.paths[table].get(e, LEAD)) {
+                Some(known) => {
+                    run.alive = known.single;
+                    run.aux = known.aux;
                 }
-                StepKind::Check(c, sat) => {
-                    if c.eval(cx) {
-                        hit = *sat;
+                None => {
+                    for step in lead {
+                        run.step::<MEMO>(self, step, cx);
                     }
-                }
-                StepKind::Open {
-                    flag, want, sat, ..
-                } => {
-                    if open.get_or_insert_with(|| OpenFlags::of(cx.ev)).has(*flag) == *want {
-                        hit = *sat;
+                    if let Some(e) = entry {
+                        let left = Sat {
+                            single: run.alive,
+                            aux: run.aux,
+                        };
+                        cx.scratch.paths[table].put(e, LEAD, left);
                     }
                 }
             }
-            alive &= hit.single | !step.single;
-            if step.closes_any {
-                for (k, (a, h)) in aux.iter_mut().zip(&hit.aux).enumerate() {
-                    *a |= h;
-                    alive &= !(step.closes[k] & !*a);
-                }
-            } else {
-                for (a, h) in aux.iter_mut().zip(&hit.aux) {
-                    *a |= h;
-                }
+            if run.alive == 0 {
+                return 0;
             }
-            if alive == 0 {
+            rest = after;
+        }
+        for step in rest {
+            run.step::<MEMO>(self, step, cx);
+            if run.alive == 0 {
                 break;
             }
         }
-        alive
+        run.alive
+    }
+}
+
+/// The memo result that holds what a group's leading path lookups leave (see
+/// [`Group::lead`]); the other path lookups' results follow it.
+const LEAD: usize = 0;
+
+/// The state of one group's prefilter on one event.
+struct Run<'e> {
+    alive: Mask,
+    /// The guards on several steps satisfied so far.
+    aux: [Mask; AUX],
+    /// `fd.name` and its cuts, read on the first lookup of one of them.
+    parts: Option<PathParts<'e>>,
+    /// The path's entry in the memo, found on the first lookup of a part of it (`None`
+    /// inside when the parts do not come from the fd alone).
+    entry: Option<Option<usize>>,
+    /// The `evt.is_open_*` flags, read on the first check of one of them.
+    open: Option<OpenFlags>,
+}
+
+impl<'e> Run<'e> {
+    #[inline(always)]
+    fn step<const MEMO: bool>(&mut self, group: &Group, step: &Step, cx: &mut Ctx<'e>) {
+        if step.users & self.alive == 0 {
+            return;
+        }
+        let mut hit = Sat::default();
+        match &step.kind {
+            StepKind::Lookup(s) => s.lookup_in(cx, &mut self.parts, &mut hit),
+            StepKind::PathLookup(s, _) if !MEMO => s.lookup_in(cx, &mut self.parts, &mut hit),
+            StepKind::PathLookup(s, i) => {
+                let table = group
+                    .memo_table
+                    .expect("a group with path lookups has a memo");
+                let entry = *self.entry.get_or_insert_with(|| {
+                    PathParts::key(cx.ev)
+                        .map(|(path, kind)| cx.scratch.paths[table].entry(path, kind))
+                });
+                match entry.and_then(|e| cx.scratch.paths[table].get(e, *i)) {
+                    Some(known) => hit = known,
+                    None => {
+                        s.lookup_in(cx, &mut self.parts, &mut hit);
+                        if let Some(e) = entry {
+                            cx.scratch.paths[table].put(e, *i, hit);
+                        }
+                    }
+                }
+            }
+            StepKind::Check(c, sat) => {
+                if c.eval(cx) {
+                    hit = *sat;
+                }
+            }
+            StepKind::Open {
+                flag, want, sat, ..
+            } => {
+                if self
+                    .open
+                    .get_or_insert_with(|| OpenFlags::of(cx.ev))
+                    .has(*flag)
+                    == *want
+                {
+                    hit = *sat;
+                }
+            }
+        }
+        self.alive &= hit.single | !step.single;
+        if step.closes_any {
+            for (k, (a, h)) in self.aux.iter_mut().zip(&hit.aux).enumerate() {
+                *a |= h;
+                self.alive &= !(step.closes[k] & !*a);
+            }
+        } else {
+            for (a, h) in self.aux.iter_mut().zip(&hit.aux) {
+                *a |= h;
+            }
+        }
     }
 }
 
