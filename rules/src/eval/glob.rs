@@ -113,6 +113,27 @@ impl Glob {
     }
 }
 
+impl Glob {
+    /// The literal text every match ends with, when the pattern has a wildcard before it
+    /// (empty for case-folding patterns and for patterns that are all literal).
+    pub(crate) fn literal_suffix(&self) -> String {
+        if self.fold_case || self.tokens.iter().all(|t| matches!(t, Tok::Char(_))) {
+            return String::new();
+        }
+        let mut tail: Vec<char> = self
+            .tokens
+            .iter()
+            .rev()
+            .map_while(|t| match t {
+                Tok::Char(c) => Some(*c),
+                _ => None,
+            })
+            .collect();
+        tail.reverse();
+        tail.into_iter().collect()
+    }
+}
+
 fn parse_class(chars: &[char], mut i: usize) -> Option<(Tok, usize)> {
     let mut negated = false;
     if i < chars.len() && (chars[i] == '!' || chars[i] == '^') {
@@ -238,5 +259,29 @@ mod tests {
         assert_eq!(Glob::new("\\*x", false).literal_prefix(), "*x");
         assert_eq!(Glob::new("*x", false).literal_prefix(), "");
         assert_eq!(Glob::new("/etc/*", true).literal_prefix(), "");
+    }
+
+    #[test]
+    fn literal_suffixes() {
+        for (pattern, suffix) in [
+            ("/proc/*/environ", "/environ"),
+            ("*.pem", ".pem"),
+            ("/etc/[ab]x", "x"),
+            ("/a?", ""),
+            ("*x\\*", "x*"),
+            // All literal: the prefix says it all.
+            ("/etc/passwd", ""),
+        ] {
+            assert_eq!(
+                Glob::new(pattern, false).literal_suffix(),
+                suffix,
+                "{pattern}"
+            );
+        }
+        assert_eq!(Glob::new("*.PEM", true).literal_suffix(), "");
+        for text in ["/proc/1/environ", "/proc/self/environ"] {
+            let g = Glob::new("/proc/*/environ", false);
+            assert!(g.matches(text) && text.ends_with(&g.literal_suffix()));
+        }
     }
 }

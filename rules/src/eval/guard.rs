@@ -276,13 +276,39 @@ fn pass_rate(c: &Check, defs: &[SlotDef]) -> f64 {
 fn guards<'a>(cond: &'a Node, defs: &[SlotDef], t: EventType) -> Vec<Vec<Atom<'a>>> {
     let mut conjuncts = Vec::new();
     top_conjuncts(cond, &mut conjuncts);
-    conjuncts
-        .into_iter()
-        .filter_map(|n| {
-            let mut out = Vec::new();
-            atoms(n, defs, t, &mut out).then_some(out)
-        })
-        .collect()
+    let mut guards = Vec::new();
+    for n in conjuncts {
+        let mut out = Vec::new();
+        if atoms(n, defs, t, &mut out) {
+            guards.push(out);
+        }
+        if let Some(suffix) = glob_suffix(n, defs, t) {
+            guards.push(vec![suffix]);
+        }
+    }
+    guards
+}
+
+/// A glob's literal suffix as a guard of its own (its literal prefix is one already):
+/// `fd.name glob /proc/*/environ` needs the name to end with `/environ`.
+fn glob_suffix<'a>(node: &'a Node, defs: &[SlotDef], t: EventType) -> Option<Atom<'a>> {
+    let node = match node {
+        Node::Memo { inner, .. } => inner,
+        other => other,
+    };
+    let Node::Check(c) = node else { return None };
+    let Matcher::Str(StrMatcher::Glob(g)) = &c.matcher else {
+        return None;
+    };
+    let suffix = g.literal_suffix();
+    let usable = !c.negate && cheap(&defs[c.slot], t) && cheap_matcher(c) && !suffix.is_empty();
+    usable.then(|| {
+        let index = Index {
+            suffixes: vec![suffix],
+            ..Index::default()
+        };
+        Atom::Index(c.slot, index, c)
+    })
 }
 
 /// The operands of the top-level `and`, with shared `and`s (a memoized macro such as
