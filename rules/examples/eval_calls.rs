@@ -6,6 +6,7 @@
 //! `valgrind --tool=callgrind target/release/examples/eval_calls RULES.yaml...`
 //!
 //! `ONLY=openat,execve` keeps only the events of those types (after generating `N`).
+//! `RULE=pattern` keeps only the rules whose names match (`*` as a wildcard).
 //! `SUMMARY=1` prints the prefilter plan of each event type instead; `CANDS=1` prints how
 //! often each rule passes the prefilter, per event type.
 
@@ -23,6 +24,10 @@ fn main() {
         .ruleset
         .expect("rules load");
     rs.set_enabled_by_name("*", true);
+    if let Ok(only) = std::env::var("RULE") {
+        rs.set_enabled_by_name("*", false);
+        rs.set_enabled_by_name(&only, true);
+    }
     if std::env::var("SUMMARY").is_ok() {
         print!("{}", rs.index_summary());
         for (i, r) in rs.rules().iter().enumerate() {
