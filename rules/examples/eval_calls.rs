@@ -6,6 +6,7 @@
 //! `valgrind --tool=callgrind target/release/examples/eval_calls RULES.yaml...`
 //!
 //! `ONLY=openat,execve` keeps only the events of those types (after generating `N`).
+//! `TIME=1` also prints the time per event (for A/B runs of two builds, not a benchmark).
 //! `RULE=pattern` keeps only the rules whose names match (`*` as a wildcard).
 //! `SUMMARY=1` prints the prefilter plan of each event type instead; `CANDS=1` prints how
 //! often each rule passes the prefilter, per event type.
@@ -68,10 +69,15 @@ fn main() {
         return;
     }
     let mut m = Vec::new();
+    let start = std::time::Instant::now();
     for _ in 0..env("ROUNDS", 1) {
         for ev in &events {
             rs.evaluate(ev, &mut scratch, RuleMatching::First, &mut m);
         }
+    }
+    if std::env::var("TIME").is_ok() {
+        let n = events.len() * env("ROUNDS", 1);
+        println!("{:.1} ns/event", start.elapsed().as_nanos() as f64 / n.max(1) as f64);
     }
     println!("{} events, {} matches", events.len(), m.len());
     if std::env::var("RUNS").is_ok() {
