@@ -77,7 +77,10 @@ fn main() {
     }
     if std::env::var("TIME").is_ok() {
         let n = events.len() * env("ROUNDS", 1);
-        println!("{:.1} ns/event", start.elapsed().as_nanos() as f64 / n.max(1) as f64);
+        println!(
+            "{:.1} ns/event",
+            start.elapsed().as_nanos() as f64 / n.max(1) as f64
+        );
     }
     println!("{} events, {} matches", events.len(), m.len());
     if std::env::var("RUNS").is_ok() {

@@ -745,7 +745,7 @@ impl TypeIndex {
     ) -> TypeIndex {
         // A rule that cannot hold on `t` is left out.
         let (rules, conds): (Vec<u32>, Vec<Node>) = rules
-            .map(|(i, c)| (i, c.specialise(t, defs)))
+            .map(|(i, c)| (i, c.specialise(t, defs).cheap_first(t, defs)))
             .filter(|(_, c)| !matches!(c, Node::Const(false)))
             .unzip();
         let groups = conds

@@ -12,6 +12,7 @@ pub(crate) mod hash;
 pub(crate) mod matcher;
 pub(crate) mod memo;
 pub(crate) mod needles;
+mod order;
 pub(crate) mod pathmemo;
 pub(crate) mod pmatch;
 
