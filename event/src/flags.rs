@@ -292,41 +292,49 @@ impl FlagSet {
     }
 
     pub fn render_into(self, value: u64, out: &mut String) {
-        let table = self.table();
-        if self.is_enum() {
-            match table.iter().find(|(v, _)| *v == value) {
-                Some((_, name)) => out.push_str(name),
-                None => {
-                    let _ = write!(out, "{value}");
-                }
-            }
-            return;
-        }
-        let mut rest = value;
         let mut first = true;
-        let mut push = |name: &str, out: &mut String| {
+        let named = self.each_name(value, |name| {
             if !first {
                 out.push('|');
             }
             first = false;
             out.push_str(name);
-        };
+        });
+        if !named {
+            let _ = write!(out, "{value}");
+        }
+    }
+
+    /// Calls `f` with each name [`render_into`](Self::render_into) joins, in order. False
+    /// when the rendering is no names: an enum value without one renders as its number.
+    pub fn each_name(self, value: u64, mut f: impl FnMut(&'static str)) -> bool {
+        let table = self.table();
+        if self.is_enum() {
+            return match table.iter().find(|(v, _)| *v == value) {
+                Some((_, name)) => {
+                    f(name);
+                    true
+                }
+                None => false,
+            };
+        }
+        let mut rest = value;
         if self == FlagSet::OpenFlags {
-            let name = match value & open::O_ACCMODE {
+            f(match value & open::O_ACCMODE {
                 open::O_WRONLY => "O_WRONLY",
                 open::O_RDWR => "O_RDWR",
                 _ => "O_RDONLY",
-            };
-            push(name, out);
+            });
             rest &= !open::O_ACCMODE;
         }
         for &(bit, name) in table {
             // Multi-bit names (O_SYNC, O_TMPFILE) only when all their bits are set.
             if bit != 0 && rest & bit == bit {
-                push(name, out);
+                f(name);
                 rest &= !bit;
             }
         }
+        true
     }
 
     /// The numeric value of a flag or enum name, for conditions that compare by name.

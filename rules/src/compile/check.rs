@@ -252,10 +252,11 @@ fn finish(mut nodes: Vec<Node>, and: bool) -> Node {
 
 /// Rough (cost, probability of being true) of a node, from the shape of its checks:
 /// equality and membership tests on constants are rarely true, negations usually are.
-fn estimate(node: &Node) -> (f64, f64) {
+pub(crate) fn estimate(node: &Node) -> (f64, f64) {
     match node {
         Node::Const(b) => (0.0, if *b { 1.0 } else { 0.0 }),
         Node::EvtType { .. } => (0.05, 0.5),
+        Node::Flags(_) => (1.5, 0.1),
         Node::Not(n) => {
             let (c, p) = estimate(n);
             (c, 1.0 - p)
@@ -725,7 +726,7 @@ fn types(node: &Node, negated: bool) -> EvtSet {
                 EvtSet::empty()
             }
         }
-        Node::Check(_) => EvtSet::all(),
+        Node::Check(_) | Node::Flags(_) => EvtSet::all(),
         Node::Memo { inner, .. } => types(inner, negated),
     }
 }

@@ -6,6 +6,7 @@
 mod affix;
 pub(crate) mod byteset;
 pub(crate) mod evtset;
+mod flagcheck;
 pub(crate) mod glob;
 pub(crate) mod guard;
 pub(crate) mod hash;
@@ -208,6 +209,8 @@ pub(crate) enum Node {
         negate: bool,
     },
     Check(Arc<Check>),
+    /// A `contains` on a flags parameter's names, for one event type (see [`flagcheck`]).
+    Flags(Arc<flagcheck::FlagCheck>),
     /// A subexpression shared by several rules: computed once per event.
     Memo {
         slot: u32,
@@ -241,6 +244,7 @@ impl Node {
             Node::Const(b) => *b,
             Node::EvtType { set, negate } => set.contains(cx.ev.etype) != *negate,
             Node::Check(c) => c.eval(cx),
+            Node::Flags(f) => f.eval(cx),
             Node::Memo { slot, inner } => {
                 let gen = cx.scratch.gen;
                 let (at, value) = cx.scratch.memo[*slot as usize];
@@ -267,7 +271,11 @@ impl Node {
             Node::Check(c) if c.never_holds() || defs[c.slot].field.never_present_on(t) => {
                 Node::Const(false)
             }
-            Node::Check(c) => Node::Check(c.clone()),
+            Node::Check(c) => match flagcheck::FlagCheck::of(c, t, defs) {
+                Some(f) => Node::Flags(Arc::new(f)),
+                None => Node::Check(c.clone()),
+            },
+            Node::Flags(f) => Node::Flags(f.clone()),
             Node::Not(n) => match n.specialise(t, defs) {
                 Node::Const(b) => Node::Const(!b),
                 n => Node::Not(Box::new(n)),

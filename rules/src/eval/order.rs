@@ -1,20 +1,22 @@
-//! Cheap operands first. `and` and `or` stop at the first operand that decides them, and
-//! a rule that passes the prefilter still fails in full three times out of four: testing
-//! `proc.name` before rendering `proc.cmdline` or collecting `fd.ip`'s candidates usually
-//! decides it for a fraction of the cost. Every operand is a pure test of the event (a
-//! missing field only makes a comparison false), so their order never changes a result.
+//! Operand order per event type. The compiler orders the operands of `and` and `or` by
+//! their estimated cost over their chance to decide the result; on one event type more
+//! is known: `evt.arg.name` is read in place on some types and rendered on others, and
+//! a `contains` on flags tests a few names (see [`super::flagcheck`]). Every operand is a
+//! pure test of the event (a missing field only makes a comparison false), so the order
+//! never changes a result.
 
 use super::matcher::{Matcher, StrMatcher};
 use super::{Check, Node, SlotDef};
+use crate::compile::check::estimate;
 use peregrine_event::EventType;
 
 impl Node {
-    /// This condition with the operands of every `and` and `or` ordered by a rough cost
-    /// on events of type `t`, cheapest first (ties keep their order).
+    /// This condition with the operands of every `and` and `or` ordered for events of
+    /// type `t`: cost on `t` over the chance to decide (ties keep their order).
     pub(crate) fn cheap_first(self, t: EventType, defs: &[SlotDef]) -> Node {
         match self {
-            Node::And(items) => Node::And(ordered(items, t, defs)),
-            Node::Or(items) => Node::Or(ordered(items, t, defs)),
+            Node::And(items) => Node::And(ordered(items, true, t, defs)),
+            Node::Or(items) => Node::Or(ordered(items, false, t, defs)),
             Node::Not(n) => Node::Not(Box::new(n.cheap_first(t, defs))),
             Node::Memo { slot, inner } => Node::Memo {
                 slot,
@@ -30,6 +32,8 @@ impl Node {
         match self {
             Node::Const(_) | Node::EvtType { .. } => 0.1,
             Node::Check(c) => c.cost(t, defs),
+            // A few names from a table.
+            Node::Flags(_) => 1.5,
             Node::Not(n) => n.cost(t, defs),
             Node::Memo { inner, .. } => inner.cost(t, defs),
             Node::And(items) | Node::Or(items) => items.iter().map(|n| n.cost(t, defs)).sum(),
@@ -37,13 +41,15 @@ impl Node {
     }
 }
 
-fn ordered(items: Box<[Node]>, t: EventType, defs: &[SlotDef]) -> Box<[Node]> {
+fn ordered(items: Box<[Node]>, and: bool, t: EventType, defs: &[SlotDef]) -> Box<[Node]> {
     let mut items: Vec<(f64, Node)> = items
         .into_vec()
         .into_iter()
         .map(|n| {
             let n = n.cheap_first(t, defs);
-            (n.cost(t, defs), n)
+            let pass = estimate(&n).1;
+            let decisive = if and { 1.0 - pass } else { pass };
+            (n.cost(t, defs) / decisive.max(1e-3), n)
         })
         .collect();
     items.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -301,6 +301,20 @@ impl Field {
 
     /// Which of `fd.name`, `fd.directory`, `fd.filename` this field is, if one: those are
     /// read together through [`super::PathParts`].
+    /// For `evt.arg.NAME` / `evt.arg[N]`: the index of the parameter it renders on events
+    /// of type `t`.
+    pub(crate) fn rendered_param(&self, t: EventType) -> Option<usize> {
+        if self.any || !matches!(self.def.id, Id::Evt(evt::F::Arg)) {
+            return None;
+        }
+        let idx = match &self.arg {
+            Arg::Index(i) => *i,
+            Arg::Param(sel) => sel.index(t)?,
+            _ => return None,
+        };
+        (idx < t.params().len()).then_some(idx)
+    }
+
     pub(crate) fn path_part(&self) -> Option<super::PathPart> {
         match self.def.id {
             Id::Fd(f) if !self.any => super::PathPart::of(f),
