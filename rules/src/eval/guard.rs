@@ -619,9 +619,12 @@ struct Group {
     steps: Box<[Step]>,
     /// The evaluator's [`PathMemo`](super::pathmemo::PathMemo) for this group's path lookups, if it has any.
     memo_table: Option<usize>,
-    /// How many steps at the start are memoised path lookups: the memo keeps what they
-    /// leave together (result [`LEAD`]), the others' results one by one.
+    /// How many steps at the start are memoised path lookups and open flag checks: the
+    /// memo keeps what they leave together, per combination of the flags they test
+    /// (results `0..=lead_flags`), the other path lookups' results one by one.
     lead: usize,
+    /// The [`OpenFlags`] bits the lead tests.
+    lead_flags: u8,
 }
 
 /// The rules of one event type and what decides which of them to evaluate.
@@ -946,15 +949,13 @@ impl Group {
             closes[last][*layer] |= bit;
         }
         let mut builders: Vec<Option<StepBuilder<'_>>> = builders.into_iter().map(Some).collect();
-        // Result 0 of a path's memo entry is what the leading path lookups leave.
-        let mut width = 1;
         let mut steps: Box<[Step]> = order
             .iter()
             .map(|&s| Step {
                 kind: match builders[s].take().expect("each step once") {
-                    StepBuilder::Lookup(b) if memo && b.on_path(defs) && width < MAX_WIDTH => {
-                        width += 1;
-                        StepKind::PathLookup(b.build(defs), width - 1)
+                    // Numbered below.
+                    StepBuilder::Lookup(b) if memo && b.on_path(defs) => {
+                        StepKind::PathLookup(b.build(defs), 0)
                     }
                     StepBuilder::Lookup(b) => StepKind::Lookup(b.build(defs)),
                     StepBuilder::Check(c, sat) => check_step(c, sat, defs),
@@ -965,11 +966,39 @@ impl Group {
                 closes_any: closes[s].iter().any(|&m| m != 0),
             })
             .collect();
-        let lead = steps
+        // The leading path lookups and open flag checks: what they leave depends on the
+        // path and the flags they test, kept per combination of those flags.
+        let mut lead = steps
             .iter()
-            .take_while(|s| matches!(s.kind, StepKind::PathLookup(..)))
+            .take_while(|s| matches!(s.kind, StepKind::PathLookup(..) | StepKind::Open { .. }))
             .count();
-        let memo_table = (width > 1).then(|| {
+        if !steps[..lead]
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::PathLookup(..)))
+        {
+            lead = 0;
+        }
+        let lead_flags = steps[..lead].iter().fold(0u8, |m, s| match &s.kind {
+            StepKind::Open { flag, .. } => m | *flag as u8,
+            _ => m,
+        });
+        // Results 0..=lead_flags of a path's entry are what the lead leaves, per flags
+        // (those it tests); then one per other path lookup.
+        let mut width = lead_flags as usize + 1;
+        for s in steps[..lead].iter_mut() {
+            // Run only when the lead's result is not known: nothing of their own to keep.
+            if let StepKind::PathLookup(_, i) = &mut s.kind {
+                *i = MAX_WIDTH;
+            }
+        }
+        for s in steps[lead..].iter_mut() {
+            if let StepKind::PathLookup(_, i) = &mut s.kind {
+                // Past the memo's width, a lookup is not kept (the memo ignores it).
+                *i = width;
+                width = (width + 1).min(MAX_WIDTH);
+            }
+        }
+        let memo_table = memo.then(|| {
             memo_widths.push(width);
             memo_widths.len() - 1
         });
@@ -997,6 +1026,7 @@ impl Group {
             steps,
             memo_table,
             lead,
+            lead_flags,
         }
     }
 
@@ -1019,8 +1049,15 @@ impl Group {
             let entry =
                 PathParts::key(cx.ev).map(|(path, kind)| cx.scratch.paths[table].entry(path, kind));
             run.entry = Some(entry);
+            let combo = if self.lead_flags != 0 {
+                let flags = OpenFlags::of(cx.ev);
+                run.open = Some(flags);
+                (flags.bits() & self.lead_flags) as usize
+            } else {
+                0
+            };
             let (lead, after) = self.steps.split_at(self.lead);
-            match entry.and_then(|e| cx.scratch.paths[table].get(e, LEAD)) {
+            match entry.and_then(|e| cx.scratch.paths[table].get(e, combo)) {
                 Some(known) => {
                     run.alive = known.single;
                     run.aux = known.aux;
@@ -1034,7 +1071,7 @@ impl Group {
                             single: run.alive,
                             aux: run.aux,
                         };
-                        cx.scratch.paths[table].put(e, LEAD, left);
+                        cx.scratch.paths[table].put(e, combo, left);
                     }
                 }
             }
@@ -1052,10 +1089,6 @@ impl Group {
         run.alive
     }
 }
-
-/// The memo result that holds what a group's leading path lookups leave (see
-/// [`Group::lead`]); the other path lookups' results follow it.
-const LEAD: usize = 0;
 
 /// The state of one group's prefilter on one event.
 struct Run<'e> {

@@ -15,8 +15,9 @@ use std::hash::Hasher;
 /// one used last first.
 const ENTRIES: usize = 512;
 
-/// At most this many lookups per table (bits of [`Entry::known`]).
-pub(crate) const MAX_WIDTH: usize = 32;
+/// At most this many results per path (bits of [`Entry::known`]); results past it are
+/// not kept.
+pub(crate) const MAX_WIDTH: usize = 64;
 
 /// One table, for the path lookups of one prefilter group: `width` results per path.
 #[derive(Debug)]
@@ -29,7 +30,7 @@ pub(crate) struct PathMemo<T> {
 struct Entry<T> {
     kind: u8,
     /// Which of `results` hold a result for `path`.
-    known: u32,
+    known: u64,
     path: String,
     results: Box<[T]>,
 }
@@ -78,18 +79,21 @@ impl<T: Copy + Default> PathMemo<T> {
         first
     }
 
-    /// Lookup `i`'s result for entry `e`'s path, if computed.
+    /// Result `i` for entry `e`'s path, if computed.
     #[inline]
     pub(crate) fn get(&self, e: usize, i: usize) -> Option<T> {
         let entry = &self.entries[e];
-        (entry.known & (1 << i) != 0).then(|| entry.results[i])
+        (i < self.width && entry.known & (1 << i) != 0).then(|| entry.results[i])
     }
 
+    /// Keeps result `i` for entry `e`'s path (not kept when `i` is past the width).
     #[inline]
     pub(crate) fn put(&mut self, e: usize, i: usize, result: T) {
-        let entry = &mut self.entries[e];
-        entry.results[i] = result;
-        entry.known |= 1 << i;
+        if i < self.width {
+            let entry = &mut self.entries[e];
+            entry.results[i] = result;
+            entry.known |= 1 << i;
+        }
     }
 }
 

@@ -513,6 +513,12 @@ impl OpenFlags {
         OpenFlags(bits)
     }
 
+    /// The [`OpenFlag`] bits that hold.
+    #[inline]
+    pub(crate) fn bits(self) -> u8 {
+        self.0
+    }
+
     #[inline]
     pub(crate) fn has(self, flag: OpenFlag) -> bool {
         self.0 & flag as u8 != 0
