@@ -23,16 +23,20 @@ pub(crate) const MAX_WIDTH: usize = 64;
 #[derive(Debug)]
 pub(crate) struct PathMemo<T> {
     width: usize,
-    entries: Vec<Entry<T>>,
+    entries: Vec<Entry>,
+    /// `width` results per entry, at the entry's `at`: entries of a pair swap places
+    /// without moving their results.
+    results: Vec<T>,
 }
 
-#[derive(Debug)]
-struct Entry<T> {
+#[derive(Debug, Default)]
+struct Entry {
+    hash: u64,
     kind: u8,
-    /// Which of `results` hold a result for `path`.
+    /// Which results hold a result for `path`.
     known: u64,
     path: String,
-    results: Box<[T]>,
+    at: usize,
 }
 
 impl<T: Copy + Default> PathMemo<T> {
@@ -41,6 +45,7 @@ impl<T: Copy + Default> PathMemo<T> {
         PathMemo {
             width,
             entries: Vec::new(),
+            results: Vec::new(),
         }
     }
 
@@ -50,19 +55,19 @@ impl<T: Copy + Default> PathMemo<T> {
     pub(crate) fn entry(&mut self, path: &str, kind: u8) -> usize {
         if self.entries.is_empty() {
             self.entries = (0..ENTRIES)
-                .map(|_| Entry {
-                    kind: 0,
-                    known: 0,
-                    path: String::new(),
-                    results: vec![T::default(); self.width].into(),
+                .map(|e| Entry {
+                    at: e * self.width,
+                    ..Entry::default()
                 })
                 .collect();
+            self.results = vec![T::default(); ENTRIES * self.width];
         }
         let mut h = FxHasher::default();
         h.write(path.as_bytes());
+        let hash = h.finish();
         // The multiply leaves the best-mixed bits at the top.
-        let first = (h.finish() >> (64 - ENTRIES.trailing_zeros())) as usize & !1;
-        let holds = |e: &Entry<T>| e.kind == kind && e.path == path;
+        let first = (hash >> (64 - ENTRIES.trailing_zeros())) as usize & !1;
+        let holds = |e: &Entry| e.hash == hash && e.kind == kind && e.path == path;
         if holds(&self.entries[first]) {
             return first;
         }
@@ -71,6 +76,7 @@ impl<T: Copy + Default> PathMemo<T> {
         pair.swap(0, 1);
         let entry = &mut pair[0];
         if !holds(entry) {
+            entry.hash = hash;
             entry.kind = kind;
             entry.known = 0;
             entry.path.clear();
@@ -83,7 +89,7 @@ impl<T: Copy + Default> PathMemo<T> {
     #[inline]
     pub(crate) fn get(&self, e: usize, i: usize) -> Option<T> {
         let entry = &self.entries[e];
-        (i < self.width && entry.known & (1 << i) != 0).then(|| entry.results[i])
+        (i < self.width && entry.known & (1 << i) != 0).then(|| self.results[entry.at + i])
     }
 
     /// Keeps result `i` for entry `e`'s path (not kept when `i` is past the width).
@@ -91,7 +97,7 @@ impl<T: Copy + Default> PathMemo<T> {
     pub(crate) fn put(&mut self, e: usize, i: usize, result: T) {
         if i < self.width {
             let entry = &mut self.entries[e];
-            entry.results[i] = result;
+            self.results[entry.at + i] = result;
             entry.known |= 1 << i;
         }
     }
