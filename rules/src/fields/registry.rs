@@ -299,8 +299,6 @@ impl Field {
         }
     }
 
-    /// Which of `fd.name`, `fd.directory`, `fd.filename` this field is, if one: those are
-    /// read together through [`super::PathParts`].
     /// For `evt.arg.NAME` / `evt.arg[N]`: the index of the parameter it renders on events
     /// of type `t`.
     pub(crate) fn rendered_param(&self, t: EventType) -> Option<usize> {
@@ -315,6 +313,8 @@ impl Field {
         (idx < t.params().len()).then_some(idx)
     }
 
+    /// Which of `fd.name`, `fd.directory`, `fd.filename` this field is, if one: those are
+    /// read together through [`super::PathParts`].
     pub(crate) fn path_part(&self) -> Option<super::PathPart> {
         match self.def.id {
             Id::Fd(f) if !self.any => super::PathPart::of(f),
