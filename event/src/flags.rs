@@ -305,6 +305,19 @@ impl FlagSet {
         }
     }
 
+    /// Every name [`each_name`](Self::each_name) can give.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        let access: &[&'static str] = if self == FlagSet::OpenFlags {
+            &["O_RDONLY", "O_WRONLY", "O_RDWR"]
+        } else {
+            &[]
+        };
+        access
+            .iter()
+            .copied()
+            .chain(self.table().iter().map(|(_, name)| *name))
+    }
+
     /// Calls `f` with each name [`render_into`](Self::render_into) joins, in order. False
     /// when the rendering is no names: an enum value without one renders as its number.
     pub fn each_name(self, value: u64, mut f: impl FnMut(&'static str)) -> bool {
@@ -357,6 +370,46 @@ impl FlagSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rendered_name_is_listed() {
+        use FlagSet::*;
+        let sets = [
+            OpenFlags,
+            FileMode,
+            PtraceRequest,
+            SocketFamily,
+            CloneFlags,
+            BpfCmd,
+            ExecFlags,
+            UnlinkatFlags,
+            LinkatFlags,
+            RenameFlags,
+            CloexecFlags,
+            UserfaultfdFlags,
+            FinitModuleFlags,
+            SocketFlags,
+            ResolveFlags,
+            CreatFlags,
+        ];
+        for set in sets {
+            let names: Vec<&str> = set.names().collect();
+            let values =
+                (0..64)
+                    .map(|b| 1u64 << b)
+                    .chain([0, 1, 2, 3, 0o755, 0o4755, 17, u64::MAX]);
+            for v in values {
+                let mut joined = Vec::new();
+                set.each_name(v, |n| {
+                    assert!(names.contains(&n), "{set:?} {v:#x}: {n}");
+                    joined.push(n);
+                });
+                if !joined.is_empty() {
+                    assert_eq!(set.render(v), joined.join("|"), "{set:?} {v:#x}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn open_flags_render_like_falco() {

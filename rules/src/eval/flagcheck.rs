@@ -12,8 +12,8 @@ use std::sync::Arc;
 pub(crate) struct FlagCheck {
     param: usize,
     set: FlagSet,
-    /// Holds when one of the names contains one of them.
-    needles: Box<[Box<[u8]>]>,
+    /// The names that contain a needle: the check holds when the value has one of them.
+    hits: Box<[&'static str]>,
     /// The check as written, for a value that renders otherwise (no name: a number).
     fallback: Arc<Check>,
 }
@@ -39,10 +39,17 @@ impl FlagCheck {
             _ => return None,
         };
         let usable = |n: &[u8]| !n.is_empty() && !n.contains(&b'|');
-        needles.iter().all(|n| usable(n)).then(|| FlagCheck {
+        if !needles.iter().all(|n| usable(n)) {
+            return None;
+        }
+        let hits = set
+            .names()
+            .filter(|name| needles.iter().any(|n| contains(name.as_bytes(), n)))
+            .collect();
+        Some(FlagCheck {
             param,
             set,
-            needles: needles.into(),
+            hits,
             fallback: c.clone(),
         })
     }
@@ -53,7 +60,11 @@ impl FlagCheck {
             let (mut named, mut hit) = (false, false);
             let names = self.set.each_name(value, |name| {
                 named = true;
-                hit = hit || self.needles.iter().any(|n| contains(name.as_bytes(), n));
+                hit = hit
+                    || self
+                        .hits
+                        .iter()
+                        .any(|h| h.len() == name.len() && *h == name);
             });
             // No name at all renders as the number: the check as written decides.
             if names && named {
