@@ -373,25 +373,18 @@ mod tests {
 
     #[test]
     fn every_rendered_name_is_listed() {
-        use FlagSet::*;
-        let sets = [
-            OpenFlags,
-            FileMode,
-            PtraceRequest,
-            SocketFamily,
-            CloneFlags,
-            BpfCmd,
-            ExecFlags,
-            UnlinkatFlags,
-            LinkatFlags,
-            RenameFlags,
-            CloexecFlags,
-            UserfaultfdFlags,
-            FinitModuleFlags,
-            SocketFlags,
-            ResolveFlags,
-            CreatFlags,
-        ];
+        // Every set a parameter renders with (mode parameters render as `FileMode`).
+        let mut sets = vec![FlagSet::FileMode];
+        for t in crate::EventType::all() {
+            for p in t.params() {
+                if let crate::ParamKind::Flags(set) | crate::ParamKind::Enum(set) = p.kind {
+                    if !sets.contains(&set) {
+                        sets.push(set);
+                    }
+                }
+            }
+        }
+        assert!(sets.len() > 10, "{sets:?}");
         for set in sets {
             let names: Vec<&str> = set.names().collect();
             let values =

@@ -261,6 +261,7 @@ impl Ruleset {
 mod tests {
     use super::*;
     use crate::engine::RulesSource;
+    use crate::eval::test_events::open_event;
     use crate::{load_sources, CompileOptions};
     use peregrine_event::synth::{Generator, SynthConfig};
     use std::path::Path;
@@ -348,29 +349,6 @@ mod tests {
         .expect("rules load")
     }
 
-    fn open(path: &str) -> Event {
-        use peregrine_event::{FdInfo, FdKind, ParamValue, ProcessInfo};
-        let mut ev = Event::new(
-            EventType::from_name("openat").expect("openat"),
-            0,
-            1,
-            vec![
-                ParamValue::Int(3),
-                ParamValue::Int(-100),
-                ParamValue::Str(path.into()),
-                ParamValue::Int(0),
-            ],
-        );
-        ev.process = Some(Arc::new(ProcessInfo::default()));
-        ev.fd = Some(Arc::new(FdInfo {
-            num: 3,
-            kind: FdKind::File,
-            name: path.into(),
-            ..Default::default()
-        }));
-        ev
-    }
-
     /// A scratch keeps path lookups of the ruleset it evaluated last: used with another
     /// ruleset, or after rules were enabled or disabled, it must not answer from them.
     #[test]
@@ -380,7 +358,7 @@ mod tests {
         let mut scratch = etc.new_scratch();
         let matches = |rs: &Ruleset, scratch: &mut Scratch, path: &str| {
             let mut m = Vec::new();
-            rs.evaluate(&open(path), scratch, RuleMatching::All, &mut m);
+            rs.evaluate(&open_event(path, 0), scratch, RuleMatching::All, &mut m);
             m
         };
         for _ in 0..2 {

@@ -3,8 +3,9 @@
 //! exactly when it is in one of the names: the names come from the table, no text is
 //! built, and no long `S_IRUSR|S_IWUSR|…` string is searched for each needle.
 
-use super::matcher::{Matcher, StrMatcher};
+use super::matcher::Matcher;
 use super::{Check, Ctx, SlotDef};
+use memchr::memmem;
 use peregrine_event::{EventType, FlagSet, ParamKind};
 use std::sync::Arc;
 
@@ -33,18 +34,20 @@ impl FlagCheck {
             ParamKind::Mode => FlagSet::FileMode,
             _ => return None,
         };
-        let needles: Vec<Box<[u8]>> = match &c.matcher {
-            Matcher::Str(StrMatcher::Contains(f)) => vec![f.needle().into()],
-            Matcher::Str(StrMatcher::ContainsAny(n)) => n.needles().to_vec(),
-            _ => return None,
+        let Matcher::Str(m) = &c.matcher else {
+            return None;
         };
-        let usable = |n: &[u8]| !n.is_empty() && !n.contains(&b'|');
-        if !needles.iter().all(|n| usable(n)) {
+        let needles = m.contains_needles()?;
+        if !needles.iter().all(|n| !n.is_empty() && !n.contains(&b'|')) {
             return None;
         }
         let hits = set
             .names()
-            .filter(|name| needles.iter().any(|n| contains(name.as_bytes(), n)))
+            .filter(|name| {
+                needles
+                    .iter()
+                    .any(|n| memmem::find(name.as_bytes(), n).is_some())
+            })
             .collect();
         Some(FlagCheck {
             param,
@@ -60,11 +63,7 @@ impl FlagCheck {
             let (mut named, mut hit) = (false, false);
             let names = self.set.each_name(value, |name| {
                 named = true;
-                hit = hit
-                    || self
-                        .hits
-                        .iter()
-                        .any(|h| h.len() == name.len() && *h == name);
+                hit = hit || self.hits.contains(&name);
             });
             // No name at all renders as the number: the check as written decides.
             if names && named {
@@ -73,10 +72,6 @@ impl FlagCheck {
         }
         self.fallback.eval(cx)
     }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -133,15 +133,11 @@ fn atoms_inner<'a>(
                     index.prefixes.extend(ps.iter().map(|p| p.to_string()))
                 }
                 Matcher::Str(StrMatcher::EndsWith(p)) => index.suffixes.push(p.to_string()),
-                Matcher::Str(StrMatcher::Contains(f)) if !f.needle().is_empty() => {
-                    index.contains.push(f.needle().to_vec())
-                }
-                Matcher::Str(StrMatcher::ContainsAny(n))
-                    if n.needles().iter().all(|n| !n.is_empty()) =>
-                {
-                    index
-                        .contains
-                        .extend(n.needles().iter().map(|n| n.to_vec()))
+                Matcher::Str(m) if m.contains_needles().is_some() => {
+                    let needles = m.contains_needles().expect("checked");
+                    if needles.iter().all(|n| !n.is_empty()) {
+                        index.contains.extend(needles.iter().map(|n| n.to_vec()));
+                    }
                 }
                 Matcher::Str(StrMatcher::Glob(g)) => {
                     let p = g.literal_prefix();
@@ -175,11 +171,10 @@ fn piecewise_contains<'c>(c: &'c Check, defs: &[SlotDef]) -> Option<Vec<&'c [u8]
     if c.negate || !def.transforms.is_empty() || !def.field.has_pieces() {
         return None;
     }
-    let needles: Vec<&[u8]> = match &c.matcher {
-        Matcher::Str(StrMatcher::Contains(f)) => vec![f.needle()],
-        Matcher::Str(StrMatcher::ContainsAny(n)) => n.needles().iter().map(|n| &**n).collect(),
-        _ => return None,
+    let Matcher::Str(m) = &c.matcher else {
+        return None;
     };
+    let needles = m.contains_needles()?;
     let usable = |n: &&[u8]| !n.is_empty() && !n.contains(&b' ');
     needles.iter().all(usable).then_some(needles)
 }
@@ -1042,7 +1037,7 @@ impl Group {
         };
         let mut rest = &self.steps[..];
         if MEMO && self.lead > 0 {
-            // What the leading path lookups leave depends on the path alone.
+            // What the lead leaves depends on the path and the flags it tests alone.
             let table = self
                 .memo_table
                 .expect("a group with path lookups has a memo");
@@ -1224,6 +1219,7 @@ impl TypeIndex {
 mod tests {
     use super::*;
     use crate::compile::check::{compile_expr, SlotTable};
+    use crate::eval::test_events::open_event;
 
     fn index(cond: &str, t: &str) -> (TypeIndex, SlotTable, Vec<usize>) {
         let ast = crate::parser::parse_condition(cond).expect("parses");
@@ -1327,30 +1323,6 @@ mod tests {
             true
         });
         found
-    }
-
-    fn open_event(name: &str, flags: u64) -> peregrine_event::Event {
-        use peregrine_event::{Event, FdInfo, FdKind, ParamValue, ProcessInfo};
-        let t = EventType::from_name("openat").unwrap();
-        let mut ev = Event::new(
-            t,
-            0,
-            1,
-            vec![
-                ParamValue::Int(3),
-                ParamValue::Int(-100),
-                ParamValue::Str(name.into()),
-                ParamValue::Int(flags as i64),
-            ],
-        );
-        ev.process = Some(std::sync::Arc::new(ProcessInfo::default()));
-        ev.fd = Some(std::sync::Arc::new(FdInfo {
-            num: 3,
-            kind: FdKind::File,
-            name: name.into(),
-            ..Default::default()
-        }));
-        ev
     }
 
     #[test]

@@ -107,6 +107,16 @@ pub(crate) enum StrMatcher {
 }
 
 impl StrMatcher {
+    /// The needles of a `contains` (one) or of `contains` checks folded together
+    /// (several); `None` for every other matcher.
+    pub(crate) fn contains_needles(&self) -> Option<Vec<&[u8]>> {
+        match self {
+            StrMatcher::Contains(f) => Some(vec![f.needle()]),
+            StrMatcher::ContainsAny(n) => Some(n.needles().iter().map(|n| &**n).collect()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn test_bytes(&self, s: &[u8]) -> bool {
         match self {
             StrMatcher::Eq(x) => s == x.as_bytes(),

@@ -16,6 +16,8 @@ pub(crate) mod needles;
 mod order;
 pub(crate) mod pathmemo;
 pub(crate) mod pmatch;
+#[cfg(test)]
+pub(crate) mod test_events;
 
 use crate::ast::Transformer;
 use crate::fields::{Borrowed, Field, Value};

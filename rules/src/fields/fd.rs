@@ -179,7 +179,7 @@ pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
                 buf.push_str(&p.container_id);
                 buf.push(':');
             }
-            let failed_connect = ev.etype == EventType::CONNECT && ev.res().is_some_and(|r| r < 0);
+            let failed_connect = failed_connect(ev);
             match info {
                 Some(i) if !failed_connect => buf.push_str(&i.name),
                 _ => write_creator_name(ev, false, buf),
@@ -338,7 +338,7 @@ pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
         // As `name_of`, written out: called from here, it was not inlined (+5% on the
         // seed rules, which read `fd.name` on every open).
         F::Name => {
-            let failed_connect = ev.etype == EventType::CONNECT && ev.res().is_some_and(|r| r < 0);
+            let failed_connect = failed_connect(ev);
             match info {
                 Some(i) if !failed_connect => Borrowed::str(&i.name),
                 _ if creates_named_fd(ev.etype) => Borrowed::NotBorrowable,
@@ -452,9 +452,15 @@ fn basename_at(name: &str, slash: Option<usize>) -> &str {
     }
 }
 
+/// A `connect` that failed: its fd's name is not the fd's (Falco renders the address).
+#[inline]
+fn failed_connect(ev: &Event) -> bool {
+    ev.etype == EventType::CONNECT && ev.res().is_some_and(|r| r < 0)
+}
+
 /// `fd.name` as [`borrow`] gives it, once the event is known to have an fd.
 fn name_of<'a>(ev: &'a Event, info: Option<&'a FdInfo>) -> Borrowed<'a> {
-    let failed_connect = ev.etype == EventType::CONNECT && ev.res().is_some_and(|r| r < 0);
+    let failed_connect = failed_connect(ev);
     match info {
         Some(i) if !failed_connect => Borrowed::str(&i.name),
         _ if creates_named_fd(ev.etype) => Borrowed::NotBorrowable,
@@ -531,7 +537,7 @@ impl<'a> PathParts<'a> {
     #[inline]
     pub(crate) fn key(ev: &Event) -> Option<(&str, u8)> {
         let info = ev.fd.as_deref()?;
-        let failed_connect = ev.etype == EventType::CONNECT && ev.res().is_some_and(|r| r < 0);
+        let failed_connect = failed_connect(ev);
         (ev.process.is_some() && !failed_connect).then_some((&*info.name, info.kind as u8))
     }
 
