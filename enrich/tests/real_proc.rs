@@ -123,9 +123,14 @@ fn a_process_started_after_the_bootstrap_is_read_on_its_first_event() {
     let mut e = HostEnricher::new(EnrichConfig::default());
     let mut child = Command::new("sleep").arg("30").spawn().unwrap();
     let pid = child.id() as i64;
-    // Wait until the child has exec'd sleep.
+    // Wait until the child has exec'd sleep: its name changes before its arguments are
+    // in place (the kernel sets comm, then builds the new stack), so wait for both.
+    let execd = || {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.ends_with(b"30\0"))
+    };
     for _ in 0..200 {
-        if std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep") {
+        if execd() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
