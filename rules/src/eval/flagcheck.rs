@@ -57,6 +57,11 @@ impl FlagCheck {
         })
     }
 
+    /// The check as written.
+    pub(crate) fn written(&self) -> &Check {
+        &self.fallback
+    }
+
     #[inline]
     pub(crate) fn eval(&self, cx: &mut Ctx<'_>) -> bool {
         if let Some(value) = cx.ev.params.get(self.param).and_then(|p| p.as_u64()) {

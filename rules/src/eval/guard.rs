@@ -11,6 +11,7 @@
 //! as soon as the last step one of its guards depends on has run without satisfying it.
 
 use super::affix::Affixes;
+use super::flagcheck::FlagCheck;
 use super::hash::FxHasher;
 use super::matcher::{Matcher, Ord4, StrMatcher};
 use super::needles::Needles;
@@ -40,9 +41,48 @@ struct Index {
 }
 
 enum Atom<'a> {
-    /// An indexed test, with the check it comes from.
-    Index(usize, Index, &'a Arc<Check>),
-    Direct(&'a Arc<Check>),
+    /// An indexed test of a slot.
+    Index(usize, Index),
+    Direct(Direct<'a>),
+}
+
+/// A test a step evaluates as it is.
+#[derive(Clone, Copy)]
+enum Direct<'a> {
+    Check(&'a Arc<Check>),
+    /// A check that must not hold (`not fd.cnet in (allowed_networks)`): true also when
+    /// the field is missing.
+    Not(&'a Arc<Check>),
+    /// A `contains` on a flags parameter's names (`evt.arg.mode contains S_ISUID`).
+    Flags(&'a Arc<FlagCheck>),
+}
+
+impl Direct<'_> {
+    fn pass_rate(&self, defs: &[SlotDef]) -> f64 {
+        match self {
+            Direct::Check(c) => pass_rate(c, defs),
+            Direct::Not(c) => 1.0 - pass_rate(c, defs),
+            // Rules test the unusual bits (`S_ISUID`, `O_TMPFILE`).
+            Direct::Flags(_) => INDEX_PASS_RATE,
+        }
+    }
+
+    /// A rough cost, in units of a check on a field read in place.
+    fn cost(&self) -> f64 {
+        match self {
+            Direct::Check(c) | Direct::Not(c) if c.fast.is_some() => 1.0,
+            Direct::Check(_) | Direct::Not(_) => 3.0,
+            Direct::Flags(_) => 1.5,
+        }
+    }
+
+    fn key(&self) -> StepKey {
+        StepKey::Check(match self {
+            Direct::Check(c) => key(c),
+            Direct::Not(c) => format!("not {}", key(c)),
+            Direct::Flags(f) => format!("flags {}", key(f.written())),
+        })
+    }
 }
 
 impl<'a> Atom<'a> {
@@ -50,22 +90,24 @@ impl<'a> Atom<'a> {
     fn pass_rate(&self, defs: &[SlotDef]) -> f64 {
         match self {
             Atom::Index(slot, ..) => index_pass_rate(&defs[*slot]),
-            Atom::Direct(c) => pass_rate(c, defs),
+            Atom::Direct(d) => d.pass_rate(defs),
         }
     }
 
-    fn check(&self) -> &'a Arc<Check> {
+    /// What a step made for this atom evaluates, if it is evaluated as it is.
+    fn direct(&self) -> Option<Direct<'a>> {
         match self {
-            Atom::Index(_, _, c) | Atom::Direct(c) => c,
+            Atom::Index(..) => None,
+            Atom::Direct(d) => Some(*d),
         }
     }
 
     /// The step that evaluates this atom alone.
     fn step_key(&self) -> StepKey {
         match self {
-            Atom::Index(slot, index, _) if index.contains.is_empty() => StepKey::Lookup(*slot),
+            Atom::Index(slot, index) if index.contains.is_empty() => StepKey::Lookup(*slot),
             Atom::Index(slot, ..) => StepKey::Contains(*slot),
-            Atom::Direct(c) => StepKey::Check(key(c)),
+            Atom::Direct(d) => d.key(),
         }
     }
 }
@@ -115,7 +157,20 @@ fn atoms_inner<'a>(
                 contains: needles.into_iter().map(|n| n.to_vec()).collect(),
                 ..Index::default()
             };
-            out.push(Atom::Index(c.slot, index, c));
+            out.push(Atom::Index(c.slot, index));
+            true
+        }
+        Node::Not(inner) => match negatable(inner, defs, t) {
+            Some(c) => {
+                out.push(Atom::Direct(Direct::Not(c)));
+                true
+            }
+            None => false,
+        },
+        // On opens, the flags are read together for the path memo's lead (see
+        // `Group::lead`), which a step of its own would cut short.
+        Node::Flags(f) if !t.is_open() => {
+            out.push(Atom::Direct(Direct::Flags(f)));
             true
         }
         // Guards are computed for every event of the type: only cheap ones pay off.
@@ -153,9 +208,9 @@ fn atoms_inner<'a>(
                 && index.suffixes.is_empty()
                 && index.contains.is_empty();
             out.push(if empty {
-                Atom::Direct(c)
+                Atom::Direct(Direct::Check(c))
             } else {
-                Atom::Index(c.slot, index, c)
+                Atom::Index(c.slot, index)
             });
             true
         }
@@ -187,6 +242,21 @@ fn cheap(def: &SlotDef, t: EventType) -> bool {
         .iter()
         .any(|x| name.contains(x));
     def.transforms.is_empty() && !def.field.is_any() && (!renders || def.field.can_borrow_on(t))
+}
+
+/// The check under a `not` when it is worth a step on events of type `t`: an address
+/// allow-list (`not fd.cnet in (allowed_inbound_source_networks)`) on a field read in
+/// place. Most traffic comes from the listed networks, so the `not` mostly rules the
+/// event out; other exceptions (`not proc.name in (...)`, `not never_true`) mostly hold,
+/// and steps for them would cost more than the evaluations they save.
+fn negatable<'a>(node: &'a Node, defs: &[SlotDef], t: EventType) -> Option<&'a Arc<Check>> {
+    let c = match node {
+        Node::Memo { inner, .. } => return negatable(inner, defs, t),
+        Node::Check(c) => c,
+        _ => return None,
+    };
+    let allow_list = matches!(c.matcher, Matcher::IpSet(_) | Matcher::Net(_)) && !c.negate;
+    (allow_list && c.fast.is_some() && cheap(&defs[c.slot], t)).then_some(c)
 }
 
 fn cheap_matcher(c: &Check) -> bool {
@@ -273,6 +343,17 @@ fn guards<'a>(cond: &'a Node, defs: &[SlotDef], t: EventType) -> Vec<Vec<Atom<'a
     top_conjuncts(cond, &mut conjuncts);
     let mut guards = Vec::new();
     for n in conjuncts {
+        // `not (a or b)`: neither may hold.
+        if let Node::Not(inner) = n {
+            if let Node::Or(items) = unmemo(inner) {
+                for item in items.iter() {
+                    if let Some(c) = negatable(item, defs, t) {
+                        guards.push(vec![Atom::Direct(Direct::Not(c))]);
+                    }
+                }
+                continue;
+            }
+        }
         let mut out = Vec::new();
         if atoms(n, defs, t, &mut out) {
             guards.push(out);
@@ -282,6 +363,13 @@ fn guards<'a>(cond: &'a Node, defs: &[SlotDef], t: EventType) -> Vec<Vec<Atom<'a
         }
     }
     guards
+}
+
+fn unmemo(node: &Node) -> &Node {
+    match node {
+        Node::Memo { inner, .. } => unmemo(inner),
+        other => other,
+    }
 }
 
 /// A glob's literal suffix as a guard of its own (its literal prefix is one already):
@@ -302,7 +390,7 @@ fn glob_suffix<'a>(node: &'a Node, defs: &[SlotDef], t: EventType) -> Option<Ato
             suffixes: vec![suffix],
             ..Index::default()
         };
-        Atom::Index(c.slot, index, c)
+        Atom::Index(c.slot, index)
     })
 }
 
@@ -569,6 +657,10 @@ enum StepKind {
     PathLookup(SlotIndex, usize),
     /// One check, with what it satisfies when it holds.
     Check(Arc<Check>, Sat),
+    /// The same when it does not hold.
+    NotCheck(Arc<Check>, Sat),
+    /// A `contains` on a flags parameter, with what it satisfies when it holds.
+    Flags(Arc<FlagCheck>, Sat),
     /// A check of an `evt.is_open_*` flag, read with the others of the event: holds when
     /// the flag equals `want`.
     Open {
@@ -653,7 +745,7 @@ struct PlanBuilder<'a> {
 impl<'a> PlanBuilder<'a> {
     /// The step for `key` that holds no single-step guard of the rules in `bit` yet, or a
     /// new one.
-    fn step_for(&mut self, key: StepKey, check: &'a Arc<Check>, bit: Mask) -> usize {
+    fn step_for(&mut self, key: StepKey, direct: Option<Direct<'a>>, bit: Mask) -> usize {
         let found =
             (0..self.keys.len()).find(|&i| self.keys[i] == key && self.single[i] & bit == 0);
         if let Some(i) = found {
@@ -663,7 +755,9 @@ impl<'a> PlanBuilder<'a> {
             StepKey::Lookup(slot) | StepKey::Contains(slot) => {
                 StepBuilder::Lookup(SlotBuilder::new(*slot))
             }
-            StepKey::Check(_) => StepBuilder::Check(check, Sat::default()),
+            StepKey::Check(_) => {
+                StepBuilder::Direct(direct.expect("a check step's atom"), Sat::default())
+            }
         });
         self.keys.push(key);
         self.users.push(0);
@@ -675,7 +769,7 @@ impl<'a> PlanBuilder<'a> {
 /// A step being built.
 enum StepBuilder<'a> {
     Lookup(SlotBuilder),
-    Check(&'a Arc<Check>, Sat),
+    Direct(Direct<'a>, Sat),
 }
 
 impl StepBuilder<'_> {
@@ -695,16 +789,14 @@ impl StepBuilder<'_> {
                 (0.5, index_pass_rate(&defs[s.slot]))
             }
             StepBuilder::Lookup(s) => (s.cost(defs), index_pass_rate(&defs[s.slot])),
-            StepBuilder::Check(c, _) => {
-                (if c.fast.is_some() { 1.0 } else { 3.0 }, pass_rate(c, defs))
-            }
+            StepBuilder::Direct(d, _) => (d.cost(), d.pass_rate(defs)),
         }
     }
 
     fn add(&mut self, atom: &Atom<'_>, sat: &Sat) {
         match (self, atom) {
-            (StepBuilder::Lookup(b), Atom::Index(_, index, _)) => b.add(index, sat),
-            (StepBuilder::Check(_, s), Atom::Direct(_)) => s.add(sat),
+            (StepBuilder::Lookup(b), Atom::Index(_, index)) => b.add(index, sat),
+            (StepBuilder::Direct(_, s), Atom::Direct(_)) => s.add(sat),
             _ => unreachable!("an atom goes to the step of its kind"),
         }
     }
@@ -712,7 +804,12 @@ impl StepBuilder<'_> {
 
 /// The step for a check: an `evt.is_open_*` flag compared with a constant reads the
 /// event's flags once for all such steps.
-fn check_step(c: &Arc<Check>, sat: Sat, defs: &[SlotDef]) -> StepKind {
+fn check_step(d: Direct<'_>, sat: Sat, defs: &[SlotDef]) -> StepKind {
+    let c = match d {
+        Direct::Check(c) => c,
+        Direct::Not(c) => return StepKind::NotCheck(c.clone(), sat),
+        Direct::Flags(f) => return StepKind::Flags(f.clone(), sat),
+    };
     let flag = c
         .fast
         .as_ref()
@@ -891,7 +988,7 @@ impl Group {
                     if !lookup && taken(&plan) {
                         continue;
                     }
-                    let s = plan.step_for(first, atoms[0].check(), bit);
+                    let s = plan.step_for(first, atoms[0].direct(), bit);
                     let sat = Sat {
                         single: bit,
                         ..Sat::default()
@@ -906,7 +1003,7 @@ impl Group {
                     sat.aux[layers] = bit;
                     let mut steps = Vec::new();
                     for a in atoms {
-                        let s = plan.step_for(a.step_key(), a.check(), 0);
+                        let s = plan.step_for(a.step_key(), a.direct(), 0);
                         plan.builders[s].add(a, &sat);
                         plan.users[s] |= bit;
                         if !steps.contains(&s) {
@@ -953,7 +1050,7 @@ impl Group {
                         StepKind::PathLookup(b.build(defs), 0)
                     }
                     StepBuilder::Lookup(b) => StepKind::Lookup(b.build(defs)),
-                    StepBuilder::Check(c, sat) => check_step(c, sat, defs),
+                    StepBuilder::Direct(d, sat) => check_step(d, sat, defs),
                 },
                 users: users[s],
                 single: single[s],
@@ -1132,6 +1229,16 @@ impl<'e> Run<'e> {
                     hit = *sat;
                 }
             }
+            StepKind::NotCheck(c, sat) => {
+                if !c.eval(cx) {
+                    hit = *sat;
+                }
+            }
+            StepKind::Flags(f, sat) => {
+                if f.eval(cx) {
+                    hit = *sat;
+                }
+            }
             StepKind::Open {
                 flag, want, sat, ..
             } => {
@@ -1188,10 +1295,34 @@ impl TypeIndex {
                             let _ = writeln!(s, "    needles {texts:?}");
                         }
                     }
-                    StepKind::Check(c, _) | StepKind::Open { check: c, .. } => {
+                    StepKind::Flags(f, _) => {
+                        let c = f.written();
                         let _ = writeln!(
                             s,
-                            "  check {} {:?} negate={} fast={} users {users}",
+                            "  flags {} {:?} users {users}",
+                            defs[c.slot].field.name(),
+                            match &c.matcher {
+                                Matcher::Str(m) => m
+                                    .contains_needles()
+                                    .unwrap_or_default()
+                                    .iter()
+                                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                                    .collect(),
+                                _ => Vec::new(),
+                            },
+                        );
+                    }
+                    StepKind::Check(c, _)
+                    | StepKind::NotCheck(c, _)
+                    | StepKind::Open { check: c, .. } => {
+                        let not = if matches!(st.kind, StepKind::NotCheck(..)) {
+                            "not "
+                        } else {
+                            ""
+                        };
+                        let _ = writeln!(
+                            s,
+                            "  check {not}{} {:?} negate={} fast={} users {users}",
                             defs[c.slot].field.name(),
                             c.matcher,
                             c.negate,
@@ -1237,7 +1368,7 @@ mod tests {
             .iter()
             .filter_map(|s| match &s.kind {
                 StepKind::Lookup(x) | StepKind::PathLookup(x, _) => Some(x),
-                StepKind::Check(..) | StepKind::Open { .. } => None,
+                _ => None,
             })
             .collect()
     }
@@ -1356,11 +1487,96 @@ mod tests {
                 StepKind::Lookup(x) | StepKind::PathLookup(x, _) => {
                     slots.defs[x.slot].field.name().to_string()
                 }
-                StepKind::Check(c, _) | StepKind::Open { check: c, .. } => {
-                    slots.defs[c.slot].field.name().to_string()
-                }
+                StepKind::Check(c, _)
+                | StepKind::NotCheck(c, _)
+                | StepKind::Open { check: c, .. } => slots.defs[c.slot].field.name().to_string(),
+                StepKind::Flags(..) => "flags".to_string(),
             })
             .collect()
+    }
+
+    /// An `accept` from `client` (server side 10.1.2.3:80), or with no fd resolved.
+    fn accept_event(client: Option<[u8; 4]>) -> peregrine_event::Event {
+        use peregrine_event::{FdInfo, FdKind, L4Proto, ParamValue, SockTuple, SocketRole};
+        use std::net::{IpAddr, Ipv4Addr};
+        let t = EventType::from_name("accept").expect("accept");
+        let mut ev = peregrine_event::Event::new(t, 0, 1, vec![ParamValue::Int(5)]);
+        ev.process = Some(Arc::new(peregrine_event::ProcessInfo::default()));
+        ev.fd = client.map(|c| {
+            Arc::new(FdInfo {
+                num: 5,
+                kind: FdKind::Ipv4,
+                tuple: Some(SockTuple::Inet {
+                    proto: L4Proto::Tcp,
+                    sip: IpAddr::V4(Ipv4Addr::from(c)),
+                    sport: 40000,
+                    dip: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+                    dport: 80,
+                }),
+                role: SocketRole::Server,
+                ..Default::default()
+            })
+        });
+        ev
+    }
+
+    /// `not` an address allow-list is a guard: the event passes unless the address is
+    /// listed, and passes when the field is missing (the `not` holds then).
+    #[test]
+    fn an_address_allow_list_under_not_is_a_guard() {
+        for cond in [
+            "evt.type = accept and not fd.cnet in (10.0.0.0/8, 192.168.0.0/16)",
+            "evt.type = accept and fd.num >= 0 and not (fd.cip in (127.0.0.1) or \
+             fd.cnet in (10.0.0.0/8, 192.168.0.0/16) or proc.name = sshd)",
+        ] {
+            let (idx, slots, widths) = index(cond, "accept");
+            assert!(
+                step_fields(&idx, &slots).contains(&"fd.cnet".to_string()),
+                "{cond}: {:?}",
+                step_fields(&idx, &slots)
+            );
+            for (client, want) in [
+                (Some([10, 0, 3, 4]), false),
+                (Some([192, 168, 1, 1]), false),
+                (Some([172, 16, 0, 1]), true),
+                (None, true),
+            ] {
+                assert_eq!(
+                    passes(&idx, &slots, &widths, &accept_event(client)),
+                    want,
+                    "{cond} from {client:?}"
+                );
+            }
+        }
+        // Other exceptions mostly hold: no step for them.
+        let (idx, slots, _) = index("evt.type = accept and not proc.name in (sshd)", "accept");
+        assert!(step_fields(&idx, &slots).is_empty());
+    }
+
+    /// A `contains` on a mode's flag names is a guard on the types where it is a flag check.
+    #[test]
+    fn flag_name_checks_are_guards() {
+        use peregrine_event::ParamValue;
+        let cond = "evt.type = fchmodat and (evt.arg.mode contains S_ISUID or \
+                    evt.arg.mode contains S_ISGID)";
+        let (idx, slots, widths) = index(cond, "fchmodat");
+        assert_eq!(step_fields(&idx, &slots), ["flags"]);
+        let t = EventType::from_name("fchmodat").expect("fchmodat");
+        for (mode, want) in [(0o4755, true), (0o2755, true), (0o755, false)] {
+            let mut ev = peregrine_event::Event::new(
+                t,
+                0,
+                1,
+                vec![
+                    ParamValue::Int(0),
+                    ParamValue::Int(-100),
+                    ParamValue::Str("/tmp/x".into()),
+                    ParamValue::Uint(mode),
+                ],
+            );
+            ev.process = Some(Arc::new(peregrine_event::ProcessInfo::default()));
+            assert_eq!(passes(&idx, &slots, &widths, &ev), want, "mode {mode:o}");
+        }
     }
 
     #[test]
