@@ -2,7 +2,7 @@
 //! field cache, and turned into alerts.
 
 use crate::alert::{Alert, AlertOptions};
-use crate::eval::guard::TypeIndex;
+use crate::eval::guard::{MemoWidths, TypeIndex};
 use crate::eval::{Ctx, EvtSet, Node, Scratch, SlotDef};
 use crate::format::OutputFormat;
 use crate::priority::Priority;
@@ -44,8 +44,9 @@ pub struct Ruleset {
     /// Enabled rules per event type (by [`EventType::index`]), in definition order, with
     /// the prefilter that picks which of them to evaluate.
     by_type: Vec<TypeIndex>,
-    /// Per prefilter group with path lookups, how many results its path memo keeps.
-    memo_widths: Vec<usize>,
+    /// Per prefilter group with path or process lookups, how many results its memo
+    /// tables keep.
+    memo_widths: MemoWidths,
     /// Tells scratches filled for another index (another ruleset, or rules enabled since)
     /// to drop their path memos: unique per index built in this process.
     layout: u64,
@@ -63,7 +64,7 @@ impl Ruleset {
             slots,
             memos,
             by_type: Vec::new(),
-            memo_widths: Vec::new(),
+            memo_widths: MemoWidths::default(),
             layout: 0,
         };
         rs.reindex();
@@ -77,7 +78,7 @@ impl Ruleset {
                 by_type[t.index()].push(i as u32);
             }
         }
-        let mut widths = Vec::new();
+        let mut widths = MemoWidths::default();
         self.by_type = by_type
             .into_iter()
             .zip(EventType::all())
@@ -104,7 +105,7 @@ impl Ruleset {
             return vec![];
         };
         scratch.next_event(self.slots.len(), self.memos);
-        scratch.use_paths(self.layout, &self.memo_widths);
+        scratch.use_layout(self.layout, &self.memo_widths);
         let mut cx = Ctx {
             ev,
             defs: &self.slots,
@@ -202,7 +203,7 @@ impl Ruleset {
             return;
         }
         scratch.next_event(self.slots.len(), self.memos);
-        scratch.use_paths(self.layout, &self.memo_widths);
+        scratch.use_layout(self.layout, &self.memo_widths);
         let mut cx = Ctx {
             ev,
             defs: &self.slots,
@@ -347,6 +348,60 @@ mod tests {
         )
         .ruleset
         .expect("rules load")
+    }
+
+    /// The prefilter keeps lookups of process fields per process snapshot: a new
+    /// snapshot (a process after exec) or another container is looked up afresh.
+    #[test]
+    fn lookups_of_process_fields_follow_the_snapshot_and_container() {
+        use peregrine_event::{ContainerInfo, ProcessInfo};
+        let yaml = "- rule: shell\n  desc: d\n  condition: evt.type = openat and proc.name in \
+                    (bash, sh)\n  output: o\n  priority: WARNING\n- rule: web image\n  desc: d\n  \
+                    condition: evt.type = openat and container.image.repository in (nginx)\n  \
+                    output: o\n  priority: WARNING\n";
+        let rs = load_sources(
+            &[RulesSource::new("r.yaml", yaml)],
+            &CompileOptions::default(),
+        )
+        .ruleset
+        .expect("rules load");
+        let mut scratch = rs.new_scratch();
+        let snapshot = |name: &str| {
+            Arc::new(ProcessInfo {
+                name: name.into(),
+                ..Default::default()
+            })
+        };
+        let image = |repo: &str| {
+            Arc::new(ContainerInfo {
+                id: format!("{repo}-0123456").into(),
+                image_repository: Some(repo.into()),
+                ..Default::default()
+            })
+        };
+        let (bash, nginx_proc) = (snapshot("bash"), snapshot("nginx"));
+        let (web, db) = (image("nginx"), image("postgres"));
+        let mut matches = |p: &Arc<ProcessInfo>, c: &Arc<ContainerInfo>| {
+            let mut ev = open_event("/tmp/x", 0);
+            ev.process = Some(p.clone());
+            ev.container = Some(c.clone());
+            let mut m = Vec::new();
+            rs.evaluate(&ev, &mut scratch, RuleMatching::All, &mut m);
+            m
+        };
+        for _ in 0..3 {
+            assert_eq!(matches(&bash, &web), [0, 1]);
+            assert_eq!(matches(&nginx_proc, &web), [1]);
+            assert_eq!(matches(&bash, &db), [0]);
+            assert_eq!(matches(&nginx_proc, &db), Vec::<usize>::new());
+        }
+        // Snapshots built and dropped one after another (their memory reused): each is
+        // looked up as it is.
+        for i in 0..2000 {
+            let name = if i % 3 == 0 { "sh" } else { "cat" };
+            let want: &[usize] = if i % 3 == 0 { &[0] } else { &[] };
+            assert_eq!(matches(&snapshot(name), &db), want, "snapshot {i}");
+        }
     }
 
     /// A scratch keeps path lookups of the ruleset it evaluated last: used with another

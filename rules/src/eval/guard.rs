@@ -538,6 +538,12 @@ impl SlotBuilder {
         !self.prefixes.is_empty() || !self.suffixes.is_empty() || !self.contains.is_empty()
     }
 
+    /// Whether the field belongs to the process (or its container), which the process
+    /// memo can keep.
+    fn per_process(&self, defs: &[SlotDef]) -> bool {
+        defs[self.slot].field.per_process()
+    }
+
     /// Whether the field is a part of the fd's path (`fd.name`, `fd.directory`,
     /// `fd.filename`), which the path memo can keep.
     fn on_path(&self, defs: &[SlotDef]) -> bool {
@@ -655,6 +661,9 @@ enum StepKind {
     /// The same for a part of the fd's path, with its place in the entries of the group's
     /// [`PathMemo`](super::pathmemo::PathMemo).
     PathLookup(SlotIndex, usize),
+    /// The same for a field of the process, with its place in the entries of the group's
+    /// [`ProcMemo`](super::procmemo::ProcMemo).
+    ProcLookup(SlotIndex, usize),
     /// One check, with what it satisfies when it holds.
     Check(Arc<Check>, Sat),
     /// The same when it does not hold.
@@ -706,12 +715,23 @@ struct Group {
     steps: Box<[Step]>,
     /// The evaluator's [`PathMemo`](super::pathmemo::PathMemo) for this group's path lookups, if it has any.
     memo_table: Option<usize>,
+    /// The evaluator's [`ProcMemo`](super::procmemo::ProcMemo) for this group's lookups of
+    /// process fields, if it has any.
+    proc_table: Option<usize>,
     /// How many steps at the start are memoised path lookups and open flag checks: the
     /// memo keeps what they leave together, per combination of the flags they test
     /// (results `0..=lead_flags`), the other path lookups' results one by one.
     lead: usize,
     /// The [`OpenFlags`] bits the lead tests.
     lead_flags: u8,
+}
+
+/// How many results each memo table keeps per key: one table per prefilter group with
+/// path lookups (`paths`), one per group with lookups of process fields (`procs`).
+#[derive(Debug, Default)]
+pub(crate) struct MemoWidths {
+    pub paths: Vec<usize>,
+    pub procs: Vec<usize>,
 }
 
 /// The rules of one event type and what decides which of them to evaluate.
@@ -782,7 +802,8 @@ impl StepBuilder<'_> {
 
     /// A rough cost of running this step, and the chance that an atom of it holds. With
     /// `memo`, path lookups are memoised: a repeated path's results cost about half a
-    /// check.
+    /// check. (Memoised lookups of process fields keep their cost: ordered first, they
+    /// would come before the path lookups and cut the memo's lead short.)
     fn cost_rate(&self, defs: &[SlotDef], memo: bool) -> (f64, f64) {
         match self {
             StepBuilder::Lookup(s) if memo && s.on_path(defs) => {
@@ -830,13 +851,13 @@ fn check_step(d: Direct<'_>, sat: Sat, defs: &[SlotDef]) -> StepKind {
 impl TypeIndex {
     /// Indexes `rules` (indices with their conditions, in definition order) for events of
     /// type `t`.
-    /// Groups with path lookups get a [`PathMemo`](super::pathmemo::PathMemo) each: `memo_widths` gets how many
+    /// Groups with path or process lookups get memo tables: `widths` gets how many
     /// results each of them keeps per path, and its length is the next table's number.
     pub(crate) fn new<'a>(
         t: EventType,
         defs: &[SlotDef],
         rules: impl Iterator<Item = (u32, &'a Node)>,
-        memo_widths: &mut Vec<usize>,
+        widths: &mut MemoWidths,
     ) -> TypeIndex {
         // A rule that cannot hold on `t` is left out.
         let (rules, conds): (Vec<u32>, Vec<Node>) = rules
@@ -846,7 +867,7 @@ impl TypeIndex {
         let groups = conds
             .chunks(64)
             .enumerate()
-            .map(|(g, conds)| Group::new(g * 64, conds, defs, t, memo_widths))
+            .map(|(g, conds)| Group::new(g * 64, conds, defs, t, widths))
             .collect();
         TypeIndex {
             rules: rules.into(),
@@ -956,7 +977,7 @@ impl Group {
         conds: &[Node],
         defs: &[SlotDef],
         t: EventType,
-        memo_widths: &mut Vec<usize>,
+        widths: &mut MemoWidths,
     ) -> Group {
         let mut plan = PlanBuilder::default();
         // Guards on several steps: (aux layer, rule bit, steps).
@@ -1026,6 +1047,8 @@ impl Group {
         let memo = builders
             .iter()
             .any(|b| matches!(b, StepBuilder::Lookup(x) if x.on_path(defs) && x.searches()));
+        // An exec's process is a new snapshot: nothing to reuse.
+        let procs = !t.is_exec();
         let order = plan_order(&builders, &single, &multi, defs, memo);
         let mut place = vec![0; order.len()];
         for (i, &s) in order.iter().enumerate() {
@@ -1048,6 +1071,9 @@ impl Group {
                     // Numbered below.
                     StepBuilder::Lookup(b) if memo && b.on_path(defs) => {
                         StepKind::PathLookup(b.build(defs), 0)
+                    }
+                    StepBuilder::Lookup(b) if procs && b.per_process(defs) => {
+                        StepKind::ProcLookup(b.build(defs), 0)
                     }
                     StepBuilder::Lookup(b) => StepKind::Lookup(b.build(defs)),
                     StepBuilder::Direct(d, sat) => check_step(d, sat, defs),
@@ -1091,8 +1117,20 @@ impl Group {
             }
         }
         let memo_table = memo.then(|| {
-            memo_widths.push(width);
-            memo_widths.len() - 1
+            widths.paths.push(width);
+            widths.paths.len() - 1
+        });
+        let mut proc_width = 0;
+        for s in steps.iter_mut() {
+            if let StepKind::ProcLookup(_, i) = &mut s.kind {
+                // Past the memo's width, a lookup is not kept (the memo ignores it).
+                *i = proc_width;
+                proc_width = (proc_width + 1).min(super::procmemo::MAX_WIDTH);
+            }
+        }
+        let proc_table = (proc_width > 0).then(|| {
+            widths.procs.push(proc_width);
+            widths.procs.len() - 1
         });
         // Reading the three path fields together pays only when a directory or file name
         // is looked up (it cuts the name at its last '/'): for `fd.name` alone (the seed
@@ -1117,6 +1155,7 @@ impl Group {
             },
             steps,
             memo_table,
+            proc_table,
             lead,
             lead_flags,
         }
@@ -1131,6 +1170,7 @@ impl Group {
             parts: None,
             entry: None,
             open: None,
+            proc_entry: None,
         };
         let mut rest = &self.steps[..];
         if MEMO && self.lead > 0 {
@@ -1194,6 +1234,8 @@ struct Run<'e> {
     entry: Option<Option<usize>>,
     /// The `evt.is_open_*` flags, read on the first check of one of them.
     open: Option<OpenFlags>,
+    /// The process's entry in the group's process memo, found on its first lookup.
+    proc_entry: Option<usize>,
 }
 
 impl<'e> Run<'e> {
@@ -1221,6 +1263,21 @@ impl<'e> Run<'e> {
                         if let Some(e) = entry {
                             cx.scratch.paths[table].put(e, *i, hit);
                         }
+                    }
+                }
+            }
+            StepKind::ProcLookup(s, i) => {
+                let table = group
+                    .proc_table
+                    .expect("a group with process lookups has a memo");
+                let e = *self
+                    .proc_entry
+                    .get_or_insert_with(|| cx.scratch.procs[table].entry(cx.ev));
+                match cx.scratch.procs[table].get(e, *i) {
+                    Some(known) => hit = known,
+                    None => {
+                        s.lookup_in(cx, &mut self.parts, &mut hit);
+                        cx.scratch.procs[table].put(e, *i, hit);
                     }
                 }
             }
@@ -1276,7 +1333,9 @@ impl TypeIndex {
             for st in g.steps.iter() {
                 let users = st.users.count_ones();
                 match &st.kind {
-                    StepKind::Lookup(x) | StepKind::PathLookup(x, _) => {
+                    StepKind::Lookup(x)
+                    | StepKind::PathLookup(x, _)
+                    | StepKind::ProcLookup(x, _) => {
                         let _ = writeln!(
                             s,
                             "  lookup {} exact {} prefixes {} suffixes {} contains {} users {users}",
@@ -1352,12 +1411,12 @@ mod tests {
     use crate::compile::check::{compile_expr, SlotTable};
     use crate::eval::test_events::open_event;
 
-    fn index(cond: &str, t: &str) -> (TypeIndex, SlotTable, Vec<usize>) {
+    fn index(cond: &str, t: &str) -> (TypeIndex, SlotTable, MemoWidths) {
         let ast = crate::parser::parse_condition(cond).expect("parses");
         let mut slots = SlotTable::default();
         let node = compile_expr(&ast, &mut slots).expect("compiles");
         let t = EventType::from_name(t).expect("event type");
-        let mut widths = Vec::new();
+        let mut widths = MemoWidths::default();
         let idx = TypeIndex::new(t, &slots.defs, [(0, &node)].into_iter(), &mut widths);
         (idx, slots, widths)
     }
@@ -1367,7 +1426,9 @@ mod tests {
             .steps
             .iter()
             .filter_map(|s| match &s.kind {
-                StepKind::Lookup(x) | StepKind::PathLookup(x, _) => Some(x),
+                StepKind::Lookup(x) | StepKind::PathLookup(x, _) | StepKind::ProcLookup(x, _) => {
+                    Some(x)
+                }
                 _ => None,
             })
             .collect()
@@ -1437,12 +1498,12 @@ mod tests {
     fn passes(
         idx: &TypeIndex,
         slots: &SlotTable,
-        widths: &[usize],
+        widths: &MemoWidths,
         ev: &peregrine_event::Event,
     ) -> bool {
         let mut scratch = crate::eval::Scratch::new(slots.defs.len(), 0);
         scratch.next_event(slots.defs.len(), 0);
-        scratch.use_paths(1, widths);
+        scratch.use_layout(1, widths);
         let mut cx = Ctx {
             ev,
             defs: &slots.defs,
@@ -1484,7 +1545,7 @@ mod tests {
             .steps
             .iter()
             .map(|s| match &s.kind {
-                StepKind::Lookup(x) | StepKind::PathLookup(x, _) => {
+                StepKind::Lookup(x) | StepKind::PathLookup(x, _) | StepKind::ProcLookup(x, _) => {
                     slots.defs[x.slot].field.name().to_string()
                 }
                 StepKind::Check(c, _)

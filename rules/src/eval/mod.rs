@@ -16,6 +16,7 @@ pub(crate) mod needles;
 mod order;
 pub(crate) mod pathmemo;
 pub(crate) mod pmatch;
+pub(crate) mod procmemo;
 #[cfg(test)]
 pub(crate) mod test_events;
 
@@ -47,6 +48,9 @@ pub struct Scratch {
     /// The prefilter's path lookups per recent path, one table per prefilter group with
     /// such lookups, for the ruleset layout `paths_layout`.
     pub(crate) paths: Vec<pathmemo::PathMemo<guard::Sat>>,
+    /// The prefilter's lookups of process fields per recent process, one table per
+    /// prefilter group with such lookups.
+    pub(crate) procs: Vec<procmemo::ProcMemo<guard::Sat>>,
     paths_layout: u64,
 }
 
@@ -64,16 +68,27 @@ impl Scratch {
             slots: (0..slots).map(|_| SlotState::default()).collect(),
             memo: vec![(0, false); memos],
             paths: Vec::new(),
+            procs: Vec::new(),
             paths_layout: 0,
         }
     }
 
-    /// Makes the path tables those of ruleset layout `layout` (a number no other layout
-    /// has), with `widths` results per path: a table filled for another layout is dropped.
+    /// Makes the memo tables those of ruleset layout `layout` (a number no other layout
+    /// has), with `widths.paths` results per path and `widths.procs` per process: tables
+    /// filled for another layout are dropped.
     #[inline]
-    pub(crate) fn use_paths(&mut self, layout: u64, widths: &[usize]) {
+    pub(crate) fn use_layout(&mut self, layout: u64, widths: &guard::MemoWidths) {
         if self.paths_layout != layout {
-            self.paths = widths.iter().map(|&w| pathmemo::PathMemo::new(w)).collect();
+            self.paths = widths
+                .paths
+                .iter()
+                .map(|&w| pathmemo::PathMemo::new(w))
+                .collect();
+            self.procs = widths
+                .procs
+                .iter()
+                .map(|&w| procmemo::ProcMemo::new(w))
+                .collect();
             self.paths_layout = layout;
         }
     }

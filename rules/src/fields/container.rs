@@ -197,6 +197,12 @@ pub(crate) fn extract(f: F, arg: &Arg, ev: &Event, out: &mut Value) -> bool {
 }
 
 /// Whether [`borrow`] can read this field without formatting.
+/// Whether `f` reads nothing of the event but its container (and process): not the
+/// event's time.
+pub(crate) fn per_process(f: F) -> bool {
+    f != F::Duration
+}
+
 pub(crate) fn can_borrow(f: F) -> bool {
     !matches!(
         f,

@@ -392,6 +392,12 @@ pub(crate) fn pieces<'a>(f: F, arg: &Arg, ev: &'a Event) -> Option<Pieces<'a>> {
 }
 
 /// Whether [`borrow`] can read this field without joining or rendering.
+/// Whether `f` reads nothing of the event but its process (and container): not the
+/// event's time or thread.
+pub(crate) fn per_process(f: F) -> bool {
+    !matches!(f, F::Duration | F::PpidDuration | F::ThreadTid)
+}
+
 pub(crate) fn can_borrow(f: F) -> bool {
     !matches!(
         f,

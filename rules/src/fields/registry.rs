@@ -282,6 +282,19 @@ impl Field {
         }
     }
 
+    /// Whether this field's value depends only on the event's process snapshot and
+    /// container (`ev.process`, `ev.container`), so that results on it can be kept per
+    /// process (see `eval::procmemo`). Not the fields that read the event's time or
+    /// thread (`proc.duration`, `thread.tid`).
+    pub(crate) fn per_process(&self) -> bool {
+        match self.def.id {
+            Id::Proc(f) => proc::per_process(f),
+            Id::User(_) => true,
+            Id::Container(f) => container::per_process(f),
+            Id::Evt(_) | Id::Fd(_) => false,
+        }
+    }
+
     /// Which `evt.is_open_*` flag this field is, if one: those are read together through
     /// [`super::OpenFlags`].
     pub(crate) fn open_flag(&self) -> Option<super::OpenFlag> {

@@ -1,0 +1,179 @@
+//! What the prefilter's lookups of process fields gave, per recent process snapshot.
+//!
+//! Most events come from long-lived processes, and every one of them repeats the same
+//! lookups of `proc.name`, `proc.exe`, `proc.cmdline`, `container.image.repository`…
+//! against the rules' lists. The enricher never changes a snapshot in place (every
+//! change builds a new `Arc<ProcessInfo>`), so such a lookup's result is a function of
+//! the event's process and container pointers: the first event of a snapshot looks up,
+//! the next ones read the result.
+//!
+//! Entries hold `Weak` references to what they describe: an allocation still referenced
+//! cannot be reused for another snapshot, so a pointer never meets the results of
+//! another process; the snapshot's contents are freed as usual when the process goes.
+
+use peregrine_event::{ContainerInfo, Event, ProcessInfo};
+use std::sync::{Arc, Weak};
+
+/// Entries per table: a power of two.
+const ENTRIES: usize = 256;
+
+/// At most this many results per process (bits of [`Entry::known`]); results past it
+/// are not kept.
+pub(crate) const MAX_WIDTH: usize = 64;
+
+/// Results of `width` lookups for recent (process, container) pairs, direct-mapped.
+#[derive(Debug)]
+pub(crate) struct ProcMemo<T> {
+    width: usize,
+    entries: Vec<Entry>,
+    results: Vec<T>,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    process: Option<Weak<ProcessInfo>>,
+    container: Option<Weak<ContainerInfo>>,
+    /// Which results hold a result for this pair.
+    known: u64,
+}
+
+fn addr<T>(p: Option<&Arc<T>>) -> usize {
+    p.map_or(0, |a| Arc::as_ptr(a) as usize)
+}
+
+fn weak_addr<T>(p: Option<&Weak<T>>) -> usize {
+    p.map_or(0, |w| w.as_ptr() as usize)
+}
+
+impl<T: Copy + Default> ProcMemo<T> {
+    pub(crate) fn new(width: usize) -> ProcMemo<T> {
+        debug_assert!(width <= MAX_WIDTH);
+        ProcMemo {
+            width,
+            entries: Vec::new(),
+            results: Vec::new(),
+        }
+    }
+
+    /// The entry of `ev`'s process and container: the one holding them, or else the
+    /// one they map to, emptied.
+    #[inline]
+    pub(crate) fn entry(&mut self, ev: &Event) -> usize {
+        if self.entries.is_empty() {
+            self.entries = (0..ENTRIES).map(|_| Entry::default()).collect();
+            self.results = vec![T::default(); ENTRIES * self.width];
+        }
+        let (p, c) = (addr(ev.process.as_ref()), addr(ev.container.as_ref()));
+        // Allocations are 16-byte aligned: the low bits say nothing.
+        let h = ((p >> 4) ^ (c >> 4).rotate_left(17)) as u64;
+        let e = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - ENTRIES.trailing_zeros())) as usize;
+        let entry = &mut self.entries[e];
+        if weak_addr(entry.process.as_ref()) != p || weak_addr(entry.container.as_ref()) != c {
+            entry.process = ev.process.as_ref().map(Arc::downgrade);
+            entry.container = ev.container.as_ref().map(Arc::downgrade);
+            entry.known = 0;
+        }
+        e
+    }
+
+    /// Result `i` for entry `e`, if computed.
+    #[inline]
+    pub(crate) fn get(&self, e: usize, i: usize) -> Option<T> {
+        let known = self.entries[e].known;
+        (i < self.width && known & (1 << i) != 0).then(|| self.results[e * self.width + i])
+    }
+
+    /// Keeps result `i` for entry `e` (not kept when `i` is past the width).
+    #[inline]
+    pub(crate) fn put(&mut self, e: usize, i: usize, result: T) {
+        if i < self.width {
+            self.results[e * self.width + i] = result;
+            self.entries[e].known |= 1 << i;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(process: &Arc<ProcessInfo>, container: Option<&Arc<ContainerInfo>>) -> Event {
+        let mut ev = Event::new(peregrine_event::EventType::OPENAT, 0, 1, vec![]);
+        ev.process = Some(process.clone());
+        ev.container = container.cloned();
+        ev
+    }
+
+    #[test]
+    fn results_are_kept_per_process_and_container() {
+        let mut m = ProcMemo::<u32>::new(2);
+        let p = Arc::new(ProcessInfo::default());
+        let c = Arc::new(ContainerInfo::default());
+        let e = m.entry(&event(&p, Some(&c)));
+        assert_eq!(m.get(e, 0), None);
+        m.put(e, 0, 7);
+        let again = m.entry(&event(&p, Some(&c)));
+        assert_eq!(m.get(again, 0), Some(7));
+        assert_eq!(m.get(again, 1), None, "each lookup separately");
+        // The same process in another container (or none): another key.
+        let other = m.entry(&event(&p, None));
+        assert_eq!(m.get(other, 0), None);
+        // Many containers, colliding: a result is only ever read for its own pair.
+        let containers: Vec<_> = (0..4 * ENTRIES)
+            .map(|_| Arc::new(ContainerInfo::default()))
+            .collect();
+        for (i, c) in containers.iter().enumerate() {
+            let e = m.entry(&event(&p, Some(c)));
+            match m.get(e, 0) {
+                None => m.put(e, 0, i as u32),
+                Some(v) => panic!("container {i} read {v}"),
+            }
+        }
+    }
+
+    /// A snapshot dropped and a new one allocated (maybe at the same address) never
+    /// reads the old one's results: the entry keeps the old allocation.
+    #[test]
+    fn a_new_snapshot_never_reads_an_old_ones_results() {
+        let mut m = ProcMemo::<u32>::new(1);
+        for i in 0..4 * ENTRIES as u32 {
+            let p = Arc::new(ProcessInfo {
+                pid: i as i64,
+                ..Default::default()
+            });
+            let e = m.entry(&event(&p, None));
+            if let Some(v) = m.get(e, 0) {
+                panic!("snapshot {i} read {v}");
+            }
+            m.put(e, 0, i);
+        }
+    }
+
+    #[test]
+    fn colliding_processes_evict_and_never_read_each_others_results() {
+        let mut m = ProcMemo::<u32>::new(1);
+        let procs: Vec<Arc<ProcessInfo>> = (0..4 * ENTRIES)
+            .map(|i| {
+                Arc::new(ProcessInfo {
+                    pid: i as i64,
+                    ..Default::default()
+                })
+            })
+            .collect();
+        for (i, p) in procs.iter().enumerate() {
+            let e = m.entry(&event(p, None));
+            if m.get(e, 0).is_none() {
+                m.put(e, 0, i as u32);
+            }
+        }
+        let mut kept = 0;
+        for (i, p) in procs.iter().enumerate() {
+            let e = m.entry(&event(p, None));
+            if let Some(v) = m.get(e, 0) {
+                assert_eq!(v, i as u32);
+                kept += 1;
+            }
+        }
+        assert!(kept > 0);
+    }
+}
