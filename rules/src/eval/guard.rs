@@ -724,6 +724,9 @@ struct Group {
     lead: usize,
     /// The [`OpenFlags`] bits the lead tests.
     lead_flags: u8,
+    /// Whether `fd.nameraw` is among the memoised lookups: then the memo is used only
+    /// when it equals the name.
+    raw_key: bool,
 }
 
 /// How many results each memo table keeps per key: one table per prefilter group with
@@ -1120,6 +1123,10 @@ impl Group {
             widths.paths.push(width);
             widths.paths.len() - 1
         });
+        let raw_key = steps.iter().any(|s| {
+            matches!(&s.kind, StepKind::PathLookup(x, _)
+                if defs[x.slot].field.path_part() == Some(PathPart::Nameraw))
+        });
         let mut proc_width = 0;
         for s in steps.iter_mut() {
             if let StepKind::ProcLookup(_, i) = &mut s.kind {
@@ -1137,7 +1144,7 @@ impl Group {
         // rules), the plain borrow is cheaper.
         let cuts = steps.iter().any(|s| {
             matches!(&s.kind, StepKind::Lookup(x) | StepKind::PathLookup(x, _)
-                if x.part.is_some_and(|p| p != PathPart::Name))
+                if x.part.is_some_and(|p| matches!(p, PathPart::Directory | PathPart::Filename)))
         });
         if !cuts {
             for s in steps.iter_mut() {
@@ -1158,6 +1165,7 @@ impl Group {
             proc_table,
             lead,
             lead_flags,
+            raw_key,
         }
     }
 
@@ -1178,8 +1186,8 @@ impl Group {
             let table = self
                 .memo_table
                 .expect("a group with path lookups has a memo");
-            let entry =
-                PathParts::key(cx.ev).map(|(path, kind)| cx.scratch.paths[table].entry(path, kind));
+            let entry = PathParts::key(cx.ev, self.raw_key)
+                .map(|(path, kind)| cx.scratch.paths[table].entry(path, kind));
             run.entry = Some(entry);
             let combo = if self.lead_flags != 0 {
                 let flags = OpenFlags::of(cx.ev);
@@ -1253,7 +1261,7 @@ impl<'e> Run<'e> {
                     .memo_table
                     .expect("a group with path lookups has a memo");
                 let entry = *self.entry.get_or_insert_with(|| {
-                    PathParts::key(cx.ev)
+                    PathParts::key(cx.ev, group.raw_key)
                         .map(|(path, kind)| cx.scratch.paths[table].entry(path, kind))
                 });
                 match entry.and_then(|e| cx.scratch.paths[table].get(e, *i)) {
@@ -1554,6 +1562,45 @@ mod tests {
                 StepKind::Flags(..) => "flags".to_string(),
             })
             .collect()
+    }
+
+    /// `fd.nameraw` lookups are memoised with the path only for events whose raw name is
+    /// the name: the same name opened through another raw path is looked up as it is.
+    #[test]
+    fn raw_names_are_memoised_only_when_they_are_the_name() {
+        let cond = "evt.type = openat and fd.nameraw contains ../ and \
+                    (fd.name startswith /etc or fd.directory = /etc)";
+        let (idx, slots, widths) = index(cond, "openat");
+        assert!(idx.groups[0].raw_key, "{:?}", step_fields(&idx, &slots));
+        let open_raw = |name: &str, raw: &str| {
+            let mut ev = open_event(name, 0);
+            let mut fd = (**ev.fd.as_ref().expect("fd")).clone();
+            fd.nameraw = raw.into();
+            ev.fd = Some(Arc::new(fd));
+            ev
+        };
+        let mut scratch = crate::eval::Scratch::new(slots.defs.len(), 0);
+        let mut passes = |ev: &peregrine_event::Event| {
+            scratch.next_event(slots.defs.len(), 0);
+            scratch.use_layout(1, &widths);
+            let mut cx = Ctx {
+                ev,
+                defs: &slots.defs,
+                scratch: &mut scratch,
+            };
+            let mut found = false;
+            idx.candidates(&mut cx, |_, _| {
+                found = true;
+                true
+            });
+            found
+        };
+        for _ in 0..3 {
+            assert!(!passes(&open_raw("/etc/shadow", "/etc/shadow")));
+            assert!(passes(&open_raw("/etc/shadow", "/tmp/../etc/shadow")));
+            assert!(!passes(&open_raw("/etc/shadow", "/etc//shadow")));
+            assert!(passes(&open_raw("/etc/x/../shadow", "/etc/x/../shadow")));
+        }
     }
 
     /// An `accept` from `client` (server side 10.1.2.3:80), or with no fd resolved.

@@ -474,6 +474,9 @@ pub(crate) enum PathPart {
     Name,
     Directory,
     Filename,
+    /// `fd.nameraw`: the same as the name when the process passed an absolute, normal
+    /// path (see [`PathParts::key`]).
+    Nameraw,
 }
 
 impl PathPart {
@@ -482,12 +485,14 @@ impl PathPart {
             F::Name => Some(PathPart::Name),
             F::Directory => Some(PathPart::Directory),
             F::Filename => Some(PathPart::Filename),
+            F::Nameraw => Some(PathPart::Nameraw),
             _ => None,
         }
     }
 }
 
-/// `fd.name`, `fd.directory` and `fd.filename` of one event, each as [`borrow`] gives it.
+/// `fd.name`, `fd.directory`, `fd.filename` and `fd.nameraw` of one event, each as
+/// [`borrow`] gives it.
 /// Why: the prefilter looks up all three (and searches `fd.name` again for `contains`
 /// guards) on most opens; read together, the fd is resolved and the name cut at its last
 /// '/' once instead of once per field.
@@ -496,6 +501,9 @@ pub(crate) struct PathParts<'a> {
     name: Borrowed<'a>,
     directory: Borrowed<'a>,
     filename: Borrowed<'a>,
+    /// The fd, for `fd.nameraw` (read only when asked for); `None` when the event has
+    /// no fd fields.
+    fd: Option<Option<&'a FdInfo>>,
 }
 
 impl<'a> PathParts<'a> {
@@ -504,6 +512,7 @@ impl<'a> PathParts<'a> {
             name: Borrowed::Missing,
             directory: Borrowed::Missing,
             filename: Borrowed::Missing,
+            fd: None,
         };
         if ev.process.is_none() {
             return missing;
@@ -529,16 +538,19 @@ impl<'a> PathParts<'a> {
             name,
             directory,
             filename,
+            fd: Some(info),
         }
     }
 
-    /// What decides all three parts of an event's fd (its name and kind), when they come
-    /// from the fd: events with equal keys have equal parts.
+    /// What decides the parts of an event's fd (its name and kind), when they come from
+    /// the fd: events with equal keys have equal parts. With `raw`, `fd.nameraw` too:
+    /// only when it equals the name (then it holds no `//` either).
     #[inline]
-    pub(crate) fn key(ev: &Event) -> Option<(&str, u8)> {
+    pub(crate) fn key(ev: &Event, raw: bool) -> Option<(&str, u8)> {
         let info = ev.fd.as_deref()?;
         let failed_connect = failed_connect(ev);
-        (ev.process.is_some() && !failed_connect).then_some((&*info.name, info.kind as u8))
+        let usable = ev.process.is_some() && !failed_connect;
+        (usable && (!raw || info.nameraw == info.name)).then_some((&*info.name, info.kind as u8))
     }
 
     #[inline]
@@ -547,6 +559,13 @@ impl<'a> PathParts<'a> {
             PathPart::Name => self.name,
             PathPart::Directory => self.directory,
             PathPart::Filename => self.filename,
+            PathPart::Nameraw => match self.fd {
+                None => Borrowed::Missing,
+                Some(Some(i)) if !crate::eval::needles::has_double_slash(i.nameraw.as_bytes()) => {
+                    Borrowed::str(&i.nameraw)
+                }
+                Some(_) => Borrowed::NotBorrowable,
+            },
         }
     }
 }

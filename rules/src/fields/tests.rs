@@ -242,7 +242,8 @@ fn varied_stream() -> impl Iterator<Item = Event> {
         })
 }
 
-/// `PathParts` reads `fd.name`, `fd.directory` and `fd.filename` as `Field::borrow` does.
+/// `PathParts` reads `fd.name`, `fd.directory`, `fd.filename` and `fd.nameraw` as
+/// `Field::borrow` does.
 #[test]
 fn path_parts_agree_with_borrowing() {
     use crate::fields::{PathPart, PathParts};
@@ -250,11 +251,12 @@ fn path_parts_agree_with_borrowing() {
         (field("fd.name"), PathPart::Name),
         (field("fd.directory"), PathPart::Directory),
         (field("fd.filename"), PathPart::Filename),
+        (field("fd.nameraw"), PathPart::Nameraw),
     ];
     for (f, p) in &parts {
         assert_eq!(f.path_part(), Some(*p));
     }
-    assert_eq!(field("fd.nameraw").path_part(), None);
+    assert_eq!(field("fd.sip").path_part(), None);
     let mut files = 0;
     for ev in varied_stream() {
         let got = PathParts::of(&ev);
