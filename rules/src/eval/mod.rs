@@ -17,6 +17,7 @@ mod order;
 pub(crate) mod pathmemo;
 pub(crate) mod pmatch;
 pub(crate) mod procmemo;
+pub(crate) mod sockmemo;
 #[cfg(test)]
 pub(crate) mod test_events;
 
@@ -51,6 +52,9 @@ pub struct Scratch {
     /// The prefilter's lookups of process fields per recent process, one table per
     /// prefilter group with such lookups.
     pub(crate) procs: Vec<procmemo::ProcMemo<guard::Sat>>,
+    /// The prefilter's tests of a socket's server side per recent server, one table per
+    /// prefilter group with several such tests.
+    pub(crate) socks: Vec<sockmemo::SockMemo<guard::Sat>>,
     paths_layout: u64,
 }
 
@@ -69,6 +73,7 @@ impl Scratch {
             memo: vec![(0, false); memos],
             paths: Vec::new(),
             procs: Vec::new(),
+            socks: Vec::new(),
             paths_layout: 0,
         }
     }
@@ -88,6 +93,11 @@ impl Scratch {
                 .procs
                 .iter()
                 .map(|&w| procmemo::ProcMemo::new(w))
+                .collect();
+            self.socks = widths
+                .socks
+                .iter()
+                .map(|&w| sockmemo::SockMemo::new(w))
                 .collect();
             self.paths_layout = layout;
         }

@@ -167,7 +167,8 @@ mod tests {
             }
         }
         let mut kept = 0;
-        for (i, p) in procs.iter().enumerate() {
+        // Last in, first out: the processes inserted last are still there.
+        for (i, p) in procs.iter().enumerate().rev() {
             let e = m.entry(&event(p, None));
             if let Some(v) = m.get(e, 0) {
                 assert_eq!(v, i as u32);

@@ -570,6 +570,48 @@ impl<'a> PathParts<'a> {
     }
 }
 
+/// What decides an event's socket fields on the server's side: the fd's kind, this
+/// process's role, the protocol and the server's end. Events with equal keys have equal
+/// values of the fields [`on_server_side`] names (a `connect` to the same service
+/// from another client port has the same key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct SockKey {
+    kind: u8,
+    role: u8,
+    proto: Option<L4Proto>,
+    server: Option<(IpAddr, u16)>,
+}
+
+impl SockKey {
+    /// The key of `ev`'s socket fields, when they come from its fd.
+    #[inline]
+    pub(crate) fn of(ev: &Event) -> Option<SockKey> {
+        ev.process.as_ref()?;
+        let i = ev.fd.as_deref()?;
+        Some(SockKey {
+            kind: i.kind as u8,
+            role: i.role as u8,
+            proto: render::fd_l4proto(i),
+            server: inet(i).map(|(_, _, sip, sport)| (sip, sport)),
+        })
+    }
+}
+
+/// The fields [`SockKey`] decides.
+pub(crate) fn on_server_side(f: F) -> bool {
+    matches!(
+        f,
+        F::Sip
+            | F::Snet
+            | F::Sport
+            | F::Typechar
+            | F::Type
+            | F::L4proto
+            | F::Sockfamily
+            | F::IsServer
+    )
+}
+
 fn set_ip(out: &mut Value, ip: IpAddr) -> bool {
     *out = Value::Ip(ip);
     true

@@ -20,7 +20,7 @@ mod tests;
 
 pub use evt::set_hostname;
 pub(crate) use evt::{OpenFlag, OpenFlags};
-pub(crate) use fd::{PathPart, PathParts};
+pub(crate) use fd::{PathPart, PathParts, SockKey};
 pub(crate) use proc::Pieces;
 pub use registry::{registry, resolve, AnyNe, ArgSpec, Field, FieldDef, FieldError};
 pub use value::{Borrowed, FieldType, Value, ValueRef};

@@ -335,6 +335,14 @@ impl Field {
         }
     }
 
+    /// Whether [`super::SockKey`] decides this field's value.
+    pub(crate) fn on_server_side(&self) -> bool {
+        match self.def.id {
+            Id::Fd(f) => !self.any && super::fd::on_server_side(f),
+            _ => false,
+        }
+    }
+
     /// Whether [`Field::borrow`] can give a value for some events (it may still answer
     /// [`Borrowed::NotBorrowable`] for others, e.g. `fd.name` of a failed open).
     pub fn can_borrow(&self) -> bool {

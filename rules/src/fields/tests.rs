@@ -268,6 +268,52 @@ fn path_parts_agree_with_borrowing() {
     assert!(files > 1000, "files seen: {files}");
 }
 
+/// Events with equal `SockKey`s have equal values of the fields it decides (both as
+/// borrowed and as extracted): the socket memo may share their tests.
+#[test]
+fn sock_keys_decide_the_server_side_fields() {
+    use crate::fields::SockKey;
+    use std::collections::HashMap;
+    let names = [
+        "fd.sip",
+        "fd.snet",
+        "fd.sport",
+        "fd.typechar",
+        "fd.type",
+        "fd.l4proto",
+        "fd.sockfamily",
+        "fd.is_server",
+    ];
+    let fields: Vec<Field> = names.iter().map(|n| field(n)).collect();
+    assert!(fields.iter().all(|f| f.on_server_side()));
+    assert!(!field("fd.cport").on_server_side() && !field("fd.rip").on_server_side());
+    let mut seen: HashMap<(EventType, SockKey), Vec<String>> = HashMap::new();
+    let mut shared = 0;
+    for ev in varied_stream() {
+        let Some(key) = SockKey::of(&ev) else {
+            continue;
+        };
+        let values: Vec<String> = fields
+            .iter()
+            .map(|f| {
+                let mut v = Value::default();
+                let present = f.extract(&ev, &mut v);
+                format!("{:?} {present} {v:?}", f.borrow(&ev))
+            })
+            .collect();
+        match seen.get(&(ev.etype, key)) {
+            Some(first) => {
+                assert_eq!(first, &values, "{key:?} on {}", ev.etype);
+                shared += 1;
+            }
+            None => {
+                seen.insert((ev.etype, key), values);
+            }
+        }
+    }
+    assert!(shared > 1000, "events sharing a key: {shared}");
+}
+
 /// A needle with no space is in `proc.cmdline`, `proc.args` or `proc.env` exactly when
 /// it is in one of their `Pieces`.
 #[test]
