@@ -1585,12 +1585,23 @@ mod tests {
         ev: &peregrine_event::Event,
     ) -> bool {
         let mut scratch = crate::eval::Scratch::new(slots.defs.len(), 0);
+        passes_with(idx, slots, widths, ev, &mut scratch)
+    }
+
+    /// [`passes`] with a scratch kept across events (and its memos).
+    fn passes_with(
+        idx: &TypeIndex,
+        slots: &SlotTable,
+        widths: &MemoWidths,
+        ev: &peregrine_event::Event,
+        scratch: &mut crate::eval::Scratch,
+    ) -> bool {
         scratch.next_event(slots.defs.len(), 0);
         scratch.use_layout(1, widths);
         let mut cx = Ctx {
             ev,
             defs: &slots.defs,
-            scratch: &mut scratch,
+            scratch,
         };
         let mut found = false;
         idx.candidates(&mut cx, |pos, _| {
@@ -1655,21 +1666,8 @@ mod tests {
             ev
         };
         let mut scratch = crate::eval::Scratch::new(slots.defs.len(), 0);
-        let mut passes = |ev: &peregrine_event::Event| {
-            scratch.next_event(slots.defs.len(), 0);
-            scratch.use_layout(1, &widths);
-            let mut cx = Ctx {
-                ev,
-                defs: &slots.defs,
-                scratch: &mut scratch,
-            };
-            let mut found = false;
-            idx.candidates(&mut cx, |_, _| {
-                found = true;
-                true
-            });
-            found
-        };
+        let mut passes =
+            |ev: &peregrine_event::Event| passes_with(&idx, &slots, &widths, ev, &mut scratch);
         for _ in 0..3 {
             assert!(!passes(&open_raw("/etc/shadow", "/etc/shadow")));
             assert!(passes(&open_raw("/etc/shadow", "/tmp/../etc/shadow")));
@@ -1715,19 +1713,7 @@ mod tests {
         };
         let mut shared = crate::eval::Scratch::new(slots.defs.len(), 0);
         let passes = |ev: &peregrine_event::Event, scratch: &mut crate::eval::Scratch| {
-            scratch.next_event(slots.defs.len(), 0);
-            scratch.use_layout(1, &widths);
-            let mut cx = Ctx {
-                ev,
-                defs: &slots.defs,
-                scratch,
-            };
-            let mut found = false;
-            idx.candidates(&mut cx, |_, _| {
-                found = true;
-                true
-            });
-            found
+            passes_with(&idx, &slots, &widths, ev, scratch)
         };
         let (tcp, udp) = (L4Proto::Tcp, L4Proto::Udp);
         for client_port in 40000..40010 {
