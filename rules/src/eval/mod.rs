@@ -10,6 +10,7 @@ mod flagcheck;
 pub(crate) mod glob;
 pub(crate) mod guard;
 pub(crate) mod hash;
+mod keyed;
 pub(crate) mod matcher;
 pub(crate) mod memo;
 pub(crate) mod needles;

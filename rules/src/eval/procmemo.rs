@@ -11,30 +11,22 @@
 //! cannot be reused for another snapshot, so a pointer never meets the results of
 //! another process; the snapshot's contents are freed as usual when the process goes.
 
+use super::keyed::Keyed;
 use peregrine_event::{ContainerInfo, Event, ProcessInfo};
 use std::sync::{Arc, Weak};
 
-/// Entries per table: a power of two.
-const ENTRIES: usize = 256;
+#[cfg(test)]
+use super::keyed::ENTRIES;
+pub(crate) use super::keyed::MAX_WIDTH;
 
-/// At most this many results per process (bits of [`Entry::known`]); results past it
-/// are not kept.
-pub(crate) const MAX_WIDTH: usize = 64;
-
-/// Results of `width` lookups for recent (process, container) pairs, direct-mapped.
+/// Results of `width` lookups for recent (process, container) pairs.
 #[derive(Debug)]
-pub(crate) struct ProcMemo<T> {
-    width: usize,
-    entries: Vec<Entry>,
-    results: Vec<T>,
-}
+pub(crate) struct ProcMemo<T>(Keyed<Key, T>);
 
 #[derive(Debug, Default)]
-struct Entry {
+struct Key {
     process: Option<Weak<ProcessInfo>>,
     container: Option<Weak<ContainerInfo>>,
-    /// Which results hold a result for this pair.
-    known: u64,
 }
 
 fn addr<T>(p: Option<&Arc<T>>) -> usize {
@@ -47,49 +39,36 @@ fn weak_addr<T>(p: Option<&Weak<T>>) -> usize {
 
 impl<T: Copy + Default> ProcMemo<T> {
     pub(crate) fn new(width: usize) -> ProcMemo<T> {
-        debug_assert!(width <= MAX_WIDTH);
-        ProcMemo {
-            width,
-            entries: Vec::new(),
-            results: Vec::new(),
-        }
+        ProcMemo(Keyed::new(width))
     }
 
     /// The entry of `ev`'s process and container: the one holding them, or else the
     /// one they map to, emptied.
     #[inline]
     pub(crate) fn entry(&mut self, ev: &Event) -> usize {
-        if self.entries.is_empty() {
-            self.entries = (0..ENTRIES).map(|_| Entry::default()).collect();
-            self.results = vec![T::default(); ENTRIES * self.width];
-        }
         let (p, c) = (addr(ev.process.as_ref()), addr(ev.container.as_ref()));
         // Allocations are 16-byte aligned: the low bits say nothing.
         let h = ((p >> 4) ^ (c >> 4).rotate_left(17)) as u64;
-        let e = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - ENTRIES.trailing_zeros())) as usize;
-        let entry = &mut self.entries[e];
-        if weak_addr(entry.process.as_ref()) != p || weak_addr(entry.container.as_ref()) != c {
-            entry.process = ev.process.as_ref().map(Arc::downgrade);
-            entry.container = ev.container.as_ref().map(Arc::downgrade);
-            entry.known = 0;
-        }
-        e
+        self.0.entry(
+            h.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            |k| weak_addr(k.process.as_ref()) == p && weak_addr(k.container.as_ref()) == c,
+            || Key {
+                process: ev.process.as_ref().map(Arc::downgrade),
+                container: ev.container.as_ref().map(Arc::downgrade),
+            },
+        )
     }
 
     /// Result `i` for entry `e`, if computed.
     #[inline]
     pub(crate) fn get(&self, e: usize, i: usize) -> Option<T> {
-        let known = self.entries[e].known;
-        (i < self.width && known & (1 << i) != 0).then(|| self.results[e * self.width + i])
+        self.0.get(e, i)
     }
 
     /// Keeps result `i` for entry `e` (not kept when `i` is past the width).
     #[inline]
     pub(crate) fn put(&mut self, e: usize, i: usize, result: T) {
-        if i < self.width {
-            self.results[e * self.width + i] = result;
-            self.entries[e].known |= 1 << i;
-        }
+        self.0.put(e, i, result)
     }
 }
 

@@ -7,65 +7,41 @@
 //! on the client's port: a small table keeps their results per key.
 
 use super::hash::FxHasher;
+use super::keyed::Keyed;
 use crate::fields::SockKey;
 use std::hash::{Hash, Hasher};
 
-/// Entries per table: a power of two.
-const ENTRIES: usize = 256;
+#[cfg(test)]
+use super::keyed::ENTRIES;
+pub(crate) use super::keyed::MAX_WIDTH;
 
-/// At most this many results per key (bits of `known`); results past it are not kept.
-pub(crate) const MAX_WIDTH: usize = 64;
-
-/// Results of `width` tests for recent socket keys, direct-mapped.
+/// Results of `width` tests for recent socket keys.
 #[derive(Debug)]
-pub(crate) struct SockMemo<T> {
-    width: usize,
-    entries: Vec<(Option<SockKey>, u64)>,
-    results: Vec<T>,
-}
+pub(crate) struct SockMemo<T>(Keyed<Option<SockKey>, T>);
 
 impl<T: Copy + Default> SockMemo<T> {
     pub(crate) fn new(width: usize) -> SockMemo<T> {
-        debug_assert!(width <= MAX_WIDTH);
-        SockMemo {
-            width,
-            entries: Vec::new(),
-            results: Vec::new(),
-        }
+        SockMemo(Keyed::new(width))
     }
 
     /// The entry of `key`: the one holding it, or else the one it maps to, emptied.
     #[inline]
     pub(crate) fn entry(&mut self, key: SockKey) -> usize {
-        if self.entries.is_empty() {
-            self.entries = vec![(None, 0); ENTRIES];
-            self.results = vec![T::default(); ENTRIES * self.width];
-        }
         let mut h = FxHasher::default();
         key.hash(&mut h);
-        // The multiply leaves the best-mixed bits at the top.
-        let e = (h.finish() >> (64 - ENTRIES.trailing_zeros())) as usize;
-        let entry = &mut self.entries[e];
-        if entry.0 != Some(key) {
-            *entry = (Some(key), 0);
-        }
-        e
+        self.0.entry(h.finish(), |k| *k == Some(key), || Some(key))
     }
 
     /// Result `i` for entry `e`, if computed.
     #[inline]
     pub(crate) fn get(&self, e: usize, i: usize) -> Option<T> {
-        let known = self.entries[e].1;
-        (i < self.width && known & (1 << i) != 0).then(|| self.results[e * self.width + i])
+        self.0.get(e, i)
     }
 
     /// Keeps result `i` for entry `e` (not kept when `i` is past the width).
     #[inline]
     pub(crate) fn put(&mut self, e: usize, i: usize, result: T) {
-        if i < self.width {
-            self.results[e * self.width + i] = result;
-            self.entries[e].1 |= 1 << i;
-        }
+        self.0.put(e, i, result)
     }
 }
 
