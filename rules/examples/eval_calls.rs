@@ -8,6 +8,8 @@
 //! `ONLY=openat,execve` keeps only the events of those types (after generating `N`).
 //! `TIME=1` also prints the time per event (for A/B runs of two builds, not a benchmark).
 //! `RULE=pattern` keeps only the rules whose names match (`*` as a wildcard).
+//! `UNIQUE=1` gives every event a process snapshot, file name and server port of its own:
+//! the worst case for the prefilter's memos.
 //! `SUMMARY=1` prints the prefilter plan of each event type instead; `CANDS=1` prints how
 //! often each rule passes the prefilter, per event type.
 
@@ -50,6 +52,35 @@ fn main() {
     .take(env("N", 20_480))
     .filter(|ev| std::env::var("ONLY").map_or(true, |t| t.split(',').any(|t| t == ev.etype.name())))
     .collect();
+    // Worst case for the memos: every event from a new process snapshot, on a path and
+    // server not seen before.
+    let events: Vec<_> = if std::env::var("UNIQUE").is_ok() {
+        use peregrine_event::{FdInfo, SockTuple};
+        use std::sync::Arc;
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut ev)| {
+                if let Some(p) = &ev.process {
+                    ev.process = Some(Arc::new((**p).clone()));
+                }
+                if let Some(fd) = &ev.fd {
+                    let mut fd: FdInfo = (**fd).clone();
+                    if !fd.name.is_empty() && fd.tuple.is_none() {
+                        fd.name = format!("{}.{i}", fd.name);
+                        fd.nameraw = format!("{}.{i}", fd.nameraw);
+                    }
+                    if let Some(SockTuple::Inet { dport, .. }) = &mut fd.tuple {
+                        *dport = 1024 + (i % 60000) as u16;
+                    }
+                    ev.fd = Some(Arc::new(fd));
+                }
+                ev
+            })
+            .collect()
+    } else {
+        events
+    };
     let mut scratch = rs.new_scratch();
     if std::env::var("CANDS").is_ok() {
         let mut counts = std::collections::BTreeMap::new();
