@@ -1,3 +1,5 @@
+//! The prefilter's plans and answers on small rule sets.
+
 use super::*;
 use crate::compile::check::{compile_expr, SlotTable};
 use crate::eval::test_events::open_event;
