@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 mod atoms;
 
-use atoms::{guards, index_pass_rate, Atom, Direct, Index, SELECTIVE, WEAK};
+use atoms::{guards, index_pass_rate, top_conjuncts, Atom, Direct, Guard, Index, SELECTIVE, WEAK};
 
 type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -368,7 +368,8 @@ pub(crate) struct MemoWidths {
 pub(crate) struct TypeIndex {
     /// Rule indices, in definition order.
     pub rules: Box<[u32]>,
-    /// Their conditions, specialised to this event type.
+    /// Their conditions, specialised to this event type, less the conjuncts the prefilter
+    /// has proven for the rules it lets through (see [`Guard::proves`]).
     pub conds: Box<[Node]>,
     groups: Box<[Group]>,
 }
@@ -493,14 +494,15 @@ impl TypeIndex {
             .map(|(i, c)| (i, c.specialise(t, defs).cheap_first(t, defs)))
             .filter(|(_, c)| !matches!(c, Node::Const(false)))
             .unzip();
+        let mut residual = Vec::with_capacity(conds.len());
         let groups = conds
             .chunks(64)
             .enumerate()
-            .map(|(g, conds)| Group::new(g * 64, conds, defs, t, widths))
+            .map(|(g, conds)| Group::new(g * 64, conds, defs, t, widths, &mut residual))
             .collect();
         TypeIndex {
             rules: rules.into(),
-            conds: conds.into(),
+            conds: residual.into(),
             groups,
         }
     }
@@ -603,6 +605,25 @@ fn plan_order(
     order
 }
 
+/// `cond` less its top-level conjuncts in `proven`.
+fn without(cond: &Node, proven: &[*const Node]) -> Node {
+    if proven.is_empty() {
+        return cond.clone();
+    }
+    let mut conjuncts = Vec::new();
+    top_conjuncts(cond, &mut conjuncts);
+    let left: Vec<Node> = conjuncts
+        .into_iter()
+        .filter(|n| !proven.contains(&(*n as *const Node)))
+        .cloned()
+        .collect();
+    match left.len() {
+        0 => Node::Const(true),
+        1 => left.into_iter().next().expect("one conjunct"),
+        _ => Node::And(left.into()),
+    }
+}
+
 impl Group {
     fn new(
         base: usize,
@@ -610,6 +631,7 @@ impl Group {
         defs: &[SlotDef],
         t: EventType,
         widths: &mut MemoWidths,
+        residual: &mut Vec<Node>,
     ) -> Group {
         let mut plan = PlanBuilder::default();
         // Guards on several steps: (aux layer, rule bit, steps).
@@ -618,7 +640,7 @@ impl Group {
             let bit: Mask = 1 << pos;
             let mut guards = guards(cond, defs, t);
             // The most selective ones.
-            let rate = |atoms: &Vec<Atom<'_>>| atoms.iter().map(|a| a.pass_rate(defs)).sum::<f64>();
+            let rate = |g: &Guard<'_>| g.atoms.iter().map(|a| a.pass_rate(defs)).sum::<f64>();
             guards.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
             guards.truncate(MAX_GUARDS);
             // A guard that mostly holds (`fd.typechar = f` on opens) is worth running only
@@ -627,8 +649,11 @@ impl Group {
             if guards.first().is_some_and(|g| rate(g) <= SELECTIVE) {
                 guards.retain(|g| rate(g) < WEAK);
             }
+            // The conjuncts that hold whenever the rule passes the prefilter.
+            let mut proven: Vec<*const Node> = Vec::new();
             let mut layers = 0;
-            for atoms in &guards {
+            for guard in &guards {
+                let atoms = &guard.atoms;
                 let first = atoms[0].step_key();
                 if atoms.iter().all(|a| a.step_key() == first) {
                     // One guard per rule and step: a second guard of this rule on the
@@ -651,6 +676,7 @@ impl Group {
                     }
                     plan.users[s] |= bit;
                     plan.single[s] |= bit;
+                    proven.extend(guard.proves.map(|n| n as *const Node));
                 } else if layers < AUX {
                     let mut sat = Sat::default();
                     sat.aux[layers] = bit;
@@ -663,10 +689,12 @@ impl Group {
                             steps.push(s);
                         }
                     }
-                    multi.push((layers, bit, steps, rate(atoms)));
+                    multi.push((layers, bit, steps, rate(guard)));
                     layers += 1;
+                    proven.extend(guard.proves.map(|n| n as *const Node));
                 }
             }
+            residual.push(without(cond, &proven));
         }
         let PlanBuilder {
             builders,

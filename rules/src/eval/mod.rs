@@ -225,7 +225,7 @@ pub(crate) fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A compiled condition.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Node {
     And(Box<[Node]>),
     Or(Box<[Node]>),

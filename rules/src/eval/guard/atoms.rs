@@ -333,7 +333,7 @@ pub(super) fn pass_rate(c: &Check, defs: &[SlotDef]) -> f64 {
 
 /// The necessary conditions of a rule that can be indexed: each is a list of atoms, one of
 /// which must hold.
-pub(super) fn guards<'a>(cond: &'a Node, defs: &[SlotDef], t: EventType) -> Vec<Vec<Atom<'a>>> {
+pub(super) fn guards<'a>(cond: &'a Node, defs: &[SlotDef], t: EventType) -> Vec<Guard<'a>> {
     let mut conjuncts = Vec::new();
     top_conjuncts(cond, &mut conjuncts);
     let mut guards = Vec::new();
@@ -343,7 +343,10 @@ pub(super) fn guards<'a>(cond: &'a Node, defs: &[SlotDef], t: EventType) -> Vec<
             if let Node::Or(items) = unmemo(inner) {
                 for item in items.iter() {
                     if let Some(c) = negatable(item, defs, t) {
-                        guards.push(vec![Atom::Direct(Direct::Not(c))]);
+                        guards.push(Guard {
+                            atoms: vec![Atom::Direct(Direct::Not(c))],
+                            proves: None,
+                        });
                     }
                 }
                 continue;
@@ -351,13 +354,60 @@ pub(super) fn guards<'a>(cond: &'a Node, defs: &[SlotDef], t: EventType) -> Vec<
         }
         let mut out = Vec::new();
         if atoms(n, defs, t, &mut out) {
-            guards.push(out);
+            let proves = exact(n, defs, t).then_some(n);
+            guards.push(Guard { atoms: out, proves });
         }
         if let Some(suffix) = glob_suffix(n, defs, t) {
-            guards.push(vec![suffix]);
+            guards.push(Guard {
+                atoms: vec![suffix],
+                proves: None,
+            });
         }
     }
     guards
+}
+
+/// A necessary condition of a rule: one of `atoms` must hold.
+pub(super) struct Guard<'a> {
+    pub atoms: Vec<Atom<'a>>,
+    /// The conjunct of the rule's condition that holds exactly when one of the atoms
+    /// does, if there is one: a rule that passes the prefilter need not test it again.
+    pub proves: Option<&'a Node>,
+}
+
+/// Whether [`atoms`] gives atoms of `node` that hold exactly when `node` does (not a
+/// weaker test, such as a glob's literal prefix or one operand of an `and`).
+fn exact(node: &Node, defs: &[SlotDef], t: EventType) -> bool {
+    match node {
+        Node::Memo { inner, .. } => exact(inner, defs, t),
+        Node::Or(items) => items.iter().all(|n| exact(n, defs, t)),
+        Node::Not(inner) => negatable(inner, defs, t).is_some(),
+        Node::Flags(_) => !t.is_open(),
+        Node::Check(c) if piecewise_contains(c, defs).is_some() => true,
+        Node::Check(c) => {
+            let def = &defs[c.slot];
+            // Read with the open flags, a missing value tests as `false`.
+            if def.field.open_flag().is_some() {
+                return false;
+            }
+            match &c.matcher {
+                _ if c.negate => true,
+                Matcher::Str(StrMatcher::Glob(_)) => false,
+                // Looked up in an index: exact on text; other values pass the lookup.
+                Matcher::Str(
+                    StrMatcher::Eq(_)
+                    | StrMatcher::Set(_)
+                    | StrMatcher::StartsWith(_)
+                    | StrMatcher::StartsWithAny(_)
+                    | StrMatcher::EndsWith(_)
+                    | StrMatcher::Contains(_)
+                    | StrMatcher::ContainsAny(_),
+                ) => def.field.ftype() == crate::fields::FieldType::Str,
+                _ => true,
+            }
+        }
+        _ => false,
+    }
 }
 
 pub(super) fn unmemo(node: &Node) -> &Node {

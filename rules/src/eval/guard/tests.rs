@@ -358,3 +358,33 @@ fn cheap_conjuncts_are_guards_and_steps_run_most_selective_first() {
     ));
     assert!(!passes(&idx, &slots, &widths, &open_event("/etc/hosts", 1)));
 }
+
+/// A conjunct whose guard holds exactly when it does is not tested again after the
+/// prefilter; a weaker guard (a glob's literal prefix) leaves it in.
+#[test]
+fn conjuncts_proven_by_the_prefilter_leave_the_condition() {
+    let (idx, _, _) = index(
+        "evt.type = openat and fd.name in (/etc/shadow, /etc/sudoers) and proc.name = cat",
+        "openat",
+    );
+    let left = format!("{:?}", idx.conds[0]);
+    assert!(!left.contains("/etc/shadow"), "{left}");
+    let (idx, slots, widths) = index(
+        "evt.type = openat and fd.name glob /etc/*.d/*.conf",
+        "openat",
+    );
+    let left = format!("{:?}", idx.conds[0]);
+    assert!(left.contains("Glob"), "{left}");
+    // `/etc/a/b.conf` passes the guards on the glob's literal prefix and suffix; the glob,
+    // still in the condition, decides.
+    let ev = open_event("/etc/a/b.conf", 0);
+    assert!(passes(&idx, &slots, &widths, &ev));
+    let mut scratch = crate::eval::Scratch::new(slots.defs.len(), 0);
+    scratch.next_event(slots.defs.len(), 0);
+    let mut cx = Ctx {
+        ev: &ev,
+        defs: &slots.defs,
+        scratch: &mut scratch,
+    };
+    assert!(!idx.conds[0].eval(&mut cx));
+}
