@@ -44,8 +44,8 @@ pub struct Ruleset {
     /// Enabled rules per event type (by [`EventType::index`]), in definition order, with
     /// the prefilter that picks which of them to evaluate.
     by_type: Vec<TypeIndex>,
-    /// Per prefilter group with path or process lookups, how many results its memo
-    /// tables keep.
+    /// Per prefilter group with path or process lookups or socket tests, how many results
+    /// its memo tables keep.
     memo_widths: MemoWidths,
     /// Tells scratches filled for another index (another ruleset, or rules enabled since)
     /// to drop their path memos: unique per index built in this process.

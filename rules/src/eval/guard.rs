@@ -168,7 +168,7 @@ impl SlotBuilder {
     }
 
     /// Whether the field is a part of the fd's path (`fd.name`, `fd.directory`,
-    /// `fd.filename`), which the path memo can keep.
+    /// `fd.filename`, `fd.nameraw`), which the path memo can keep.
     fn on_path(&self, defs: &[SlotDef]) -> bool {
         let field = &defs[self.slot].field;
         field.path_part().is_some() && !field.has_pieces()
@@ -481,8 +481,9 @@ fn check_step(d: Direct<'_>, sat: Sat, defs: &[SlotDef]) -> StepKind {
 impl TypeIndex {
     /// Indexes `rules` (indices with their conditions, in definition order) for events of
     /// type `t`.
-    /// Groups with path or process lookups get memo tables: `widths` gets how many
-    /// results each of them keeps per path, and its length is the next table's number.
+    /// Groups with path or process lookups or socket tests get memo tables: `widths`
+    /// gets how many results each of them keeps per key, and the lengths of its lists
+    /// are the next tables' numbers.
     pub(crate) fn new<'a>(
         t: EventType,
         defs: &[SlotDef],
@@ -761,7 +762,7 @@ impl Group {
         let mut sock_width = 0;
         if steps.iter().filter(|s| server_side(s)).count() >= 2 {
             for s in steps.iter_mut().filter(|s| server_side(s)) {
-                if sock_width < super::sockmemo::MAX_WIDTH {
+                if sock_width < super::keyed::MAX_WIDTH {
                     s.sock = Some(sock_width);
                     sock_width += 1;
                 }
@@ -816,7 +817,7 @@ impl Group {
             if let StepKind::ProcLookup(_, i) = &mut s.kind {
                 // Past the memo's width, a lookup is not kept (the memo ignores it).
                 *i = proc_width;
-                proc_width = (proc_width + 1).min(super::procmemo::MAX_WIDTH);
+                proc_width = (proc_width + 1).min(super::keyed::MAX_WIDTH);
             }
         }
         let proc_table = (proc_width > 0).then(|| {

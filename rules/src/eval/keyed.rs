@@ -31,7 +31,7 @@ impl<K: Default, T: Copy + Default> Keyed<K, T> {
     /// The entry for a key with this well-mixed hash (its top bits pick the entry):
     /// kept when `holds` says it holds the key, else given `key()` and emptied.
     #[inline]
-    pub(crate) fn entry(
+    pub(crate) fn entry_by(
         &mut self,
         hash: u64,
         holds: impl FnOnce(&K) -> bool,

@@ -80,8 +80,8 @@ impl Scratch {
     }
 
     /// Makes the memo tables those of ruleset layout `layout` (a number no other layout
-    /// has), with `widths.paths` results per path and `widths.procs` per process: tables
-    /// filled for another layout are dropped.
+    /// has), with `widths.paths` results per path, `widths.procs` per process and
+    /// `widths.socks` per socket server: tables filled for another layout are dropped.
     #[inline]
     pub(crate) fn use_layout(&mut self, layout: u64, widths: &guard::MemoWidths) {
         if self.paths_layout != layout {

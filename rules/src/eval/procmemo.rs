@@ -17,14 +17,12 @@ use std::sync::{Arc, Weak};
 
 #[cfg(test)]
 use super::keyed::ENTRIES;
-pub(crate) use super::keyed::MAX_WIDTH;
 
 /// Results of `width` lookups for recent (process, container) pairs.
-#[derive(Debug)]
-pub(crate) struct ProcMemo<T>(Keyed<Key, T>);
+pub(crate) type ProcMemo<T> = Keyed<ProcKey, T>;
 
 #[derive(Debug, Default)]
-struct Key {
+pub(crate) struct ProcKey {
     process: Option<Weak<ProcessInfo>>,
     container: Option<Weak<ContainerInfo>>,
 }
@@ -38,10 +36,6 @@ fn weak_addr<T>(p: Option<&Weak<T>>) -> usize {
 }
 
 impl<T: Copy + Default> ProcMemo<T> {
-    pub(crate) fn new(width: usize) -> ProcMemo<T> {
-        ProcMemo(Keyed::new(width))
-    }
-
     /// The entry of `ev`'s process and container: the one holding them, or else the
     /// one they map to, emptied.
     #[inline]
@@ -49,26 +43,14 @@ impl<T: Copy + Default> ProcMemo<T> {
         let (p, c) = (addr(ev.process.as_ref()), addr(ev.container.as_ref()));
         // Allocations are 16-byte aligned: the low bits say nothing.
         let h = ((p >> 4) ^ (c >> 4).rotate_left(17)) as u64;
-        self.0.entry(
+        self.entry_by(
             h.wrapping_mul(0x9E37_79B9_7F4A_7C15),
             |k| weak_addr(k.process.as_ref()) == p && weak_addr(k.container.as_ref()) == c,
-            || Key {
+            || ProcKey {
                 process: ev.process.as_ref().map(Arc::downgrade),
                 container: ev.container.as_ref().map(Arc::downgrade),
             },
         )
-    }
-
-    /// Result `i` for entry `e`, if computed.
-    #[inline]
-    pub(crate) fn get(&self, e: usize, i: usize) -> Option<T> {
-        self.0.get(e, i)
-    }
-
-    /// Keeps result `i` for entry `e` (not kept when `i` is past the width).
-    #[inline]
-    pub(crate) fn put(&mut self, e: usize, i: usize, result: T) {
-        self.0.put(e, i, result)
     }
 }
 

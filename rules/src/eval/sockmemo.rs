@@ -13,35 +13,17 @@ use std::hash::{Hash, Hasher};
 
 #[cfg(test)]
 use super::keyed::ENTRIES;
-pub(crate) use super::keyed::MAX_WIDTH;
 
 /// Results of `width` tests for recent socket keys.
-#[derive(Debug)]
-pub(crate) struct SockMemo<T>(Keyed<Option<SockKey>, T>);
+pub(crate) type SockMemo<T> = Keyed<Option<SockKey>, T>;
 
 impl<T: Copy + Default> SockMemo<T> {
-    pub(crate) fn new(width: usize) -> SockMemo<T> {
-        SockMemo(Keyed::new(width))
-    }
-
     /// The entry of `key`: the one holding it, or else the one it maps to, emptied.
     #[inline]
     pub(crate) fn entry(&mut self, key: SockKey) -> usize {
         let mut h = FxHasher::default();
         key.hash(&mut h);
-        self.0.entry(h.finish(), |k| *k == Some(key), || Some(key))
-    }
-
-    /// Result `i` for entry `e`, if computed.
-    #[inline]
-    pub(crate) fn get(&self, e: usize, i: usize) -> Option<T> {
-        self.0.get(e, i)
-    }
-
-    /// Keeps result `i` for entry `e` (not kept when `i` is past the width).
-    #[inline]
-    pub(crate) fn put(&mut self, e: usize, i: usize, result: T) {
-        self.0.put(e, i, result)
+        self.entry_by(h.finish(), |k| *k == Some(key), || Some(key))
     }
 }
 

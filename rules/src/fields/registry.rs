@@ -326,8 +326,8 @@ impl Field {
         (idx < t.params().len()).then_some(idx)
     }
 
-    /// Which of `fd.name`, `fd.directory`, `fd.filename` this field is, if one: those are
-    /// read together through [`super::PathParts`].
+    /// Which of `fd.name`, `fd.directory`, `fd.filename`, `fd.nameraw` this field is, if
+    /// one: those are read together through [`super::PathParts`].
     pub(crate) fn path_part(&self) -> Option<super::PathPart> {
         match self.def.id {
             Id::Fd(f) if !self.any => super::PathPart::of(f),
