@@ -247,6 +247,8 @@ pub struct Reader {
     per_ring_budget: usize,
     stats: ReaderStats,
     last_clock_sync: Instant,
+    /// The number the next released event gets (`evt.num`): from 1, in delivery order.
+    next_num: u64,
 }
 
 impl Reader {
@@ -305,6 +307,7 @@ impl Reader {
             per_ring_budget: RING_BUDGET,
             stats: ReaderStats::default(),
             last_clock_sync: Instant::now(),
+            next_num: 1,
         }
     }
 
@@ -375,8 +378,17 @@ impl Reader {
         }
         self.pending.sort_by_key(|e| e.ts);
         let n = self.pending.len();
+        Reader::number(&mut self.next_num, &mut self.pending);
         out.append(&mut self.pending);
         n
+    }
+
+    /// Gives released events their sequence numbers, as Falco's inspector does on read.
+    fn number(next: &mut u64, events: &mut [Event]) {
+        for ev in events {
+            ev.num = *next;
+            *next += 1;
+        }
     }
 
     fn release(&mut self, out: &mut Vec<Event>, max: usize) -> usize {
@@ -423,6 +435,7 @@ impl Reader {
         self.released_until = self.pending[ready - 1]
             .ts
             .saturating_sub(self.boot_to_epoch);
+        Reader::number(&mut self.next_num, &mut self.pending[..ready]);
         out.extend(self.pending.drain(..ready));
         ready
     }
