@@ -1,0 +1,891 @@
+//! The 25 rules `falco_rules.yaml` enables by default, each fired on this host's kernel by a
+//! real action (on the host or in a podman container, as the rule intends), with the output
+//! fields the rule prints; and for each a near action that must stay silent: the same thing
+//! done by an allowed process or image, or without what the rule looks for.
+//!
+//! One agent loads all three upstream rulesets with `rule_matching: all`, plus a local file
+//! that allows some names the way an operator would (appending to the rules' own lists).
+//! Every action's alerts are picked by its own process (pid, parent pid or container name
+//! and command line), so whatever else runs on the host cannot make a case pass or fail.
+//!
+//! Needs root, BPF, podman (`.ci/podman-setup.sh`) and `../shared/testdata`.
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "localhost/peregrine-test:latest";
+const ALLOWED_IMAGE: &str = "localhost/postgres-peregrine:15";
+const SOCK: &str = "/run/podman/podman.sock";
+
+/// How an operator allows things: appends to the upstream rules' own lists.
+const LOCAL_RULES: &str = r#"
+- list: known_ptrace_binaries
+  items: [pgallowtrace]
+  append: true
+- list: allowed_container_images_loading_kernel_module
+  items: [localhost/postgres-peregrine]
+  append: true
+"#;
+
+fn testdata() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/upstream");
+    dir.is_dir().then_some(dir)
+}
+
+fn skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let why = if unsafe { libc::geteuid() } != 0 {
+        Some("not root".to_string())
+    } else if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        Some("no kernel BTF".to_string())
+    } else if testdata().is_none() {
+        Some("../shared/testdata/upstream not found".to_string())
+    } else if Command::new("podman").arg("--version").output().is_err() {
+        Some("podman is not installed (run .ci/podman-setup.sh)".to_string())
+    } else if std::os::unix::net::UnixStream::connect(SOCK).is_err() {
+        Some(format!("no podman API on {SOCK} (run .ci/podman-setup.sh)"))
+    } else {
+        [
+            "/bin/busybox",
+            "/usr/bin/script",
+            "/usr/bin/perl",
+            "/usr/sbin/ip",
+        ]
+        .iter()
+        .find(|p| !Path::new(p).exists())
+        .map(|p| format!("{p} is missing (run .ci/podman-setup.sh)"))
+    };
+    if let Some(why) = why {
+        if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+            panic!("{test}: needs root, BPF, podman and ../shared ({why}) and PEREGRINE_REQUIRE_PRIVILEGED=1");
+        }
+        eprintln!("skipping {test}: needs root, BPF, podman and ../shared ({why})");
+        return true;
+    }
+    false
+}
+
+/// The agent with the three upstream rulesets; removes its files and stops on drop.
+struct Agent {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Agent {
+    fn start(dir: &Path) -> Agent {
+        let up = testdata().unwrap();
+        std::fs::write(dir.join("local_rules.yaml"), LOCAL_RULES).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_peregrine"));
+        for f in [
+            "falco_rules.yaml",
+            "falco-incubating_rules.yaml",
+            "falco-sandbox_rules.yaml",
+        ] {
+            cmd.args(["-r", up.join(f).to_str().unwrap()]);
+        }
+        cmd.args(["-r", dir.join("local_rules.yaml").to_str().unwrap()]);
+        // The fields that tie an alert to the action that caused it, on every alert.
+        let tie = r#"{"match": {"source": "syscall"}, "extra_output": "tie=%proc.pid,%proc.ppid,%container.name,%proc.cmdline checked=%fd.name,%fd.nameraw,%fd.type,%fd.l4proto,%fd.rport,%proc.name,%proc.pname,%proc.exepath,%user.name,%user.uid,%user.loginuid,%proc.tty,%evt.type,%evt.arg.target,%evt.arg.linkpath,%evt.arg.oldpath,%evt.arg.newpath,%proc.is_exe_from_memfd"}"#;
+        let child = cmd
+            .args(["-o", "rule_matching=all", "-o", "json_output=true"])
+            .args(["-o", "webserver.enabled=false", "-U"])
+            .args(["-o", &format!("append_output[]={tie}")])
+            .stdout(Stdio::from(File::create(dir.join("stdout")).unwrap()))
+            .stderr(Stdio::from(File::create(dir.join("stderr")).unwrap()))
+            .spawn()
+            .expect("start peregrine");
+        let agent = Agent {
+            child,
+            dir: dir.to_path_buf(),
+        };
+        let start = Instant::now();
+        while !agent.stderr().contains("processes read from /proc") {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "agent did not start: {}",
+                agent.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        agent
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
+    }
+
+    fn stop(mut self) -> Vec<Value> {
+        std::thread::sleep(Duration::from_millis(1000));
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "agent exited with {status}: {}",
+            self.stderr()
+        );
+        std::fs::read_to_string(self.dir.join("stdout"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// Which alerts belong to an action.
+#[derive(Clone, Debug)]
+enum Tie {
+    /// The acting process.
+    Pid(u32),
+    /// A child of this process did it.
+    Parent(u32),
+    /// In this container, a process whose command line contains this text.
+    Container(String, String),
+}
+
+impl Tie {
+    fn holds(&self, f: &Value) -> bool {
+        match self {
+            Tie::Pid(p) => f["proc.pid"] == *p,
+            Tie::Parent(p) => f["proc.ppid"] == *p,
+            Tie::Container(name, marker) => {
+                f["container.name"] == name.as_str()
+                    && f["proc.cmdline"]
+                        .as_str()
+                        .is_some_and(|c| c.contains(marker.as_str()))
+            }
+        }
+    }
+}
+
+/// One expectation: the rule fires for the action (with these output fields), or stays
+/// silent for it.
+struct Case {
+    name: &'static str,
+    rule: &'static str,
+    tie: Tie,
+    /// `None`: must not fire. `Some(priority, fields)`: fires once or more, each alert with
+    /// this priority and these output fields.
+    fires: Option<(&'static str, Vec<(&'static str, Value)>)>,
+}
+
+fn fires(
+    name: &'static str,
+    rule: &'static str,
+    tie: Tie,
+    priority: &'static str,
+    fields: Vec<(&'static str, Value)>,
+) -> Case {
+    Case {
+        name,
+        rule,
+        tie,
+        fires: Some((priority, fields)),
+    }
+}
+
+fn silent(name: &'static str, rule: &'static str, tie: Tie) -> Case {
+    Case {
+        name,
+        rule,
+        tie,
+        fires: None,
+    }
+}
+
+fn v(s: &str) -> Value {
+    Value::from(s)
+}
+
+/// Runs `cmd` to its end (any exit status: some actions are meant to fail after the
+/// syscall the rule watches) and returns its pid.
+fn run(cmd: &mut Command) -> u32 {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+fn sh(script: &str) -> Command {
+    let mut c = Command::new("/bin/bash");
+    c.args(["-c", script]);
+    c
+}
+
+/// `name` in `bin`, a link to `target`: the process's name is `name`, its image `target`.
+fn link(bin: &Path, name: &str, target: &str) -> PathBuf {
+    let p = bin.join(name);
+    let _ = std::fs::remove_file(&p);
+    std::os::unix::fs::symlink(target, &p).unwrap();
+    p
+}
+
+/// A container that lives for the test; removed on drop.
+struct Container(String);
+
+impl Container {
+    fn start(name: String, image: &str, privileged: bool) -> Container {
+        let _ = Command::new("podman").args(["rm", "-f", &name]).output();
+        let mut cmd = Command::new("podman");
+        cmd.args(["run", "-d", "--name", &name]);
+        if privileged {
+            cmd.arg("--privileged");
+        }
+        let out = cmd.args([image, "sleep", "600"]).output().unwrap();
+        assert!(out.status.success(), "podman run: {out:?}");
+        Container(name)
+    }
+
+    /// Runs `script` with the container's sh. Busybox's sh runs its applets through
+    /// /proc/self/exe (their name is then "exe"): actions whose name matters use `exec`.
+    fn sh(&self, script: &str) {
+        self.exec(&["sh", "-c", script]);
+    }
+
+    /// Runs a program in the container, its own name and arguments.
+    fn exec(&self, argv: &[&str]) {
+        run(Command::new("podman").args(["exec", &self.0]).args(argv));
+    }
+
+    /// Its processes whose command line contains `marker`.
+    fn tie(&self, marker: &str) -> Tie {
+        Tie::Container(self.0.clone(), marker.to_string())
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("podman")
+            .args(["rm", "-f", "-t", "0", &self.0])
+            .output();
+    }
+}
+
+/// `perl` under another name (its comm), running `code` with `args`.
+fn perl(bin: &Path, name: &str, code: &str, args: &[String]) -> Command {
+    let mut c = Command::new(link(bin, name, "/usr/bin/perl"));
+    c.args(["-e", code]).args(args);
+    c
+}
+
+const PTRACE: &str = r#"
+    my ($req, $pid) = @ARGV;
+    syscall(101, $req + 0, $pid + 0, 0, 0);
+    waitpid($pid, 0) if $req == 16;
+    syscall(101, 17, $pid + 0, 0, 0) if $req == 16;
+"#;
+
+/// Copies /bin/true into a memfd and executes it from there, as fileless malware does.
+const MEMFD_EXEC: &str = r#"
+    my $name = "pgmemfd";
+    my $fd = syscall(319, $name, 0);
+    die "memfd_create: $!" if $fd < 0;
+    open(my $in, "<", "/bin/true") or die;
+    local $/;
+    my $image = <$in>;
+    open(my $out, ">&=", $fd) or die;
+    print $out $image;
+    $out->flush;
+    exec { "/proc/self/fd/$fd" } "pgmemfd";
+"#;
+
+#[test]
+fn default_rules_fire_live_and_allowed_actions_stay_silent() {
+    let test = "default_rules_fire_live_and_allowed_actions_stay_silent";
+    if skip(test) {
+        return;
+    }
+    let me = std::process::id();
+    let dir = std::env::temp_dir().join(format!("peregrine-default-rules-{me}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // Other users run programs from here (System user interactive).
+    for d in [&dir, &bin] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let priv_c = Container::start(format!("pg-rules-priv-{me}"), IMAGE, true);
+    let plain_c = Container::start(format!("pg-rules-plain-{me}"), IMAGE, false);
+    let allowed_c = Container::start(format!("pg-rules-allowed-{me}"), ALLOWED_IMAGE, true);
+
+    let agent = Agent::start(&dir);
+    let mut cases = Vec::new();
+
+    // Read sensitive file trusted after startup: a server older than 5 s reads /etc/shadow;
+    // it runs while the other actions do.
+    let httpd = link(&bin, "httpd", "/bin/bash");
+    let read_shadow = "read -r x < /etc/shadow; true";
+    let mut old_server = Command::new(&httpd)
+        .args(["-c", &format!("sleep 6; {read_shadow}")])
+        .spawn()
+        .unwrap();
+
+    // Directory traversal monitored file read.
+    let traversal = "/etc/../etc/../etc/shadow";
+    let pid = run(Command::new("cat").arg(traversal));
+    cases.push(fires(
+        "cat through ../ from a non-shell",
+        "Directory traversal monitored file read",
+        Tie::Pid(pid),
+        "Warning",
+        vec![
+            ("fd.name", v("/etc/shadow")),
+            ("fd.nameraw", v(traversal)),
+            ("proc.name", v("cat")),
+        ],
+    ));
+    let pid = run(&mut sh(&format!("cat {traversal}; true")));
+    cases.push(silent(
+        "the same from a shell",
+        "Directory traversal monitored file read",
+        Tie::Parent(pid),
+    ));
+
+    // Read sensitive file untrusted.
+    let pid = run(Command::new("cat").arg("/etc/shadow"));
+    cases.push(fires(
+        "cat /etc/shadow",
+        "Read sensitive file untrusted",
+        Tie::Pid(pid),
+        "Warning",
+        vec![
+            ("fd.name", v("/etc/shadow")),
+            ("proc.name", v("cat")),
+            ("proc.exepath", v("/usr/bin/cat")),
+            ("user.name", v("root")),
+            ("user.uid", 0.into()),
+            ("user.loginuid", (-1).into()),
+            ("proc.tty", 0.into()),
+            ("evt.type", v("openat")),
+        ],
+    ));
+    let pid = run(&mut sh(read_shadow));
+    cases.push(silent(
+        "a shell reads it",
+        "Read sensitive file untrusted",
+        Tie::Pid(pid),
+    ));
+    let new_server = run(Command::new(&httpd).args(["-c", read_shadow]));
+    cases.push(silent(
+        "a server reads it right after its start",
+        "Read sensitive file trusted after startup",
+        Tie::Pid(new_server),
+    ));
+
+    // Run shell untrusted.
+    let nginx = link(&bin, "nginx", "/bin/bash");
+    let pid = run(Command::new(&nginx).args(["-c", "sh -c true; true"]));
+    cases.push(fires(
+        "nginx runs sh",
+        "Run shell untrusted",
+        Tie::Parent(pid),
+        "Notice",
+        vec![("proc.name", v("sh")), ("proc.pname", v("nginx"))],
+    ));
+    let pid = run(&mut sh("sh -c true; true"));
+    cases.push(silent(
+        "bash runs sh",
+        "Run shell untrusted",
+        Tie::Parent(pid),
+    ));
+
+    // System user interactive.
+    let login = link(&bin, "login", "/bin/true");
+    let as_daemon = |cmd: &mut Command| {
+        cmd.uid(1).gid(1);
+        run(cmd)
+    };
+    let pid = as_daemon(&mut Command::new(&login));
+    cases.push(fires(
+        "login as daemon",
+        "System user interactive",
+        Tie::Pid(pid),
+        "Informational",
+        vec![("user.name", v("daemon")), ("proc.name", v("login"))],
+    ));
+    let pid = run(&mut Command::new(&login));
+    cases.push(silent(
+        "login as root",
+        "System user interactive",
+        Tie::Pid(pid),
+    ));
+
+    // Terminal shell in container.
+    let marker = "echo tty-yes";
+    run(Command::new("script").args([
+        "-qec",
+        &format!("podman exec -it {} sh -c '{marker}'", plain_c.0),
+        "/dev/null",
+    ]));
+    cases.push(fires(
+        "podman exec -it sh",
+        "Terminal shell in container",
+        Tie::Container(plain_c.0.clone(), marker.into()),
+        "Notice",
+        vec![("proc.name", v("sh"))],
+    ));
+    plain_c.sh("echo tty-no");
+    cases.push(silent(
+        "podman exec sh without a terminal",
+        "Terminal shell in container",
+        plain_c.tie("echo tty-no"),
+    ));
+
+    // Netcat Remote Code Execution in Container.
+    plain_c.exec(&["nc", "127.0.0.1", "9", "-e", "/bin/true"]);
+    cases.push(fires(
+        "nc -e in a container",
+        "Netcat Remote Code Execution in Container",
+        plain_c.tie("nc 127.0.0.1 9 -e"),
+        "Warning",
+        vec![("proc.name", v("nc"))],
+    ));
+    plain_c.exec(&["nc", "-w", "1", "127.0.0.1", "9"]);
+    cases.push(silent(
+        "nc without -e",
+        "Netcat Remote Code Execution in Container",
+        plain_c.tie("nc -w 1 127.0.0.1 9"),
+    ));
+
+    // Search Private Keys or Passwords / Find AWS Credentials.
+    let pid = run(Command::new("find").args(["/nonexistent-pg", "-name", "id_rsa"]));
+    cases.push(fires(
+        "find -name id_rsa",
+        "Search Private Keys or Passwords",
+        Tie::Pid(pid),
+        "Warning",
+        vec![("proc.name", v("find"))],
+    ));
+    let pid = run(Command::new("find").args(["/nonexistent-pg", "-name", "notes.txt"]));
+    cases.push(silent(
+        "find -name notes.txt",
+        "Search Private Keys or Passwords",
+        Tie::Pid(pid),
+    ));
+    let pid = run(Command::new("grep").args(["-s", "aws_access_key_id", "/nonexistent-pg"]));
+    cases.push(fires(
+        "grep aws_access_key_id",
+        "Find AWS Credentials",
+        Tie::Pid(pid),
+        "Warning",
+        vec![("proc.name", v("grep"))],
+    ));
+    let pid = run(Command::new("grep").args(["-s", "hello", "/nonexistent-pg"]));
+    cases.push(silent("grep hello", "Find AWS Credentials", Tie::Pid(pid)));
+
+    // Clear Log Activities.
+    let log = format!("/var/log/peregrine-test-{me}.log");
+    let pid = run(&mut sh(&format!(": > {log}")));
+    cases.push(fires(
+        "truncate a log",
+        "Clear Log Activities",
+        Tie::Pid(pid),
+        "Warning",
+        vec![("fd.name", v(&log))],
+    ));
+    let pid = run(&mut sh(&format!(": >> {log}")));
+    cases.push(silent(
+        "append to a log",
+        "Clear Log Activities",
+        Tie::Pid(pid),
+    ));
+    let _ = std::fs::remove_file(&log);
+
+    // Remove Bulk Data from Disk.
+    let data = dir.join("data");
+    std::fs::write(&data, "x").unwrap();
+    let pid = run(Command::new("shred").arg("-u").arg(&data));
+    cases.push(fires(
+        "shred",
+        "Remove Bulk Data from Disk",
+        Tie::Pid(pid),
+        "Warning",
+        vec![("proc.name", v("shred"))],
+    ));
+    std::fs::write(&data, "x").unwrap();
+    let pid = run(Command::new("rm").arg(&data));
+    cases.push(silent("rm", "Remove Bulk Data from Disk", Tie::Pid(pid)));
+
+    // Create Symlink / Hardlink Over Sensitive Files.
+    let linkpath = dir.join("link").to_str().unwrap().to_string();
+    let pid = run(Command::new("ln").args(["-s", "/etc/shadow", &linkpath]));
+    cases.push(fires(
+        "ln -s /etc/shadow",
+        "Create Symlink Over Sensitive Files",
+        Tie::Pid(pid),
+        "Warning",
+        vec![
+            ("evt.arg.target", v("/etc/shadow")),
+            ("evt.arg.linkpath", v(&linkpath)),
+        ],
+    ));
+    let pid = run(Command::new("ln").args(["-sf", "/etc/hostname", &linkpath]));
+    cases.push(silent(
+        "ln -s /etc/hostname",
+        "Create Symlink Over Sensitive Files",
+        Tie::Pid(pid),
+    ));
+    // Beside /etc, so the link is on the same file system.
+    let hard = format!("/root/.peregrine-test-hardlink-{me}");
+    let pid = run(Command::new("ln").args(["/etc/shadow", &hard]));
+    let _ = std::fs::remove_file(&hard);
+    cases.push(fires(
+        "ln /etc/shadow",
+        "Create Hardlink Over Sensitive Files",
+        Tie::Pid(pid),
+        "Warning",
+        vec![
+            ("evt.arg.oldpath", v("/etc/shadow")),
+            ("evt.arg.newpath", v(&hard)),
+        ],
+    ));
+    let pid = run(Command::new("ln").args(["/etc/hostname", &hard]));
+    let _ = std::fs::remove_file(&hard);
+    cases.push(silent(
+        "ln /etc/hostname",
+        "Create Hardlink Over Sensitive Files",
+        Tie::Pid(pid),
+    ));
+
+    // Packet socket created in container: arping opens an AF_PACKET socket.
+    priv_c.exec(&["arping", "-c", "1", "-w", "1", "-I", "lo", "127.0.0.1"]);
+    cases.push(fires(
+        "arping in a container",
+        "Packet socket created in container",
+        priv_c.tie("arping -c 1 -w 1"),
+        "Notice",
+        vec![("proc.name", v("arping"))],
+    ));
+    let pid = run(Command::new("busybox").args([
+        "arping",
+        "-c",
+        "1",
+        "-w",
+        "1",
+        "-I",
+        "lo",
+        "127.0.0.1",
+    ]));
+    cases.push(silent(
+        "arping on the host",
+        "Packet socket created in container",
+        Tie::Pid(pid),
+    ));
+
+    // Redirect STDOUT/STDIN to Network Connection in Container: nc -e dups the socket onto
+    // 0, 1 and 2.
+    run(Command::new("podman").args(["exec", "-d", &plain_c.0, "nc", "-l", "-p", "9999"]));
+    std::thread::sleep(Duration::from_millis(500));
+    plain_c.exec(&["nc", "127.0.0.1", "9999", "-e", "/bin/true"]);
+    cases.push(fires(
+        "nc -e in a container",
+        "Redirect STDOUT/STDIN to Network Connection in Container",
+        plain_c.tie("127.0.0.1 9999 -e"),
+        "Notice",
+        vec![
+            ("fd.type", v("ipv4")),
+            ("fd.l4proto", v("tcp")),
+            ("proc.name", v("nc")),
+        ],
+    ));
+    let pid = run(&mut sh(
+        "busybox nc -l -p 9998 & sleep 0.5; busybox nc 127.0.0.1 9998 -e /bin/true; wait",
+    ));
+    cases.push(silent(
+        "nc -e on the host",
+        "Redirect STDOUT/STDIN to Network Connection in Container",
+        Tie::Parent(pid),
+    ));
+
+    // Linux Kernel Module Injection Detected: the load fails (not a module); the attempt
+    // with CAP_SYS_MODULE is what counts.
+    for c in [&priv_c, &allowed_c, &plain_c] {
+        c.sh("echo junk > /tmp/pg.ko");
+        c.exec(&["insmod", "/tmp/pg.ko"]);
+    }
+    cases.push(fires(
+        "insmod in a privileged container",
+        "Linux Kernel Module Injection Detected",
+        priv_c.tie("insmod /tmp/pg.ko"),
+        "Warning",
+        vec![("proc.name", v("insmod"))],
+    ));
+    cases.push(silent(
+        "insmod from an allowed image",
+        "Linux Kernel Module Injection Detected",
+        allowed_c.tie("insmod /tmp/pg.ko"),
+    ));
+    cases.push(silent(
+        "insmod without CAP_SYS_MODULE",
+        "Linux Kernel Module Injection Detected",
+        plain_c.tie("insmod /tmp/pg.ko"),
+    ));
+
+    // Debugfs Launched in Privileged Container.
+    for c in [&priv_c, &plain_c] {
+        c.sh("ln -sf /bin/busybox /tmp/debugfs");
+        c.exec(&["/tmp/debugfs"]);
+    }
+    cases.push(fires(
+        "debugfs in a privileged container",
+        "Debugfs Launched in Privileged Container",
+        priv_c.tie("debugfs"),
+        "Warning",
+        vec![("proc.name", v("debugfs"))],
+    ));
+    cases.push(silent(
+        "debugfs in an unprivileged one",
+        "Debugfs Launched in Privileged Container",
+        plain_c.tie("debugfs"),
+    ));
+
+    // Detect release_agent File Container Escapes.
+    let release = "echo x > /tmp/release_agent";
+    priv_c.sh(release);
+    plain_c.sh(release);
+    cases.push(fires(
+        "write release_agent in a privileged container",
+        "Detect release_agent File Container Escapes",
+        priv_c.tie(release),
+        "Critical",
+        vec![
+            ("fd.name", v("/tmp/release_agent")),
+            ("user.name", v("root")),
+        ],
+    ));
+    cases.push(silent(
+        "the same without CAP_SYS_ADMIN",
+        "Detect release_agent File Container Escapes",
+        plain_c.tie(release),
+    ));
+
+    // PTRACE attached to process / PTRACE anti-debug attempt.
+    let ptrace = |name: &str, req: i32| {
+        let mut target = Command::new("sleep").arg("30").spawn().unwrap();
+        let tracer = run(&mut perl(
+            &bin,
+            name,
+            PTRACE,
+            &[req.to_string(), target.id().to_string()],
+        ));
+        let _ = target.kill();
+        let _ = target.wait();
+        tracer
+    };
+    let pid = ptrace("pgtracer", libc::PTRACE_ATTACH as i32);
+    cases.push(fires(
+        "PTRACE_ATTACH",
+        "PTRACE attached to process",
+        Tie::Pid(pid),
+        "Warning",
+        vec![("proc.name", v("pgtracer"))],
+    ));
+    cases.push(silent(
+        "an attach is no anti-debug",
+        "PTRACE anti-debug attempt",
+        Tie::Pid(pid),
+    ));
+    let pid = ptrace("pgallowtrace", libc::PTRACE_ATTACH as i32);
+    cases.push(silent(
+        "PTRACE_ATTACH by an allowed tracer",
+        "PTRACE attached to process",
+        Tie::Pid(pid),
+    ));
+    let pid = ptrace("pgtraceme", libc::PTRACE_TRACEME as i32);
+    cases.push(fires(
+        "PTRACE_TRACEME",
+        "PTRACE anti-debug attempt",
+        Tie::Pid(pid),
+        "Notice",
+        vec![("proc.name", v("pgtraceme"))],
+    ));
+
+    // Execution from /dev/shm.
+    let shm = format!("/dev/shm/peregrine-test-{me}");
+    std::fs::copy("/bin/true", &shm).unwrap();
+    let pid = run(&mut Command::new(&shm));
+    let _ = std::fs::remove_file(&shm);
+    cases.push(fires(
+        "a binary under /dev/shm",
+        "Execution from /dev/shm",
+        Tie::Pid(pid),
+        "Warning",
+        vec![("proc.exepath", v(&shm))],
+    ));
+    let tmp_copy = dir.join("true");
+    std::fs::copy("/bin/true", &tmp_copy).unwrap();
+    let pid = run(&mut Command::new(&tmp_copy));
+    cases.push(silent(
+        "the same binary elsewhere",
+        "Execution from /dev/shm",
+        Tie::Pid(pid),
+    ));
+
+    // Drop and execute new binary in container.
+    plain_c.sh("cp /bin/busybox /tmp/pgdrop");
+    plain_c.exec(&["/tmp/pgdrop", "true"]);
+    plain_c.exec(&["/bin/busybox", "true", "pg-lower-layer"]);
+    cases.push(fires(
+        "a binary copied into the container",
+        "Drop and execute new binary in container",
+        plain_c.tie("pgdrop true"),
+        "Critical",
+        vec![("proc.exepath", v("/tmp/pgdrop"))],
+    ));
+    cases.push(silent(
+        "the image's own binary",
+        "Drop and execute new binary in container",
+        plain_c.tie("true pg-lower-layer"),
+    ));
+
+    // Disallowed SSH Connection Non Standard Port: a real connect to a public address,
+    // kept inside a network namespace of its own (nothing leaves this host).
+    let ssh = link(&bin, "ssh", "/bin/bash");
+    let ssh_to = |port: u16| {
+        run(&mut sh(&format!(
+            "unshare -n bash -c 'ip link set lo up; ip addr add 203.0.113.10/32 dev lo; \
+             busybox nc -l -p {port} & sleep 0.5; \
+             {} -c \"exec 3<>/dev/tcp/203.0.113.10/{port}\"; wait'",
+            ssh.display()
+        )))
+    };
+    let _ = ssh_to(4444);
+    cases.push(fires(
+        "ssh to port 4444",
+        "Disallowed SSH Connection Non Standard Port",
+        Tie::Container("host".into(), "203.0.113.10/4444".into()),
+        "Notice",
+        vec![
+            ("proc.name", v("ssh")),
+            ("fd.l4proto", v("tcp")),
+            ("fd.rport", 4444.into()),
+        ],
+    ));
+    // Silence at port 22, told apart from the 4444 case by its port in the command line.
+    let _ = ssh_to(22);
+    cases.push(silent(
+        "ssh to port 22",
+        "Disallowed SSH Connection Non Standard Port",
+        Tie::Container("host".into(), "203.0.113.10/22".into()),
+    ));
+
+    // Fileless execution via memfd_create.
+    let pid = run(&mut perl(&bin, "pgfileless", MEMFD_EXEC, &[]));
+    cases.push(fires(
+        "exec from a memfd",
+        "Fileless execution via memfd_create",
+        Tie::Pid(pid),
+        "Critical",
+        vec![("proc.is_exe_from_memfd", true.into())],
+    ));
+    let runc = link(&bin, "runc", "/bin/bash");
+    let pid = run(Command::new(&runc).args([
+        "-c",
+        &format!(
+            "{} -e '{}'; true",
+            "/usr/bin/perl",
+            MEMFD_EXEC.replace('\'', "")
+        ),
+    ]));
+    cases.push(silent(
+        "the same by a child of runc (known_memfd_execution_binaries)",
+        "Fileless execution via memfd_create",
+        Tie::Parent(pid),
+    ));
+
+    let trusted_pid = old_server.id();
+    old_server.wait().unwrap();
+    cases.push(fires(
+        "a server reads it 6 s after its start",
+        "Read sensitive file trusted after startup",
+        Tie::Pid(trusted_pid),
+        "Warning",
+        vec![("fd.name", v("/etc/shadow")), ("proc.name", v("httpd"))],
+    ));
+
+    let alerts = agent.stop();
+    drop((priv_c, plain_c, allowed_c));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let failures = check(&cases, &alerts);
+    let fired: BTreeSet<&str> = cases
+        .iter()
+        .filter(|c| c.fires.is_some())
+        .map(|c| c.rule)
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    eprintln!("{} cases, {} rules fired live", cases.len(), fired.len());
+}
+
+/// Every case's failure, described with the alerts that were seen for its action.
+fn check(cases: &[Case], alerts: &[Value]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for case in cases {
+        let mine: Vec<&Value> = alerts
+            .iter()
+            .filter(|a| a["rule"] == case.rule && case.tie.holds(&a["output_fields"]))
+            .collect();
+        match &case.fires {
+            None if mine.is_empty() => {}
+            None => failures.push(format!(
+                "{} / {}: must not fire, fired: {:#?}",
+                case.rule, case.name, mine
+            )),
+            Some(_) if mine.is_empty() => {
+                let related: Vec<&Value> = alerts
+                    .iter()
+                    .filter(|a| case.tie.holds(&a["output_fields"]))
+                    .collect();
+                failures.push(format!(
+                    "{} / {}: did not fire ({:?}); the action's other alerts: {:#?}",
+                    case.rule, case.name, case.tie, related
+                ));
+            }
+            Some((priority, fields)) => {
+                for a in mine {
+                    if a["priority"] != *priority {
+                        failures.push(format!(
+                            "{} / {}: priority {} (want {priority})",
+                            case.rule, case.name, a["priority"]
+                        ));
+                    }
+                    for (field, want) in fields {
+                        let got = &a["output_fields"][*field];
+                        if got != want {
+                            failures.push(format!(
+                                "{} / {}: {field} = {got} (want {want})",
+                                case.rule, case.name
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    failures
+}
