@@ -98,7 +98,7 @@ impl Agent {
         }
         cmd.args(["-r", dir.join("local_rules.yaml").to_str().unwrap()]);
         // The fields that tie an alert to the action that caused it, on every alert.
-        let tie = r#"{"match": {"source": "syscall"}, "extra_output": "tie=%proc.pid,%proc.ppid,%container.name,%proc.cmdline checked=%fd.name,%fd.nameraw,%fd.type,%fd.l4proto,%fd.rport,%proc.name,%proc.pname,%proc.exepath,%user.name,%user.uid,%user.loginuid,%proc.tty,%evt.type,%evt.arg.target,%evt.arg.linkpath,%evt.arg.oldpath,%evt.arg.newpath,%proc.is_exe_from_memfd"}"#;
+        let tie = r#"{"match": {"source": "syscall"}, "extra_output": "tie=%proc.pid,%proc.ppid,%container.name,%proc.cmdline checked=%fd.name,%fd.nameraw,%fd.type,%fd.l4proto,%fd.rport,%fd.sip.name,%proc.name,%proc.pname,%proc.exepath,%user.name,%user.uid,%user.loginuid,%proc.tty,%evt.type,%evt.arg.target,%evt.arg.linkpath,%evt.arg.oldpath,%evt.arg.newpath,%proc.is_exe_from_memfd"}"#;
         let child = cmd
             .args(["-o", "rule_matching=all", "-o", "json_output=true"])
             .args(["-o", "webserver.enabled=false", "-U"])
@@ -280,6 +280,38 @@ impl Drop for Container {
     }
 }
 
+const K8S_API: &str = "kubernetes.default.svc.cluster.local";
+
+/// A line in /etc/hosts for the test's duration.
+struct HostsEntry(String);
+
+impl HostsEntry {
+    fn add(ip: &str, name: &str) -> HostsEntry {
+        let line = format!("{ip} {name} # peregrine test {}", std::process::id());
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let sep = if hosts.is_empty() || hosts.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        std::fs::write("/etc/hosts", format!("{hosts}{sep}{line}\n")).unwrap();
+        HostsEntry(line)
+    }
+}
+
+impl Drop for HostsEntry {
+    fn drop(&mut self) {
+        if let Ok(hosts) = std::fs::read_to_string("/etc/hosts") {
+            let kept: String = hosts
+                .lines()
+                .filter(|l| *l != self.0)
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let _ = std::fs::write("/etc/hosts", kept);
+        }
+    }
+}
+
 /// `perl` under another name (its comm), running `code` with `args`.
 fn perl(bin: &Path, name: &str, code: &str, args: &[String]) -> Command {
     let mut c = Command::new(link(bin, name, "/usr/bin/perl"));
@@ -327,6 +359,9 @@ fn default_rules_fire_live_and_allowed_actions_stay_silent() {
     let plain_c = Container::start(format!("pg-rules-plain-{me}"), IMAGE, false);
     let allowed_c = Container::start(format!("pg-rules-allowed-{me}"), ALLOWED_IMAGE, true);
 
+    // The API server's name, as the cluster's DNS would give it, before the agent starts
+    // (names are resolved when the rules are compiled).
+    let _hosts = HostsEntry::add("127.0.0.2", K8S_API);
     let agent = Agent::start(&dir);
     let mut cases = Vec::new();
 
@@ -464,6 +499,24 @@ fn default_rules_fire_live_and_allowed_actions_stay_silent() {
         "nc without -e",
         "Netcat Remote Code Execution in Container",
         plain_c.tie("nc -w 1 127.0.0.1 9"),
+    ));
+
+    // Contact K8S API Server From Container: fd.sip.name from the names the rules compare.
+    run(Command::new("podman").args(["exec", "-d", &plain_c.0, "nc", "-l", "-p", "443"]));
+    std::thread::sleep(Duration::from_millis(500));
+    plain_c.exec(&["nc", "-w", "1", "127.0.0.2", "443"]);
+    plain_c.exec(&["nc", "-w", "1", "127.0.0.3", "443"]);
+    cases.push(fires(
+        "connect to the API server's address",
+        "Contact K8S API Server From Container",
+        plain_c.tie("127.0.0.2 443"),
+        "Notice",
+        vec![("fd.sip.name", v(K8S_API)), ("proc.name", v("nc"))],
+    ));
+    cases.push(silent(
+        "connect to another address",
+        "Contact K8S API Server From Container",
+        plain_c.tie("127.0.0.3 443"),
     ));
 
     // Search Private Keys or Passwords / Find AWS Credentials.

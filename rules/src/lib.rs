@@ -10,6 +10,7 @@ pub mod ast;
 pub mod collection;
 pub mod compile;
 pub mod diag;
+pub mod dns;
 pub mod engine;
 mod eval;
 pub mod fields;

@@ -412,6 +412,16 @@ fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckErro
         }
     }
     let lhs = slots.resolve(&c.lhs)?;
+    if let Operand::Field(f) = &c.lhs {
+        if fields::fd::is_dns_name(&f.name) {
+            // The names compared with are the ones resolved (Falco's DNS manager).
+            match &c.rhs {
+                Rhs::Value(lit) => crate::dns::watch([lit.value.as_str()]),
+                Rhs::List(items) => crate::dns::watch(items.iter().map(|l| l.value.as_str())),
+                _ => {}
+            }
+        }
+    }
     if c.op == Op::Exists {
         return Ok(check(slots, lhs.slot, Matcher::Exists, false));
     }

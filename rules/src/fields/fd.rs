@@ -99,9 +99,28 @@ pub(crate) const DEFS: &[FieldDef] = &[
     d("fd.ino", T::I64, "inode number of the referenced file.", F::Ino),
 ];
 
-/// The fields that never have a value (no DNS cache yet).
-pub(crate) fn never_present(f: F) -> bool {
-    matches!(f, F::CipName | F::SipName | F::LipName | F::RipName)
+/// The fields that never have a value.
+pub(crate) fn never_present(_: F) -> bool {
+    false
+}
+
+/// The address a name field names: (field, the ends of the socket) → address.
+fn named_ip(f: F, info: &FdInfo) -> Option<IpAddr> {
+    match f {
+        F::CipName => with_role(info).map(|(c, ..)| c),
+        F::SipName => with_role(info).map(|(_, _, s, _)| s),
+        F::LipName => local_remote(info).map(|(l, ..)| l),
+        F::RipName => local_remote(info).map(|(_, _, r, _)| r),
+        _ => None,
+    }
+}
+
+/// Whether `name` is the name of one of the DNS name fields.
+pub(crate) fn is_dns_name(name: &str) -> bool {
+    matches!(
+        name,
+        "fd.cip.name" | "fd.sip.name" | "fd.lip.name" | "fd.rip.name"
+    )
 }
 
 /// The endpoint fields, which extract both ends as candidates.
@@ -292,8 +311,14 @@ pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
         }),
         F::Connected => info.is_some_and(|i| set_bool(out, i.connected)),
         F::NameChanged => info.is_some_and(|i| set_bool(out, i.name_changed)),
-        // No DNS cache yet: these never have a value.
-        F::CipName | F::SipName | F::LipName | F::RipName => false,
+        // Names of the rules' watched names only (crate::dns).
+        F::CipName | F::SipName | F::LipName | F::RipName => info
+            .and_then(|i| named_ip(f, i))
+            .and_then(crate::dns::name_of)
+            .is_some_and(|n| {
+                out.set_str(n);
+                true
+            }),
         F::Dev => info.is_some_and(|i| set_i64(out, i.dev as i64)),
         // The kernel's "new" dev_t encoding: 12 bits of major, 20 of minor, interleaved.
         F::DevMajor => info.is_some_and(|i| set_i64(out, ((i.dev & 0xfff00) >> 8) as i64)),
@@ -387,7 +412,10 @@ pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
         }),
         F::Connected => info.map_or(none, |i| Borrowed::bool(i.connected)),
         F::NameChanged => info.map_or(none, |i| Borrowed::bool(i.name_changed)),
-        F::CipName | F::SipName | F::LipName | F::RipName => none,
+        F::CipName | F::SipName | F::LipName | F::RipName => info
+            .and_then(|i| named_ip(f, i))
+            .and_then(crate::dns::name_of)
+            .map_or(none, Borrowed::str),
         F::Dev => info.map_or(none, |i| Borrowed::i64(i.dev as i64)),
         F::DevMajor => info.map_or(none, |i| Borrowed::i64(((i.dev & 0xfff00) >> 8) as i64)),
         F::DevMinor => info.map_or(none, |i| {

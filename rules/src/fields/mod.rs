@@ -8,7 +8,7 @@
 
 mod container;
 mod evt;
-mod fd;
+pub(crate) mod fd;
 mod proc;
 mod registry;
 mod render;
