@@ -113,4 +113,41 @@ fn lists_fields() {
         assert!(out.lines().any(|l| l.starts_with(f)), "{f} in {out}");
     }
     assert!(!out.contains("fd.name"));
+
+    let (code, out) = peregrine(&["list-fields", "--prefix", "fd.sip"]);
+    assert_eq!(code, 0);
+    let line = |f: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{f} ")))
+            .unwrap_or_else(|| panic!("{f} in {out}"))
+            .to_owned()
+    };
+    assert!(
+        line("fd.sip.name").contains("[NO SOURCE: no DNS cache"),
+        "{out}"
+    );
+    assert!(!line("fd.sip").contains("NO SOURCE"), "{out}");
+}
+
+/// A rule reading a field with no source is named in a warning, one per field.
+#[test]
+fn validate_warns_of_fields_with_no_source() {
+    let dir = std::env::temp_dir().join(format!("peregrine-cli-nosrc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("r.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: dns\n  desc: d\n  condition: evt.type = connect and fd.sip.name = example.com\n  output: x %fd.cip.name\n  priority: WARNING\n",
+    )
+    .unwrap();
+    let (code, out) = peregrine(&["validate", "-r", rules.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    for f in ["fd.sip.name", "fd.cip.name"] {
+        let warning = out
+            .lines()
+            .find(|l| l.starts_with(&format!("warning: field {f} has no source")))
+            .unwrap_or_else(|| panic!("{f}: {out}"));
+        assert!(warning.ends_with("read by rules: dns"), "{warning}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -58,6 +58,11 @@ const fn d(name: &'static str, t: FieldType, desc: &'static str, f: F) -> FieldD
 
 use FieldType as T;
 
+/// Falco names addresses from the answers of DNS queries it sees; Peregrine keeps no such
+/// cache yet.
+const NO_DNS: &str =
+    "no DNS cache: Peregrine does not record the names that resolved to an address";
+
 pub(crate) const DEFS: &[FieldDef] = &[
     d("fd.num", T::I64, "the unique number identifying the file descriptor.", F::Num),
     d("fd.type", T::Str, "type of FD: 'file', 'directory', 'ipv4', 'ipv6', 'unix', 'pipe', 'event', 'signalfd', 'eventpoll', 'inotify', 'memfd'…", F::Type),
@@ -89,20 +94,15 @@ pub(crate) const DEFS: &[FieldDef] = &[
     d("fd.rnet", T::IpNet, "matches the remote IP network of the fd.", F::Rnet).filter_only(),
     d("fd.connected", T::Bool, "for TCP/UDP FDs, 'true' if the socket is connected.", F::Connected),
     d("fd.name_changed", T::Bool, "True when this event changed the name of its fd (e.g. a UDP tuple change).", F::NameChanged),
-    d("fd.cip.name", T::Str, "Domain name associated with the client IP address.", F::CipName),
-    d("fd.sip.name", T::Str, "Domain name associated with the server IP address.", F::SipName),
-    d("fd.lip.name", T::Str, "Domain name associated with the local IP address.", F::LipName),
-    d("fd.rip.name", T::Str, "Domain name associated with the remote IP address.", F::RipName),
+    d("fd.cip.name", T::Str, "Domain name associated with the client IP address.", F::CipName).no_source(NO_DNS),
+    d("fd.sip.name", T::Str, "Domain name associated with the server IP address.", F::SipName).no_source(NO_DNS),
+    d("fd.lip.name", T::Str, "Domain name associated with the local IP address.", F::LipName).no_source(NO_DNS),
+    d("fd.rip.name", T::Str, "Domain name associated with the remote IP address.", F::RipName).no_source(NO_DNS),
     d("fd.dev", T::I32, "device number (major/minor) containing the referenced file.", F::Dev),
     d("fd.dev.major", T::I32, "major device number containing the referenced file.", F::DevMajor),
     d("fd.dev.minor", T::I32, "minor device number containing the referenced file.", F::DevMinor),
     d("fd.ino", T::I64, "inode number of the referenced file.", F::Ino),
 ];
-
-/// The fields that never have a value (no DNS cache yet).
-pub(crate) fn never_present(f: F) -> bool {
-    matches!(f, F::CipName | F::SipName | F::LipName | F::RipName)
-}
 
 /// The endpoint fields, which extract both ends as candidates.
 pub(crate) fn is_any(f: F) -> bool {
