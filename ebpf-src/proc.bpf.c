@@ -159,6 +159,9 @@ static __always_inline __u64 pg_inode_time(struct inode *inode, bool ctime)
 		sec = ts.tv_sec;
 		nsec = ts.tv_nsec;
 	}
+	/* Since 6.13 the top bit of i_ctime_nsec flags a queried ctime (I_CTIME_QUERIED,
+	 * multigrain timestamps); nanoseconds never reach it on any kernel. */
+	nsec &= 0x7fffffff;
 	return (__u64)sec * 1000000000ULL + nsec;
 }
 
@@ -180,7 +183,9 @@ static __always_inline __u64 pg_task_tty(struct task_struct *task)
 		PG_READ(major, drv->major);
 		PG_READ(minor, drv->minor_start);
 	}
-	return ((__u64)major << 20) | (__u64)(minor + index);
+	minor += index;
+	/* The kernel's new_encode_dev, as /proc/PID/stat's tty_nr and Falco print it. */
+	return ((__u64)minor & 0xff) | ((__u64)major << 8) | (((__u64)minor & ~0xffULL) << 12);
 }
 
 /* argv[0] as `exe`, the rest as `args`, from the new image's argument area. */

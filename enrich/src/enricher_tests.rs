@@ -476,6 +476,11 @@ fn sockets_connect_accept_bind_listen() {
     let fd = ev.fd.as_ref().unwrap();
     assert_eq!(fd.name, "10.0.0.1:40000->10.0.0.2:443");
     assert_eq!((fd.role, fd.connected), (SocketRole::Client, true));
+    assert!(fd.name_changed, "the connect named the socket");
+    assert!(
+        !e.fd(100, 5).unwrap().name_changed,
+        "the table keeps it unflagged"
+    );
     // A failed connect leaves the fd as it was.
     run(
         &mut e,

@@ -98,7 +98,15 @@ pub(crate) fn apply(p: &mut Process, ev: &Event, cx: &mut FdCtx<'_>) -> Option<A
             match ev.param(1) {
                 ParamValue::Tuple(t) if res == 0 || res == -EINPROGRESS => {
                     let info = fdtable::with_tuple(base.as_deref(), fd, t, SocketRole::Client);
-                    Some(cx.insert(p, info))
+                    let stored = cx.insert(p, info);
+                    // As libsinsp compares the name before and after parsing: a known
+                    // socket's name changes from "" (or an older tuple) to this one.
+                    if base.is_some_and(|b| b.name != stored.name) {
+                        let mut shown = FdInfo::clone(&stored);
+                        shown.name_changed = true;
+                        return Some(Arc::new(shown));
+                    }
+                    Some(stored)
                 }
                 _ => base,
             }

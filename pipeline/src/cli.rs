@@ -143,6 +143,12 @@ fn validate(paths: &[PathBuf], json: bool) -> Result<i32> {
             println!("{}", text.trim_end());
         }
         print_summary(&outcome);
+        // Not in the JSON mode, whose output is Falco's load results alone.
+        if let Some(rs) = &outcome.ruleset {
+            for u in rs.unsourced_fields() {
+                eprintln!("warning: {}", crate::rules_load::unsourced_warning(&u));
+            }
+        }
     }
     Ok(if outcome.is_ok() { 0 } else { 1 })
 }
@@ -179,16 +185,20 @@ fn list_fields(prefix: Option<&str>, markdown: bool) {
                 println!("\n{category}\n{}", "-".repeat(category.len()));
             }
         }
+        let mark = def
+            .no_source
+            .map(|why| format!(" [NO SOURCE: {why}]"))
+            .unwrap_or_default();
         if markdown {
             println!(
-                "| `{}` | {} | {} |",
+                "| `{}` | {} | {}{mark} |",
                 def.name,
                 def.ftype.falco_name(),
                 def.desc
             );
         } else {
             println!(
-                "{:<40} {:<8} {}",
+                "{:<40} {:<8} {}{mark}",
                 def.name,
                 def.ftype.falco_name(),
                 def.desc

@@ -3,7 +3,7 @@
 use anyhow::{bail, Result};
 use peregrine_config::{Config, RulesSourceSpec};
 use peregrine_rules::engine::RulesSource;
-use peregrine_rules::{loader, Ruleset};
+use peregrine_rules::{loader, Ruleset, UnsourcedField};
 use std::path::PathBuf;
 
 /// The rules sources: embedded rules, or files and folders in `rules_files` order.
@@ -50,6 +50,9 @@ pub fn load(cfg: &Config, from_cli: bool) -> Result<Ruleset> {
     match outcome.ruleset {
         Some(mut rs) if outcome.files.iter().all(|f| f.is_ok()) => {
             cfg.apply_rule_selections(&mut rs);
+            for u in rs.unsourced_fields() {
+                tracing::warn!("{}", unsourced_warning(&u));
+            }
             Ok(rs)
         }
         _ => {
@@ -62,6 +65,17 @@ pub fn load(cfg: &Config, from_cli: bool) -> Result<Ruleset> {
             bail!("rules did not load:\n{}", report.trim_end())
         }
     }
+}
+
+/// One line on a field enabled rules read that never has a value here.
+pub fn unsourced_warning(u: &UnsourcedField) -> String {
+    let rules: Vec<&str> = u.rules.iter().map(|r| &**r).collect();
+    format!(
+        "field {} has no source ({}): it never has a value, so checks on it never hold; read by rules: {}",
+        u.field,
+        u.reason,
+        rules.join(", ")
+    )
 }
 
 /// The files whose change triggers a reload: config files and every rules file.
@@ -80,4 +94,22 @@ pub fn watched_files(cfg: &Config) -> Vec<PathBuf> {
     files.sort();
     files.dedup();
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_warning_names_the_field_its_reason_and_the_rules() {
+        let u = UnsourcedField {
+            field: "fd.x".into(),
+            reason: "no table",
+            rules: vec!["r1".into(), "r2".into()],
+        };
+        assert_eq!(
+            unsourced_warning(&u),
+            "field fd.x has no source (no table): it never has a value, so checks on it never hold; read by rules: r1, r2"
+        );
+    }
 }

@@ -113,4 +113,29 @@ fn lists_fields() {
         assert!(out.lines().any(|l| l.starts_with(f)), "{f} in {out}");
     }
     assert!(!out.contains("fd.name"));
+
+    // The address names have a source (the names rules compare with, resolved).
+    let (code, out) = peregrine(&["list-fields", "--prefix", "fd.sip"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().any(|l| l.starts_with("fd.sip.name ")), "{out}");
+    assert!(!out.contains("NO SOURCE"), "{out}");
+}
+
+/// Every field the three upstream rulesets read has a source: `validate` warns of none
+/// (a field marked as having no source would be named here with the rules reading it).
+#[test]
+fn upstream_rules_read_no_field_without_a_source() {
+    let Some(data) = testdata() else {
+        return;
+    };
+    let dir = data.join("upstream");
+    for file in [
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ] {
+        let (code, out) = peregrine(&["validate", "-r", dir.join(file).to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        assert!(!out.contains("has no source"), "{file}: {out}");
+    }
 }

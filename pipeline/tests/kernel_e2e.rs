@@ -1,30 +1,13 @@
 //! The real binary on this host's kernel: default engine (modern_ebpf), a test rules file,
 //! real commands, JSON alerts checked field by field.
 
+mod common;
+
+use common::{run, skip};
 use serde_json::Value;
 use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let why = if unsafe { libc::geteuid() } != 0 {
-        Some("not root")
-    } else if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
-        Some("no kernel BTF")
-    } else {
-        None
-    };
-    if let Some(why) = why {
-        if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
-            panic!("{test}: needs root and BPF ({why}) and PEREGRINE_REQUIRE_PRIVILEGED=1");
-        }
-        eprintln!("skipping {test}: needs root and BPF ({why})");
-        return true;
-    }
-    false
-}
 
 const RULES: &str = r#"
 - rule: Read shadow
@@ -54,102 +37,17 @@ const RULES: &str = r#"
   priority: INFO
 "#;
 
-/// Each test's agent sees the whole host: one at a time, so they do not see each other.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-struct Agent {
-    _turn: std::sync::MutexGuard<'static, ()>,
-    child: Child,
-    dir: PathBuf,
-}
-
-/// A test that fails before `stop` must not leave its agent running.
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// The agent with [`RULES`] and extra command-line arguments.
+struct Agent;
 
 impl Agent {
-    fn start(name: &str) -> Agent {
-        Agent::start_with(name, &[])
+    fn start(name: &str) -> common::Agent {
+        common::Agent::start(name, RULES, &[])
     }
 
-    /// With extra command-line arguments (`-o key=value` overrides).
-    fn start_with(name: &str, extra: &[&str]) -> Agent {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        let dir =
-            std::env::temp_dir().join(format!("peregrine-kernel-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("rules.yaml"), RULES).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_peregrine"))
-            .args(["-r", dir.join("rules.yaml").to_str().unwrap()])
-            .args([
-                "-o",
-                "json_output=true",
-                "-o",
-                "webserver.enabled=false",
-                "-U",
-            ])
-            .args(extra)
-            .stdout(Stdio::from(File::create(dir.join("stdout")).unwrap()))
-            .stderr(Stdio::from(File::create(dir.join("stderr")).unwrap()))
-            .spawn()
-            .expect("start peregrine");
-        let agent = Agent {
-            _turn: turn,
-            child,
-            dir,
-        };
-        let start = Instant::now();
-        while !agent.stderr().contains("processes read from /proc") {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "agent did not start: {}",
-                agent.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // The pipeline is up once the bootstrap is logged; give the first drain a moment.
-        std::thread::sleep(Duration::from_millis(300));
-        agent
+    fn start_with(name: &str, extra: &[&str]) -> common::Agent {
+        common::Agent::start(name, RULES, extra)
     }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
-    }
-
-    fn stop(mut self) -> Vec<Value> {
-        std::thread::sleep(Duration::from_millis(500));
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "agent exited with {status}: {}",
-            self.stderr()
-        );
-        std::fs::read_to_string(self.dir.join("stdout"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
-    }
-}
-
-/// Runs a command to the end and returns its pid, so the test can pick its own alerts out
-/// of everything else happening on the host.
-fn run(cmd: &str, args: &[&str]) -> u32 {
-    let mut child = Command::new(cmd)
-        .args(args)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    assert!(child.wait().unwrap().success(), "{cmd} {args:?}");
-    pid
 }
 
 /// The one "Read shadow" alert of the `cat` started by the shell `parent`: other processes

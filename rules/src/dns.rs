@@ -6,17 +6,25 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, ToSocketAddrs};
-use std::sync::{Mutex, OnceLock, RwLock};
+use std::sync::{Condvar, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 /// How often the names are resolved again (Falco's base refresh).
 pub const REFRESH: Duration = Duration::from_secs(10);
 
+/// How long adding a name waits for its first resolution, so rules compiled at start-up
+/// see the names of the hosts file and a quick DNS from their first event (Falco resolves
+/// a name synchronously on first sight); a slow DNS only delays the name, never start-up.
+pub const FIRST_RESOLUTION_WAIT: Duration = Duration::from_millis(300);
+
 struct Table {
     /// Names to resolve: leaked once each, so lookups can hand out `&'static str`.
     names: Mutex<BTreeSet<&'static str>>,
     by_ip: RwLock<HashMap<IpAddr, &'static str>>,
-    wake: std::sync::Condvar,
+    wake: Condvar,
+    /// Names resolved at least once (found or not), and its signal.
+    resolved: Mutex<BTreeSet<&'static str>>,
+    resolved_cv: Condvar,
 }
 
 fn table() -> &'static Table {
@@ -30,28 +38,40 @@ fn table() -> &'static Table {
         Table {
             names: Mutex::new(BTreeSet::new()),
             by_ip: RwLock::new(HashMap::new()),
-            wake: std::sync::Condvar::new(),
+            wake: Condvar::new(),
+            resolved: Mutex::new(BTreeSet::new()),
+            resolved_cv: Condvar::new(),
         }
     })
 }
 
 /// Adds names a rule compares an address-name field with; they are resolved right away
-/// (in the background) and kept fresh.
+/// (waiting up to [`FIRST_RESOLUTION_WAIT`] for that) and kept fresh in the background.
 pub fn watch<'a>(names: impl IntoIterator<Item = &'a str>) {
     let t = table();
-    let mut known = t.names.lock().unwrap_or_else(|e| e.into_inner());
-    let mut added = false;
-    for name in names {
-        let name = name.trim().trim_end_matches('.');
-        if name.is_empty() || known.contains(name) {
-            continue;
+    let mut added: Vec<&'static str> = Vec::new();
+    {
+        let mut known = t.names.lock().unwrap_or_else(|e| e.into_inner());
+        for name in names {
+            let name = name.trim().trim_end_matches('.');
+            if name.is_empty() || known.contains(name) {
+                continue;
+            }
+            let name: &'static str = Box::leak(name.into());
+            known.insert(name);
+            added.push(name);
         }
-        known.insert(Box::leak(name.into()));
-        added = true;
     }
-    if added {
-        t.wake.notify_all();
+    if added.is_empty() {
+        return;
     }
+    t.wake.notify_all();
+    let resolved = t.resolved.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = t
+        .resolved_cv
+        .wait_timeout_while(resolved, FIRST_RESOLUTION_WAIT, |r| {
+            added.iter().any(|n| !r.contains(n))
+        });
 }
 
 /// The watched name `ip` resolved to, if any (the first in name order when several did).
@@ -76,7 +96,6 @@ fn canonical(ip: IpAddr) -> IpAddr {
 fn refresh_loop() {
     let t = table();
     let _ = TABLE_READY.set(t);
-    let mut resolved: BTreeSet<&'static str> = BTreeSet::new();
     loop {
         let names: Vec<&'static str> = {
             let known = t.names.lock().unwrap_or_else(|e| e.into_inner());
@@ -96,12 +115,16 @@ fn refresh_loop() {
             }
         }
         *t.by_ip.write().unwrap_or_else(|e| e.into_inner()) = by_ip;
-        resolved.extend(names.iter().copied());
+        t.resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(names.iter().copied());
+        t.resolved_cv.notify_all();
         let known = t.names.lock().unwrap_or_else(|e| e.into_inner());
         // Sleep until the next refresh, or until a rule adds a name not resolved yet.
         let _ = t
             .wake
-            .wait_timeout_while(known, REFRESH, |k| k.iter().all(|n| resolved.contains(n)));
+            .wait_timeout_while(known, REFRESH, |k| k.len() == names.len());
     }
 }
 

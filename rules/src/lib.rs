@@ -28,4 +28,4 @@ pub use diag::{Code, Diagnostic, ErrorCode, Location, WarningCode};
 pub use engine::{load_files, load_sources, LoadOutcome, RulesSource};
 pub use eval::{EvtSet, Scratch};
 pub use priority::Priority;
-pub use ruleset::{CompiledRule, RuleMatching, Ruleset};
+pub use ruleset::{CompiledRule, RuleMatching, Ruleset, UnsourcedField};

@@ -22,8 +22,21 @@ pub struct CompiledRule {
     pub tags: Arc<[String]>,
     pub enabled: bool,
     pub evttypes: EvtSet,
+    /// Every field the condition (macros and exceptions included) and the output read,
+    /// by canonical name (`proc.aname[2]`, `evt.arg.flags`), sorted.
+    pub fields: Arc<[crate::fields::Field]>,
     pub(crate) condition: Node,
     pub(crate) output: OutputFormat,
+}
+
+/// A field enabled rules read that has no source yet ([`crate::fields::FieldDef::no_source`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsourcedField {
+    /// As the rules write it (`fd.sip.name`).
+    pub field: String,
+    pub reason: &'static str,
+    /// The enabled rules that read it, in definition order.
+    pub rules: Vec<Arc<str>>,
 }
 
 /// Falco's `rule_matching`: stop at the first matching rule, or report every match.
@@ -142,6 +155,28 @@ impl Ruleset {
 
     pub fn enabled_rules(&self) -> impl Iterator<Item = &CompiledRule> {
         self.rules.iter().filter(|r| r.enabled)
+    }
+
+    /// The fields with no source that enabled rules read, by name, each with those rules:
+    /// what the agent warns about at startup, since checks on them never hold.
+    pub fn unsourced_fields(&self) -> Vec<UnsourcedField> {
+        let mut out: std::collections::BTreeMap<&str, UnsourcedField> = Default::default();
+        for r in self.enabled_rules() {
+            for f in r.fields.iter() {
+                let Some(reason) = f.def().no_source else {
+                    continue;
+                };
+                out.entry(f.name())
+                    .or_insert_with(|| UnsourcedField {
+                        field: f.name().to_owned(),
+                        reason,
+                        rules: Vec::new(),
+                    })
+                    .rules
+                    .push(r.name.clone());
+            }
+        }
+        out.into_values().collect()
     }
 
     /// Enables or disables rules whose name matches `pattern` (`*` wildcards, as in

@@ -257,3 +257,53 @@ fn control_characters_are_escaped_in_text_lines() {
         a.to_text_line()
     );
 }
+
+/// Each rule names the fields it reads, from macros, exceptions, `val()` and transformers
+/// as well as the output, by canonical name; the ones with no source are reported with
+/// the enabled rules that read them.
+#[test]
+fn rules_name_the_fields_they_read() {
+    let yaml = r#"
+- macro: shells
+  condition: proc.name in (sh, bash)
+- rule: r1
+  desc: d
+  condition: evt.type = connect and shells and fd.sip.name = x and toupper(proc.pname) = val(proc.exe) and proc.aname[2] = x
+  output: "%evt.arg.flags %basename(fd.name)"
+  priority: INFO
+  exceptions:
+    - name: e
+      fields: [user.name]
+      values: [[root]]
+- rule: r2
+  desc: d
+  condition: evt.type = open and fd.sip.name = y
+  output: x
+  priority: INFO
+- rule: r3
+  desc: d
+  condition: evt.type = open and fd.cip.name = y
+  output: x
+  priority: INFO
+  enabled: false
+"#;
+    let out = load_sources(&[RulesSource::new("t.yaml", yaml)], &no_suggested());
+    let rs = out.ruleset.expect("compiles");
+    let names: Vec<&str> = rs.rule(0).fields.iter().map(|f| f.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "evt.arg.flags",
+            "evt.type",
+            "fd.name",
+            "fd.sip.name",
+            "proc.aname[2]",
+            "proc.exe",
+            "proc.name",
+            "proc.pname",
+            "user.name"
+        ]
+    );
+    // The address names have a source: the names rules compare them with, resolved.
+    assert_eq!(rs.unsourced_fields(), []);
+}

@@ -6,16 +6,17 @@ pub(crate) mod check;
 mod lists;
 mod macros;
 
-use crate::ast::{Expr, Pos};
+use crate::ast::{Expr, Operand, Pos, Rhs};
 use crate::collection::{Collection, RuleDef, SourcePos, Text};
 use crate::diag::{Code, Diagnostic, ErrorCode, Location, WarningCode};
+use crate::fields::Field;
 use crate::format::OutputFormat;
 use crate::loader::exception_condition;
 use crate::parser;
 use crate::ruleset::{CompiledRule, Ruleset};
 use check::{compile_expr, event_types, SlotTable};
 use lists::{expand_lists, substitute_list, ExpandedList};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Output text appended to every matching rule's output (falco.yaml `append_output`).
@@ -392,6 +393,7 @@ fn compile_rule(
         ));
     }
     let evttypes = event_types(&node);
+    let fields = used_fields(&ast, &format, slots);
     if r.warn_evttypes && (evttypes.is_empty() || evttypes.len() > 100) {
         diags.push(warning(
             WarningCode::NoEvttype,
@@ -407,7 +409,37 @@ fn compile_rule(
         tags: r.tags.iter().cloned().collect(),
         enabled: r.enabled,
         evttypes,
+        fields,
         condition: node,
         output: format,
     }))
+}
+
+/// The fields `cond` and `output` read, one per canonical name, sorted by it. Called
+/// after both compiled, so every reference resolves.
+fn used_fields(cond: &Expr, output: &OutputFormat, slots: &SlotTable) -> Arc<[Field]> {
+    fn operand(o: &Operand, out: &mut BTreeMap<String, Field>) {
+        match o {
+            Operand::Field(f) => {
+                if let Ok(field) = crate::fields::resolve(&f.name, f.arg.as_deref()) {
+                    out.insert(field.name().to_owned(), field);
+                }
+            }
+            Operand::Transform { args, .. } => args.iter().for_each(|a| operand(a, out)),
+        }
+    }
+    let mut fields = BTreeMap::new();
+    cond.walk(&mut |e| {
+        if let Expr::Compare(c) = e {
+            operand(&c.lhs, &mut fields);
+            if let Rhs::Operand(o) = &c.rhs {
+                operand(o, &mut fields);
+            }
+        }
+    });
+    for s in output.slots() {
+        let field = &slots.defs[s].field;
+        fields.insert(field.name().to_owned(), field.clone());
+    }
+    fields.into_values().collect()
 }

@@ -89,20 +89,15 @@ pub(crate) const DEFS: &[FieldDef] = &[
     d("fd.rnet", T::IpNet, "matches the remote IP network of the fd.", F::Rnet).filter_only(),
     d("fd.connected", T::Bool, "for TCP/UDP FDs, 'true' if the socket is connected.", F::Connected),
     d("fd.name_changed", T::Bool, "True when this event changed the name of its fd (e.g. a UDP tuple change).", F::NameChanged),
-    d("fd.cip.name", T::Str, "Domain name associated with the client IP address.", F::CipName),
-    d("fd.sip.name", T::Str, "Domain name associated with the server IP address.", F::SipName),
-    d("fd.lip.name", T::Str, "Domain name associated with the local IP address.", F::LipName),
-    d("fd.rip.name", T::Str, "Domain name associated with the remote IP address.", F::RipName),
+    d("fd.cip.name", T::Str, "Domain name associated with the client IP address: one of the names rules compare these fields with, resolved every 10 s.", F::CipName),
+    d("fd.sip.name", T::Str, "Domain name associated with the server IP address: one of the names rules compare these fields with, resolved every 10 s.", F::SipName),
+    d("fd.lip.name", T::Str, "Domain name associated with the local IP address: one of the names rules compare these fields with, resolved every 10 s.", F::LipName),
+    d("fd.rip.name", T::Str, "Domain name associated with the remote IP address: one of the names rules compare these fields with, resolved every 10 s.", F::RipName),
     d("fd.dev", T::I32, "device number (major/minor) containing the referenced file.", F::Dev),
     d("fd.dev.major", T::I32, "major device number containing the referenced file.", F::DevMajor),
     d("fd.dev.minor", T::I32, "minor device number containing the referenced file.", F::DevMinor),
     d("fd.ino", T::I64, "inode number of the referenced file.", F::Ino),
 ];
-
-/// The fields that never have a value.
-pub(crate) fn never_present(_: F) -> bool {
-    false
-}
 
 /// The address a name field names: (field, the ends of the socket) → address.
 fn named_ip(f: F, info: &FdInfo) -> Option<IpAddr> {

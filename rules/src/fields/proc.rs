@@ -274,7 +274,13 @@ pub(crate) fn extract(f: F, arg: &Arg, ev: &Event, out: &mut Value) -> bool {
             _ => fill_ancestors(p, attr_of(f), out),
         },
         F::Cwd => {
-            out.set_str(&p.cwd);
+            // Falco keeps the cwd with a trailing '/' (sinsp_threadinfo::set_cwd); the
+            // kernel and /proc give it without.
+            let buf = out.str_buf();
+            buf.push_str(&p.cwd);
+            if !buf.ends_with('/') {
+                buf.push('/');
+            }
             true
         }
         F::Tty => set_u64(out, u64::from(p.tty)),
@@ -457,7 +463,8 @@ pub(crate) fn borrow<'a>(f: F, arg: &Arg, ev: &'a Event) -> Borrowed<'a> {
             },
             _ => Borrowed::NotBorrowable,
         },
-        F::Cwd => Borrowed::str(&p.cwd),
+        F::Cwd if p.cwd.ends_with('/') => Borrowed::str(&p.cwd),
+        F::Cwd => Borrowed::NotBorrowable,
         F::Tty => Borrowed::u64(u64::from(p.tty)),
         F::Pid => xid(p.pid).map_or(Borrowed::Missing, Borrowed::i64),
         F::Ppid => {

@@ -441,6 +441,19 @@ fn borrowing_agrees_with_extraction() {
     assert!(borrowed > 100_000, "borrowing is used: {borrowed}");
 }
 
+/// Falco's `proc.cwd` ends with '/' whatever the kernel gave (no trailing slash live).
+#[test]
+fn cwd_has_a_trailing_slash() {
+    let mut ev = openat_event();
+    for (cwd, want) in [("/tmp/x", "/tmp/x/"), ("/tmp/x/", "/tmp/x/"), ("/", "/")] {
+        let mut p = (**ev.process.as_ref().unwrap()).clone();
+        p.cwd = cwd.into();
+        ev.process = Some(Arc::new(p));
+        check(&ev, &[("proc.cwd", s(want))]);
+        assert_borrow_agrees(&field("proc.cwd"), &ev);
+    }
+}
+
 #[test]
 fn exec_on_host() {
     let mut ev = event(
