@@ -192,9 +192,16 @@ pub fn run_case(case_dir: &Path, id: &str, p: &Prepared) -> Ran {
         );
         let plan_path = case_dir.join("plan.json");
         std::fs::write(&plan_path, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+        // A small environment: the test harness's own is long, and the marker must be in
+        // the part of it an agent reads.
         let child = Command::new(&performer)
-            .env("PEREGRINE_EVTGEN_PLAN", &plan_path)
+            .env_clear()
             .env(CASE_ENV, id)
+            .env("PEREGRINE_EVTGEN_PLAN", &plan_path)
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

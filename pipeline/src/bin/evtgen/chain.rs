@@ -111,12 +111,15 @@ pub fn spawn(
 ) -> Result<libc::pid_t> {
     let argv0 = spec.argv0().context("a process needs a name or an exe")?;
     let argv = cstrings(std::iter::once(argv0).chain(spec.args.iter().cloned()))?;
-    let mut vars: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k != STAGE_ENV && !env.iter().any(|(e, _)| e == k))
-        .collect();
-    vars.extend(env.iter().cloned());
+    // The plan's variables first: an agent reads a bounded prefix of the environment
+    // (Falco too), and identity markers must be in it whatever else is inherited.
+    let mut vars: Vec<(String, String)> = env.to_vec();
     vars.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars.push((STAGE_ENV.to_string(), stage.to_string()));
+    let inherited: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| !vars.iter().any(|(e, _)| e == k))
+        .collect();
+    vars.extend(inherited);
     let envp = cstrings(vars.iter().map(|(k, v)| format!("{k}={v}")))?;
     let user = spec.user.as_deref().map(lookup_user).transpose()?;
     let path = match exe {
