@@ -16,6 +16,8 @@ pub const IMAGE: &str = "localhost/peregrine-evtgen:latest";
 const HOST_POOL: usize = 12;
 const CONTAINER_POOL: usize = 3;
 const CASE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a container's pid 1 stays after the case (see the plan's `linger_ms`).
+const CONTAINER_LINGER_MS: u64 = 500;
 
 pub struct Agent {
     child: Child,
@@ -150,6 +152,8 @@ pub fn run_case(case_dir: &Path, id: &str, p: &Prepared) -> Ran {
         // The performer is mounted read-only; the copies the chain runs from are made inside
         // the container's own filesystem (its upper layer).
         plan.insert("workdir".into(), Value::String("/tmp/evtgen-work".into()));
+        // The agent reads a container's users through its live processes' roots.
+        plan.insert("linger_ms".into(), Value::from(CONTAINER_LINGER_MS));
         std::fs::write(
             case_dir.join("plan.json"),
             serde_json::to_vec_pretty(&plan).unwrap(),

@@ -30,7 +30,11 @@ pub fn main() -> Result<()> {
     };
     let stage = std::env::var(STAGE_ENV).ok();
     match stage.as_deref() {
-        None => first(&plan, &netns),
+        None => {
+            let r = first(&plan, &netns);
+            std::thread::sleep(std::time::Duration::from_millis(plan.linger_ms));
+            r
+        }
         Some(s) if s.starts_with("resource:") => idle(),
         Some(s) => match s.strip_prefix("chain:").map(str::parse::<usize>) {
             Some(Ok(i)) if i < plan.processes.len() => link(&plan, i, &netns),

@@ -43,6 +43,10 @@
 //!   chain is empty) runs `before`, creates the resources, performs the steps and removes the
 //!   resources.
 //! * `before`: a command for `/bin/sh -c`, run to its end before the resources.
+//! * `linger_ms`: the first performer waits this long after everything else before it
+//!   exits. As a container's pid 1 it keeps the container (its filesystem, reached through
+//!   `/proc/<pid>/root`) alive for an agent still enriching its events, as a real workload
+//!   would be; a container that exits within milliseconds takes its `/etc/passwd` along.
 //! * resources (`name` binds fields for `${ name.field }` in step arguments):
 //!   `file` (opened `O_RDWR`, created with its parent directories when missing, removed
 //!   after; field `fd`), `directory` (opened `O_RDONLY|O_DIRECTORY`, created when missing;
@@ -86,6 +90,8 @@ pub struct Plan {
     pub processes: Vec<ProcessSpec>,
     #[serde(default)]
     pub before: Option<String>,
+    #[serde(default)]
+    pub linger_ms: u64,
     #[serde(default)]
     pub resources: Vec<Resource>,
     #[serde(default)]
