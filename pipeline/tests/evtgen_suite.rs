@@ -274,6 +274,11 @@ fn evtgen_suite_live() {
     let started = std::time::Instant::now();
     let prepared: Vec<&Prepared> = to_run.iter().map(|(_, p)| p).collect();
     let ran = run::run_all(&root, &ids, &prepared);
+    for path in prepared.iter().flat_map(|p| &p.leftovers) {
+        if std::fs::symlink_metadata(path).is_ok() {
+            std::fs::remove_file(path).unwrap_or_else(|e| panic!("removing {path}: {e}"));
+        }
+    }
     eprintln!(
         "evtgen suite: {} cases performed in {:.1?}",
         ran.len(),

@@ -24,6 +24,9 @@ pub struct Prepared {
     pub expected: Expected,
     /// Host paths the case creates, truncates or links: cases sharing one run one at a time.
     pub keys: BTreeSet<String>,
+    /// Links the steps leave behind (the suite only removes them in `before`): removed after
+    /// the run, so no hard link to /etc/shadow stays on the host.
+    pub leftovers: BTreeSet<String>,
     pub sleeps: bool,
 }
 
@@ -112,8 +115,12 @@ fn resource(
                 Some("directory") => ("directory", text(&obj["dirPath"])),
                 other => return Err(format!("fd resource subtype {other:?} is not supported")),
             };
-            if !Path::new(&path).exists() {
-                keys.insert(path.clone());
+            // A missing file and its missing parents are created and removed by the case:
+            // cases sharing any of them must not overlap.
+            let mut cur = Some(Path::new(&path));
+            while let Some(p) = cur.filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+                keys.insert(p.to_string_lossy().into_owned());
+                cur = p.parent();
             }
             Ok(json!({"type": kind, "name": name, "path": path}))
         }
@@ -135,7 +142,11 @@ fn resource(
     }
 }
 
-fn step(s: &Value, keys: &mut BTreeSet<String>) -> Result<Value, String> {
+fn step(
+    s: &Value,
+    keys: &mut BTreeSet<String>,
+    leftovers: &mut BTreeSet<String>,
+) -> Result<Value, String> {
     let obj = s.as_object().ok_or("a step must be a mapping")?;
     if obj.get("type").and_then(Value::as_str) != Some("syscall") {
         return Err(format!("step type {:?} is not supported", obj.get("type")));
@@ -145,6 +156,7 @@ fn step(s: &Value, keys: &mut BTreeSet<String>) -> Result<Value, String> {
         for k in ["newPath", "linkPath"] {
             if let Some(Value::String(p)) = a.get(k) {
                 keys.insert(p.clone());
+                leftovers.insert(p.clone());
             }
         }
         let flags = a
@@ -222,17 +234,19 @@ pub fn prepare(test: &Value, case_id: &str) -> Result<Prepared, String> {
             .collect::<Result<_, _>>()?,
         Some(other) => return Err(format!("resources {other} must be a list")),
     };
+    let mut leftovers = BTreeSet::new();
     let steps = match obj.get("steps") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(a)) => a
             .iter()
-            .map(|s| step(s, &mut keys))
+            .map(|s| step(s, &mut keys, &mut leftovers))
             .collect::<Result<_, _>>()?,
         Some(other) => return Err(format!("steps {other} must be a list")),
     };
     if container {
         // Paths are the container's own.
         keys.clear();
+        leftovers.clear();
     }
     let mut plan = Map::new();
     plan.insert("env".into(), json!({ CASE_ENV: case_id }));
@@ -264,6 +278,7 @@ pub fn prepare(test: &Value, case_id: &str) -> Result<Prepared, String> {
             fields,
         },
         keys,
+        leftovers,
         sleeps,
     })
 }
