@@ -30,7 +30,7 @@ fi
 # Images from a busybox-static root filesystem: one ordinary, one whose repository
 # contains "postgres" (on the seed rules' known_safe_images list).
 make_image() {
-  local name=$1
+  local name=$1 users=${2:-}
   if podman image exists "$name"; then return; fi
   local root
   root=$(mktemp -d)
@@ -41,6 +41,7 @@ make_image() {
   done
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+  [ -z "$users" ] || printf '%b' "$users" >> "$root/etc/passwd"
   printf 'root:*:19000:0:99999:7:::\n' > "$root/etc/shadow"
   chmod 640 "$root/etc/shadow"
   tar -C "$root" -cf "$root.tar" .
@@ -49,6 +50,9 @@ make_image() {
 }
 make_image localhost/peregrine-test:latest
 make_image localhost/postgres-peregrine:15
+# The evtgen suite's container cases run as the system users its files name.
+make_image localhost/peregrine-evtgen:latest \
+  'daemon:x:1:1:daemon:/usr/sbin:/bin/false\nbin:x:2:2:bin:/bin:/bin/false\nsync:x:4:65534:sync:/bin:/bin/sync\ngames:x:5:60:games:/usr/games:/bin/false\nlp:x:7:7:lp:/var/spool/lpd:/bin/false\nmail:x:8:8:mail:/var/mail:/bin/false\nuucp:x:10:10:uucp:/var/spool/uucp:/bin/false\nwww-data:x:33:33:www-data:/var/www:/bin/false\nsshd:x:100:65534::/run/sshd:/bin/false\n'
 
 # The Docker-compatible API.
 if ! curl -fsS --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; then
