@@ -3,6 +3,7 @@
 //! around it for metrics, reload and shutdown; and the `peregrine` command line.
 
 pub mod capture;
+pub mod detection;
 pub mod hostinfo;
 pub mod pipeline;
 pub mod queue;
