@@ -10,18 +10,19 @@
 //!
 //! Needs root, BPF, podman (`.ci/podman-setup.sh`) and `../shared/testdata`.
 
+mod common;
+
+use common::Agent;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const IMAGE: &str = "localhost/peregrine-test:latest";
+const IMAGE: &str = common::IMAGE;
 const ALLOWED_IMAGE: &str = "localhost/postgres-peregrine:15";
-const SOCK: &str = "/run/podman/podman.sock";
 
 /// How an operator allows things: appends to the upstream rules' own lists.
 const LOCAL_RULES: &str = r#"
@@ -33,117 +34,40 @@ const LOCAL_RULES: &str = r#"
   append: true
 "#;
 
-fn testdata() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/upstream");
-    dir.is_dir().then_some(dir)
+/// The rules files: the three upstream ones, then the local allowances.
+fn rules_files(upstream: &Path, dir: &Path) -> Vec<PathBuf> {
+    std::fs::write(dir.join("local_rules.yaml"), LOCAL_RULES).unwrap();
+    [
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ]
+    .iter()
+    .map(|f| upstream.join(f))
+    .chain([dir.join("local_rules.yaml")])
+    .collect()
 }
 
-fn skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let why = if unsafe { libc::geteuid() } != 0 {
-        Some("not root".to_string())
-    } else if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-        Some("no kernel BTF".to_string())
-    } else if testdata().is_none() {
-        Some("../shared/testdata/upstream not found".to_string())
-    } else if Command::new("podman").arg("--version").output().is_err() {
-        Some("podman is not installed (run .ci/podman-setup.sh)".to_string())
-    } else if std::os::unix::net::UnixStream::connect(SOCK).is_err() {
-        Some(format!("no podman API on {SOCK} (run .ci/podman-setup.sh)"))
-    } else {
-        [
-            "/bin/busybox",
-            "/usr/bin/script",
-            "/usr/bin/perl",
-            "/usr/sbin/ip",
-        ]
-        .iter()
-        .find(|p| !Path::new(p).exists())
-        .map(|p| format!("{p} is missing (run .ci/podman-setup.sh)"))
+/// Ties every alert to the action that caused it, and prints the fields the cases check.
+const APPEND: &str = r#"append_output[]={"match": {"source": "syscall"}, "extra_output": "tie=%proc.pid,%proc.ppid,%container.name,%proc.cmdline checked=%fd.name,%fd.nameraw,%fd.type,%fd.l4proto,%fd.rport,%fd.sip.name,%proc.name,%proc.pname,%proc.exepath,%user.name,%user.uid,%user.loginuid,%proc.tty,%evt.type,%evt.arg.target,%evt.arg.linkpath,%evt.arg.oldpath,%evt.arg.newpath,%proc.is_exe_from_memfd"}"#;
+
+/// The tools the actions use besides podman.
+fn missing_tools(test: &str) -> bool {
+    let Some(tool) = [
+        "/bin/busybox",
+        "/usr/bin/script",
+        "/usr/bin/perl",
+        "/usr/sbin/ip",
+    ]
+    .into_iter()
+    .find(|p| !Path::new(p).exists()) else {
+        return false;
     };
-    if let Some(why) = why {
-        if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
-            panic!("{test}: needs root, BPF, podman and ../shared ({why}) and PEREGRINE_REQUIRE_PRIVILEGED=1");
-        }
-        eprintln!("skipping {test}: needs root, BPF, podman and ../shared ({why})");
-        return true;
+    if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+        panic!("{test}: needs {tool} (run .ci/podman-setup.sh) and PEREGRINE_REQUIRE_PRIVILEGED=1");
     }
-    false
-}
-
-/// The agent with the three upstream rulesets; removes its files and stops on drop.
-struct Agent {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Agent {
-    fn start(dir: &Path) -> Agent {
-        let up = testdata().unwrap();
-        std::fs::write(dir.join("local_rules.yaml"), LOCAL_RULES).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_peregrine"));
-        for f in [
-            "falco_rules.yaml",
-            "falco-incubating_rules.yaml",
-            "falco-sandbox_rules.yaml",
-        ] {
-            cmd.args(["-r", up.join(f).to_str().unwrap()]);
-        }
-        cmd.args(["-r", dir.join("local_rules.yaml").to_str().unwrap()]);
-        // The fields that tie an alert to the action that caused it, on every alert.
-        let tie = r#"{"match": {"source": "syscall"}, "extra_output": "tie=%proc.pid,%proc.ppid,%container.name,%proc.cmdline checked=%fd.name,%fd.nameraw,%fd.type,%fd.l4proto,%fd.rport,%fd.sip.name,%proc.name,%proc.pname,%proc.exepath,%user.name,%user.uid,%user.loginuid,%proc.tty,%evt.type,%evt.arg.target,%evt.arg.linkpath,%evt.arg.oldpath,%evt.arg.newpath,%proc.is_exe_from_memfd"}"#;
-        let child = cmd
-            .args(["-o", "rule_matching=all", "-o", "json_output=true"])
-            .args(["-o", "webserver.enabled=false", "-U"])
-            .args(["-o", &format!("append_output[]={tie}")])
-            .stdout(Stdio::from(File::create(dir.join("stdout")).unwrap()))
-            .stderr(Stdio::from(File::create(dir.join("stderr")).unwrap()))
-            .spawn()
-            .expect("start peregrine");
-        let agent = Agent {
-            child,
-            dir: dir.to_path_buf(),
-        };
-        let start = Instant::now();
-        while !agent.stderr().contains("processes read from /proc") {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "agent did not start: {}",
-                agent.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        agent
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
-    }
-
-    fn stop(mut self) -> Vec<Value> {
-        std::thread::sleep(Duration::from_millis(1000));
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "agent exited with {status}: {}",
-            self.stderr()
-        );
-        std::fs::read_to_string(self.dir.join("stdout"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
+    eprintln!("skipping {test}: needs {tool} (run .ci/podman-setup.sh)");
+    true
 }
 
 /// Which alerts belong to an action.
@@ -343,9 +267,12 @@ const MEMFD_EXEC: &str = r#"
 #[test]
 fn default_rules_fire_live_and_allowed_actions_stay_silent() {
     let test = "default_rules_fire_live_and_allowed_actions_stay_silent";
-    if skip(test) {
+    if common::skip_podman(test) || missing_tools(test) {
         return;
     }
+    let Some(data) = common::testdata(test) else {
+        return;
+    };
     let me = std::process::id();
     let dir = std::env::temp_dir().join(format!("peregrine-default-rules-{me}"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -362,7 +289,8 @@ fn default_rules_fire_live_and_allowed_actions_stay_silent() {
     // The API server's name, as the cluster's DNS would give it, before the agent starts
     // (names are resolved when the rules are compiled).
     let _hosts = HostsEntry::add("127.0.0.2", K8S_API);
-    let agent = Agent::start(&dir);
+    let files = rules_files(&data.join("upstream"), &dir);
+    let agent = Agent::start_in(&dir, &files, &["-o", "rule_matching=all", "-o", APPEND]);
     let mut cases = Vec::new();
 
     // Read sensitive file trusted after startup: a server older than 5 s reads /etc/shadow;

@@ -5,6 +5,7 @@
 //! `PEREGRINE_EVTGEN_CASE` marker in the processes' environment, checked for rule, priority
 //! and each `outputFields` value. Results go to `target/evtgen-results.json`.
 
+mod common;
 mod evtgen;
 
 use evtgen::plan::{self, Prepared};
@@ -270,7 +271,7 @@ fn evtgen_suite_live() {
     .iter()
     .map(|f| shared().join("upstream").join(f))
     .collect();
-    let agent = run::Agent::start(&root, &rules, &fields.into_iter().collect::<Vec<_>>());
+    let agent = run::start_agent(&root, &rules, &fields.into_iter().collect::<Vec<_>>());
     let started = std::time::Instant::now();
     let prepared: Vec<&Prepared> = to_run.iter().map(|(_, p)| p).collect();
     let ran = run::run_all(&root, &ids, &prepared);
@@ -286,7 +287,7 @@ fn evtgen_suite_live() {
     );
     // Let the last events through the pipeline before stopping.
     std::thread::sleep(std::time::Duration::from_secs(2));
-    let log = agent.log();
+    let log = agent.stderr();
     let alerts = agent.stop();
     let key = report::marker_key();
     let mut by_case: HashMap<&str, Vec<&Value>> = HashMap::new();

@@ -89,16 +89,25 @@ impl Drop for Agent {
 }
 
 impl Agent {
-    /// With extra command-line arguments (`-o key=value` overrides).
+    /// `rules` as the only rules file, with extra command-line arguments (`-o key=value`
+    /// overrides).
     pub fn start(name: &str, rules: &str, extra: &[&str]) -> Agent {
-        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir =
             std::env::temp_dir().join(format!("peregrine-kernel-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("rules.yaml"), rules).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_peregrine"))
-            .args(["-r", dir.join("rules.yaml").to_str().unwrap()])
+        Agent::start_in(&dir, &[dir.join("rules.yaml")], extra)
+    }
+
+    /// These rules files, in this order, keeping its files in `dir` (which must exist).
+    pub fn start_in(dir: &Path, rules_files: &[PathBuf], extra: &[&str]) -> Agent {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_peregrine"));
+        for f in rules_files {
+            cmd.arg("-r").arg(f);
+        }
+        let child = cmd
             .args([
                 "-o",
                 "json_output=true",
@@ -114,12 +123,12 @@ impl Agent {
         let agent = Agent {
             _turn: turn,
             child,
-            dir,
+            dir: dir.to_path_buf(),
         };
         let start = Instant::now();
         while !agent.stderr().contains("processes read from /proc") {
             assert!(
-                start.elapsed() < Duration::from_secs(60),
+                start.elapsed() < Duration::from_secs(120),
                 "agent did not start: {}",
                 agent.stderr()
             );

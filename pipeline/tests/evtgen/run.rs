@@ -2,9 +2,9 @@
 //! a bounded pool that never runs two cases touching the same host path at once.
 
 use super::plan::{Prepared, CASE_ENV};
+use crate::common::Agent;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Condvar, Mutex};
@@ -19,87 +19,24 @@ const CASE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long a container's pid 1 stays after the case (see the plan's `linger_ms`).
 const CONTAINER_LINGER_MS: u64 = 500;
 
-pub struct Agent {
-    child: Child,
-    pub dir: PathBuf,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The real binary with the three upstream files, every rule matching, JSON alerts and
+/// `append_output` printing the case marker and every field the suite checks.
+pub fn start_agent(dir: &Path, rules: &[PathBuf], extra_fields: &[String]) -> Agent {
+    let mut extra = format!("evtgen_case=%proc.env[{CASE_ENV}] evtgen_pid=%proc.pid");
+    for f in extra_fields {
+        extra.push_str(&format!(" {f}=%{f}"));
     }
-}
-
-impl Agent {
-    /// The real binary with the three upstream files, every rule matching, JSON alerts and
-    /// `append_output` printing the case marker and every field the suite checks.
-    pub fn start(dir: &Path, rules: &[PathBuf], extra_fields: &[String]) -> Agent {
-        let mut extra = format!("evtgen_case=%proc.env[{CASE_ENV}] evtgen_pid=%proc.pid");
-        for f in extra_fields {
-            extra.push_str(&format!(" {f}=%{f}"));
-        }
-        let config = dir.join("agent.yaml");
-        let yaml = format!(
-            "append_output:\n  - extra_output: {}\n",
-            serde_json::to_string(&extra).unwrap()
-        );
-        std::fs::write(&config, yaml).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_peregrine"));
-        cmd.args(["-c", config.to_str().unwrap()]);
-        for r in rules {
-            cmd.args(["-r", r.to_str().unwrap()]);
-        }
-        cmd.args([
-            "-o",
-            "rule_matching=all",
-            "-o",
-            "json_output=true",
-            "-o",
-            "webserver.enabled=false",
-            "-U",
-        ])
-        .stdout(Stdio::from(File::create(dir.join("alerts.jsonl")).unwrap()))
-        .stderr(Stdio::from(File::create(dir.join("agent.log")).unwrap()));
-        let child = cmd.spawn().expect("start peregrine");
-        let agent = Agent {
-            child,
-            dir: dir.to_path_buf(),
-        };
-        let start = Instant::now();
-        while !agent.log().contains("processes read from /proc") {
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "agent did not start: {}",
-                agent.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        agent
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("agent.log")).unwrap_or_default()
-    }
-
-    /// SIGTERM (the agent drains), then every alert it printed.
-    pub fn stop(mut self) -> Vec<Value> {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "agent exited with {status}: {}",
-            self.log()
-        );
-        std::fs::read_to_string(self.dir.join("alerts.jsonl"))
-            .unwrap()
-            .lines()
-            .filter(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
-    }
+    let config = dir.join("agent.yaml");
+    let yaml = format!(
+        "append_output:\n  - extra_output: {}\n",
+        serde_json::to_string(&extra).unwrap()
+    );
+    std::fs::write(&config, yaml).unwrap();
+    Agent::start_in(
+        dir,
+        rules,
+        &["-c", config.to_str().unwrap(), "-o", "rule_matching=all"],
+    )
 }
 
 /// What running one case's performer gave.
