@@ -7,10 +7,13 @@ set -euo pipefail
 SOCK=/run/podman/podman.sock
 
 if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 \
-   || ! command -v curl >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
+   || ! command -v curl >/dev/null 2>&1 || [ ! -x /bin/busybox ] \
+   || ! command -v ip >/dev/null 2>&1 || ! command -v perl >/dev/null 2>&1 \
+   || ! command -v script >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q podman runc busybox-static curl
+  # iproute2, perl and script (bsdutils): the live detection tests' actions.
+  apt-get install -y -q podman runc busybox-static curl iproute2 perl bsdutils
 fi
 
 # crun and raised rlimits fail on these machines; systemd is not running (cgroupfs).
