@@ -12,19 +12,11 @@ use std::time::Duration;
 /// How often the names are resolved again (Falco's base refresh).
 pub const REFRESH: Duration = Duration::from_secs(10);
 
-/// How long adding a name waits for its first resolution, so rules compiled at start-up
-/// see the names of the hosts file and a quick DNS from their first event (Falco resolves
-/// a name synchronously on first sight); a slow DNS only delays the name, never start-up.
-pub const FIRST_RESOLUTION_WAIT: Duration = Duration::from_millis(300);
-
 struct Table {
     /// Names to resolve: leaked once each, so lookups can hand out `&'static str`.
     names: Mutex<BTreeSet<&'static str>>,
     by_ip: RwLock<HashMap<IpAddr, &'static str>>,
     wake: Condvar,
-    /// Names resolved at least once (found or not), and its signal.
-    resolved: Mutex<BTreeSet<&'static str>>,
-    resolved_cv: Condvar,
 }
 
 fn table() -> &'static Table {
@@ -39,39 +31,27 @@ fn table() -> &'static Table {
             names: Mutex::new(BTreeSet::new()),
             by_ip: RwLock::new(HashMap::new()),
             wake: Condvar::new(),
-            resolved: Mutex::new(BTreeSet::new()),
-            resolved_cv: Condvar::new(),
         }
     })
 }
 
-/// Adds names a rule compares an address-name field with; they are resolved right away
-/// (waiting up to [`FIRST_RESOLUTION_WAIT`] for that) and kept fresh in the background.
+/// Adds names a rule compares an address-name field with; they are resolved right away in
+/// the background (never holding up rule loading: a name in the hosts file has its
+/// addresses within milliseconds, one that needs a slow DNS when it answers) and kept
+/// fresh.
 pub fn watch<'a>(names: impl IntoIterator<Item = &'a str>) {
     let t = table();
-    let mut added: Vec<&'static str> = Vec::new();
-    {
-        let mut known = t.names.lock().unwrap_or_else(|e| e.into_inner());
-        for name in names {
-            let name = name.trim().trim_end_matches('.');
-            if name.is_empty() || known.contains(name) {
-                continue;
-            }
-            let name: &'static str = Box::leak(name.into());
-            known.insert(name);
-            added.push(name);
+    let mut known = t.names.lock().unwrap_or_else(|e| e.into_inner());
+    let before = known.len();
+    for name in names {
+        let name = name.trim().trim_end_matches('.');
+        if !name.is_empty() && !known.contains(name) {
+            known.insert(Box::leak(name.into()));
         }
     }
-    if added.is_empty() {
-        return;
+    if known.len() > before {
+        t.wake.notify_all();
     }
-    t.wake.notify_all();
-    let resolved = t.resolved.lock().unwrap_or_else(|e| e.into_inner());
-    let _ = t
-        .resolved_cv
-        .wait_timeout_while(resolved, FIRST_RESOLUTION_WAIT, |r| {
-            added.iter().any(|n| !r.contains(n))
-        });
 }
 
 /// The watched name `ip` resolved to, if any (the first in name order when several did).
@@ -115,11 +95,6 @@ fn refresh_loop() {
             }
         }
         *t.by_ip.write().unwrap_or_else(|e| e.into_inner()) = by_ip;
-        t.resolved
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(names.iter().copied());
-        t.resolved_cv.notify_all();
         let known = t.names.lock().unwrap_or_else(|e| e.into_inner());
         // Sleep until the next refresh, or until a rule adds a name not resolved yet.
         let _ = t
