@@ -150,7 +150,8 @@ pub fn group_name(gid: u32) -> Option<String> {
     }
 }
 
-/// Linux capability names by bit (include/uapi/linux/capability.h).
+/// Linux capability names by bit (include/uapi/linux/capability.h). Written out here rather
+/// than taken from the rules crate: the expected values must not come from the code tested.
 const CAPS: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
