@@ -1,8 +1,8 @@
 //! `docs/detection.md`: rule by rule, for the three upstream rulesets, what is proven on the
 //! live kernel (and by which test), what only on the synthetic stream, and what cannot fire
 //! here and why. Everything is derived: the rules from the files, the live proofs from the
-//! live tests' own sources (the evtgen suite files the runner executes, the default-rules
-//! test's cases), the synthetic ones from running the seeded generator through each ruleset,
+//! live tests' own sources (the evtgen suite files the runner executes, the cases of the
+//! `*_rules_live.rs` tests), the synthetic ones from running the seeded generator through each ruleset,
 //! the blockers from the field registry and the kernel programs' event types.
 //!
 //! `cargo run -p peregrine --example detection_doc > docs/detection.md`; the test
@@ -125,7 +125,8 @@ upstream files (each file compiled on its own, every rule enabled):
 - **proven live**: a test that performs the rule's action with real system calls (on the host
   or in a podman container) against the real agent and checks the alert. `evtgen: NAME` is a
   test of Falco's own evtgen suite (`pipeline/tests/evtgen_suite.rs` runs every case of it),
-  `default_rules_live: CASE` a case of `pipeline/tests/default_rules_live.rs`.
+  `X_rules_live: CASE` a case of `pipeline/tests/X_rules_live.rs` (each such test also checks
+  near actions that must stay silent).
 - **fires on the synthetic stream**: the rule alerts on the seeded synthetic stream
   (`peregrine_event::synth`, 200 000 events, seed 1): its logic works on Peregrine's event
   model, which alone says nothing about the live kernel.
@@ -250,14 +251,23 @@ fn live_proofs(inputs: &Inputs) -> Result<BTreeMap<String, BTreeSet<String>>> {
                 .any(|(prefix, _)| name.starts_with(prefix.as_str()))
         });
     }
-    let default_rules = inputs.tests.join("default_rules_live.rs");
-    let text = std::fs::read_to_string(&default_rules)
-        .with_context(|| format!("reading {}", default_rules.display()))?;
-    for (case, rule) in firing_cases(&text) {
-        proofs
-            .entry(rule)
-            .or_default()
-            .insert(format!("default_rules_live: {case}"));
+    // The live rule tests: `*_rules_live.rs`, cases written `cases.push(fires(CASE, RULE`.
+    let mut tests: Vec<_> = std::fs::read_dir(inputs.tests)
+        .with_context(|| format!("reading {}", inputs.tests.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_str().is_some_and(|p| p.ends_with("_rules_live.rs")))
+        .collect();
+    tests.sort();
+    for path in tests {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
+        for (case, rule) in firing_cases(&text) {
+            proofs
+                .entry(rule)
+                .or_default()
+                .insert(format!("{stem}: {case}"));
+        }
     }
     Ok(proofs)
 }
