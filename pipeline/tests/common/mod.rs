@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own share of these
 
 pub mod host;
+pub mod netns;
 
 use serde_json::Value;
 use std::fs::File;
