@@ -2,7 +2,8 @@
 //! fields on the execs of this test's children, and values worked out by the test (the
 //! paths it made, stat, /proc). Kinds: execve of a fresh copy of a binary, execveat with a
 //! directory fd and a name, execveat(AT_EMPTY_PATH) on the file's fd, a memfd exec, a
-//! binary under /dev/shm, a symlink to a binary, and a `#!` script.
+//! binary under /dev/shm, a symlink to a binary, and a `#!` script; in a podman container,
+//! a binary copied into it (upper layer) against the image's own.
 //!
 //! What Falco fills was checked by running Falco 0.43.1 on the same actions: an execveat
 //! is reported as `execve`; its filename is the kernel's `/dev/fd/N[/name]`; a memfd's
@@ -303,4 +304,51 @@ fn exec_fields_on_every_kind_of_exec() {
         failures.join("\n")
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// In a podman container (overlay): a binary copied into the container runs from the
+/// upper layer (proc.is_exe_upper_layer, EXE_UPPER_LAYER), the image's own from a lower one.
+#[test]
+fn upper_layer_exec_in_a_container() {
+    let test = "upper_layer_exec_in_a_container";
+    if common::skip_podman(test) {
+        return;
+    }
+    let name = format!("peregrine-exec-{}", std::process::id());
+    let rules = format!(
+        "- rule: exec\n  desc: t\n  condition: evt.type = execve and container.name = {name}\n  output: \"proc.exepath=%proc.exepath proc.is_exe_upper_layer=%proc.is_exe_upper_layer evt.arg.flags=%evt.arg.flags proc.pexepath=%proc.pexepath\"\n  priority: INFO\n"
+    );
+    let agent = Agent::start("live-exec-container", &rules, &[]);
+    let _ = Command::new("podman").args(["rm", "-f", &name]).output();
+    let out = Command::new("podman")
+        .args(["run", "--name", &name, common::IMAGE, "sh", "-c"])
+        .arg("mkdir -p /tmp/pg && cp /bin/busybox /tmp/pg/busybox && /tmp/pg/busybox true && /bin/busybox true")
+        .output()
+        .unwrap();
+    let _ = Command::new("podman").args(["rm", "-f", &name]).output();
+    assert!(out.status.success(), "podman run: {out:?}");
+    let alerts = agent.stop();
+    let execs: Vec<&Map<String, Value>> = alerts
+        .iter()
+        .map(|a| a["output_fields"].as_object().unwrap())
+        .collect();
+    let of = |path: &str| -> Vec<&&Map<String, Value>> {
+        execs.iter().filter(|o| o["proc.exepath"] == path).collect()
+    };
+    let copied = of("/tmp/pg/busybox");
+    assert_eq!(copied.len(), 1, "{execs:#?}");
+    assert_eq!(copied[0]["proc.is_exe_upper_layer"], true, "{copied:?}");
+    let flags = copied[0]["evt.arg.flags"].as_str().unwrap_or_default();
+    assert!(flags.split('|').any(|f| f == "EXE_UPPER_LAYER"), "{flags}");
+    let image = of("/bin/busybox");
+    assert!(!image.is_empty(), "{execs:#?}");
+    for o in image {
+        assert_eq!(o["proc.is_exe_upper_layer"], false, "{o:?}");
+        let flags = o["evt.arg.flags"].as_str().unwrap_or_default();
+        assert!(!flags.contains("EXE_UPPER_LAYER"), "{flags}");
+    }
+    assert_eq!(
+        copied[0]["proc.pexepath"], "/bin/busybox",
+        "its parent: the shell"
+    );
 }
