@@ -311,6 +311,7 @@ struct pg_loopvars {
 	__u32 cg_start;
 	__u32 cg_count;
 	__u64 cs;
+	__u32 pseudo; /* the file's own dentry is a root of no mount (memfd, anon inode) */
 };
 #define PG_VARS_OFF (PG_PTRS_OFF - 128)
 
@@ -343,8 +344,16 @@ static long pg_walk_step(__u64 i, __u8 **ctx)
 		return 0;
 	}
 	PG_READ(parent, dentry->d_parent);
-	if (!parent || parent == dentry)
+	if (!parent || parent == dentry) {
+		/* A pseudo file's dentry is its own parent: the kernel names it alone. */
+		if (parent == dentry && v->n == 0) {
+			const unsigned char *own = NULL;
+			PG_READ(own, dentry->d_name.name);
+			pg_names(buf)[0] = (__u64)own;
+			v->pseudo = 1;
+		}
 		return 1;
+	}
 	const unsigned char *name = NULL;
 	PG_READ(name, dentry->d_name.name);
 	pg_names(buf)[v->n & 63] = (__u64)name;
@@ -396,7 +405,15 @@ static __noinline void pg_push_path(struct pg_writer *w, struct vfsmount *vfsmnt
 	v->mnt = (__u64)((void *)vfsmnt - bpf_core_field_offset(((struct mount *)0)->mnt));
 	PG_READ(v->mnt_root, vfsmnt->mnt_root);
 	v->n = 0;
+	v->pseudo = 0;
 	bpf_loop(PG_PATH_DEPTH, pg_walk_step, &buf, 0);
+	if (v->pseudo) {
+		/* Its name with no leading '/', as Falco shows a memfd ("memfd:NAME"). */
+		long r = bpf_probe_read_kernel_str(buf + PG_SAFE(w->pos), 256,
+						   (void *)pg_names(buf)[0]);
+		pg_set_len(w, r > 1 ? r - 1 : 0);
+		return;
+	}
 	if (v->n == 0) {
 		buf[PG_SAFE(w->pos)] = '/';
 		pg_set_len(w, 1);

@@ -78,7 +78,8 @@ enum pg_event_type {
 	PG_ET_FCHDIR = 50,
 	PG_ET_SETRESUID = 51,
 	PG_ET_SETRESGID = 52,
-	PG_ET_COUNT = 53,
+	PG_ET_SETSID = 53,
+	PG_ET_COUNT = 54,
 };
 
 /* Every record starts with this header. */

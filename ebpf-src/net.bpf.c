@@ -109,9 +109,10 @@ static __noinline void pg_push_tuple(struct pg_writer *w, struct task_struct *ta
 		struct unix_sock *us = (struct unix_sock *)sk;
 		struct sock *peer = NULL;
 		struct unix_address *addr = NULL;
-		__u64 src = (__u64)sk;
 		PG_READ(peer, us->peer);
-		__u64 dst = (__u64)peer;
+		/* Falco names both ends of a connection alike: connect's socket first. */
+		__u64 src = server ? (__u64)peer : (__u64)sk;
+		__u64 dst = server ? (__u64)sk : (__u64)peer;
 		out[0] = PG_AF_UNIX;
 		__builtin_memcpy(out + 1, &src, 8);
 		__builtin_memcpy(out + 9, &dst, 8);

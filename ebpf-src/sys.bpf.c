@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
 /*
- * The rest: fd bookkeeping (dup family, close), credentials (setuid family), namespaces
- * (setns, unshare), ptrace, bpf, kernel modules, userfaultfd. Most are integers only and
- * go straight into a reserved ring slot.
+ * The rest: fd bookkeeping (dup family, close), credentials (setuid family), sessions
+ * (setsid), namespaces (setns, unshare), ptrace, bpf, kernel modules, userfaultfd. Most are
+ * integers only and go straight into a reserved ring slot.
  */
 
 static __noinline void pg_sys_misc(struct pg_sc *sc)
@@ -42,6 +42,12 @@ static __noinline void pg_sys_misc(struct pg_sc *sc)
 		__u64 v[4] = {r, (__u32)sc->a[0], (__u32)sc->a[1], (__u32)sc->a[2]};
 		pg_emit_ints(sc->id == PG_NR_setresuid ? PG_ET_SETRESUID : PG_ET_SETRESGID, 4, v,
 			     sc->tid, sc->pid);
+		return;
+	}
+	case PG_NR_setsid: {
+		/* The new session's id (the caller's pid): Falco's parser follows it. */
+		__u64 v[1] = {r};
+		pg_emit_ints(PG_ET_SETSID, 1, v, sc->tid, sc->pid);
 		return;
 	}
 	case PG_NR_setns: {

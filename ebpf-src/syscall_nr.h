@@ -35,6 +35,7 @@
 #define PG_NR_setgid 106
 #define PG_NR_setresuid 117
 #define PG_NR_setresgid 119
+#define PG_NR_setsid 112
 #define PG_NR_openat 257
 #define PG_NR_mkdirat 258
 #define PG_NR_unlinkat 263

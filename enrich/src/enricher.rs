@@ -592,6 +592,7 @@ impl HostEnricher {
             | EventType::SETRESGID
             | EventType::CHDIR
             | EventType::FCHDIR => self.change_ids_or_cwd(tgid, ev),
+            EventType::SETSID => self.new_session(tgid, ev),
             _ => {}
         }
         let Some(p) = self.procs.get_mut(&tgid) else {
@@ -650,6 +651,25 @@ impl HostEnricher {
         if let Some(p) = self.procs.get_mut(&tgid) {
             p.set_info(info);
         }
+    }
+
+    /// setsid: the process leads a new session whose id is the result (its pid), as
+    /// libsinsp's setsid exit parser sets it; the process group is left as it was (Falco
+    /// does not follow it there either: the next exec carries it).
+    fn new_session(&mut self, tgid: i64, ev: &Event) {
+        let Some(sid) = ev.res().filter(|r| *r > 0) else {
+            return;
+        };
+        let Some(p) = self.procs.get_mut(&tgid) else {
+            return;
+        };
+        if p.info.sid == sid {
+            return;
+        }
+        let mut info = ProcessInfo::clone(&p.info);
+        info.sid = sid;
+        info.session_leader_name = None;
+        p.set_info(info);
     }
 
     /// fork/vfork/clone/clone3, reported for the new task.

@@ -244,6 +244,25 @@ fn a_thread_exit_does_not_end_its_process() {
     assert!(e.process(100).is_none());
 }
 
+/// setsid's result is the new session's id (the caller's pid), as libsinsp's parser
+/// reads it; a failed call changes nothing.
+#[test]
+fn setsid_starts_a_session() {
+    let mut e = enricher("setsid");
+    with_shell(&mut e);
+    let before = proc_of(&run(&mut e, t::touch(T0 + 5, 100, 100))).sid;
+    let setsid = |res: i64| Event {
+        pid: 100,
+        ..Event::new(EventType::SETSID, T0 + 10, 100, vec![ParamValue::Int(res)])
+    };
+    assert_eq!(proc_of(&run(&mut e, setsid(-1))).sid, before);
+    let ev = run(&mut e, setsid(100));
+    assert_eq!(proc_of(&ev).sid, 100, "the setsid event itself shows it");
+    assert!(proc_of(&ev).session_leader_name.is_none());
+    assert_eq!(proc_of(&run(&mut e, t::touch(T0 + 11, 100, 100))).sid, 100);
+    assert_ne!(before, 100, "the shell starts in another session");
+}
+
 #[test]
 fn setuid_and_setgid_change_the_user() {
     let mut e = enricher("setuid");

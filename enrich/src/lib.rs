@@ -14,7 +14,7 @@
 //!   children's parent links are refreshed. Failed execs change nothing.
 //! - `procexit`: per thread; when the last known thread of a process has gone it stays for
 //!   `exited_linger` (event time) for late events, its children go to the reaper.
-//! - `setuid`/`setresuid`/`setgid`/`setresgid`, `chdir`/`fchdir`: a new snapshot.
+//! - `setuid`/`setresuid`/`setgid`/`setresgid`, `chdir`/`fchdir`, `setsid`: a new snapshot.
 //! - fd events (`open*`, `creat`, `socket`, `connect`, `accept*`, `bind`, `listen`,
 //!   `dup*`, `close`, `send*`/`recv*`): the fd table, with absolute `fd.name`s.
 //! - any event of a process the tables do not know: looked up in `/proc` (once;

@@ -80,8 +80,8 @@ fn fork_exec_open_dup_close_thread_exit() {
     let ev = s.run(Exec::new(CAT, SH, "/usr/bin/cat", &["cat", "data/in.txt"]).event(0));
     assert_eq!(
         get(&ev, "proc.cwd"),
-        "/srv/app",
-        "cwd inherited through fork and exec"
+        "/srv/app/",
+        "cwd inherited through fork and exec (with Falco's trailing slash)"
     );
     assert_eq!(get(&ev, "proc.pname"), "sh");
     assert_eq!(get(&ev, "proc.pcmdline"), "sh -c cat data/in.txt");

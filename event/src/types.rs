@@ -425,6 +425,7 @@ const MODELLED: &[(&str, &[ParamSpec])] = &[
             p("sgid", Gid),
         ],
     ),
+    ("setsid", &[p("res", Pid)]),
 ];
 
 /// An event type: an index into the table of known names. Serialized by name, so captures
@@ -498,7 +499,7 @@ event_type_consts! {
     FINIT_MODULE = 41, "finit_module"; USERFAULTFD = 42, "userfaultfd"; CLOSE = 43, "close";
     CLONE = 44, "clone"; CLONE3 = 45, "clone3"; FORK = 46, "fork"; VFORK = 47, "vfork";
     PROCEXIT = 48, "procexit"; CHDIR = 49, "chdir"; FCHDIR = 50, "fchdir"; SETRESUID = 51, "setresuid";
-    SETRESGID = 52, "setresgid";
+    SETRESGID = 52, "setresgid"; SETSID = 53, "setsid";
 }
 
 impl EventType {

@@ -389,11 +389,7 @@ fn check(field: &str) -> Option<(Sc, fn(&Facts, &str) -> Want)> {
 
 /// Checks known to fail, with the reason: reported by the test (which fails once one
 /// passes, so the list stays true), not counted as failures.
-const KNOWN_GAPS: &[(&str, &str)] = &[(
-    "proc.sname",
-    "setsid is not traced (Falco's parser follows setsid exits): the session stays the one \
-     inherited at fork or read from /proc",
-)];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 /// The fields every rule in the three upstream files reads (conditions, macros,
 /// exceptions and outputs, with Falco's suggested output appended).

@@ -26,6 +26,7 @@ pub const TRACKING: &[&str] = &[
     "setgid",
     "setresuid",
     "setresgid",
+    "setsid",
     "execve",
     "execveat",
 ];
@@ -70,6 +71,6 @@ mod tests {
         assert!(ids.contains(&257), "openat (tracking)");
         assert!(!ids.contains(&39), "getpid is not decoded");
         assert!(!ids.contains(&56), "clone comes from sched_process_fork");
-        assert_eq!(all_syscall_ids().len(), 48);
+        assert_eq!(all_syscall_ids().len(), 49);
     }
 }

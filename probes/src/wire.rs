@@ -21,7 +21,7 @@ pub const OFF_ETYPE: usize = 20;
 pub const OFF_NPARAMS: usize = 22;
 pub const OFF_CPU: usize = 24;
 /// `PG_ET_COUNT`: event type ids the kernel may send are below this.
-pub const ET_COUNT: u16 = 53;
+pub const ET_COUNT: u16 = 54;
 /// `PG_MAX_PARAMS`.
 pub const MAX_PARAMS: usize = 32;
 

@@ -109,6 +109,25 @@ fn credentials_namespaces_and_kernel_calls() {
     let setns = find(EventType::SETNS);
     assert_eq!((&setns[0], &setns[2]), (&int(0), &uint(0x0400_0000)));
 
+    // setsid in a child that is no group leader: its result is the new session (its pid).
+    cap.clear();
+    let mut setsid = std::process::Command::new("setsid")
+        .arg("true")
+        .spawn()
+        .unwrap();
+    let child = setsid.id() as i64;
+    assert!(setsid.wait().unwrap().success());
+    let evs = cap.collect(
+        std::time::Duration::from_millis(50),
+        std::time::Duration::from_secs(3),
+    );
+    let setsid: Vec<_> = evs
+        .iter()
+        .filter(|e| e.etype == EventType::SETSID && e.pid == child)
+        .collect();
+    assert_eq!(setsid.len(), 1, "{evs:#?}");
+    assert_eq!(setsid[0].params, vec![int(child)]);
+
     // ptrace on a pid that does not exist: request, pid, addr, data as passed.
     let ev = cap.one(EventType::PTRACE, || unsafe {
         libc::syscall(

@@ -3,6 +3,7 @@
 
 pub mod host;
 pub mod live;
+pub mod netns;
 
 use serde_json::Value;
 use std::fs::File;

@@ -102,7 +102,7 @@ pub(crate) const DEFS: &[FieldDef] = &[
 /// The address a name field names: (field, the ends of the socket) → address.
 fn named_ip(f: F, info: &FdInfo) -> Option<IpAddr> {
     match f {
-        F::CipName => with_role(info).map(|(c, ..)| c),
+        F::CipName => client_end(info).map(|(c, ..)| c),
         F::SipName => with_role(info).map(|(_, _, s, _)| s),
         F::LipName => local_remote(info).map(|(l, ..)| l),
         F::RipName => local_remote(info).map(|(_, _, r, _)| r),
@@ -140,8 +140,33 @@ fn inet(info: &FdInfo) -> Option<(IpAddr, u16, IpAddr, u16)> {
     }
 }
 
+/// A bound or listening socket with no peer (libsinsp's `SERVSOCK` types): only the
+/// server end (`fd.sip`, `fd.sport`) is known; client, local and remote ends are not.
+fn is_listener(info: &FdInfo) -> bool {
+    info.role == SocketRole::Server && !info.connected
+}
+
+/// The client end, for connected sockets with a known role.
+fn client_end(info: &FdInfo) -> Option<(IpAddr, u16, IpAddr, u16)> {
+    with_role(info).filter(|_| !is_listener(info))
+}
+
+/// The endpoint candidates of `fd.ip`/`fd.net` (ips) or `fd.port` (ports): both ends, or
+/// the server end alone on a listener.
+fn any_ends(info: &FdInfo) -> Option<([IpAddr; 2], [u16; 2])> {
+    let (c, cp, s, sp) = inet(info)?;
+    Some(if is_listener(info) {
+        ([s, s], [sp, sp])
+    } else {
+        ([c, s], [cp, sp])
+    })
+}
+
 /// (local ip, local port, remote ip, remote port) from this process's role.
 fn local_remote(info: &FdInfo) -> Option<(IpAddr, u16, IpAddr, u16)> {
+    if is_listener(info) {
+        return None;
+    }
     let (cip, cport, sip, sport) = inet(info)?;
     match info.role {
         SocketRole::Client => Some((cip, cport, sip, sport)),
@@ -252,23 +277,20 @@ pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
             }
             _ => false,
         },
-        F::Ip => info
-            .and_then(inet)
-            .is_some_and(|(c, _, s, _)| set_any(out, [Value::Ip(c), Value::Ip(s)])),
-        F::Net => info
-            .and_then(inet)
-            .is_some_and(|(c, _, s, _)| set_any(out, [Value::Ip(c), Value::Ip(s)])),
-        F::Port => info.and_then(inet).is_some_and(|(_, cp, _, sp)| {
+        F::Ip | F::Net => info
+            .and_then(any_ends)
+            .is_some_and(|([c, s], _)| set_any(out, [Value::Ip(c), Value::Ip(s)])),
+        F::Port => info.and_then(any_ends).is_some_and(|(_, [cp, sp])| {
             set_any(out, [Value::U64(cp.into()), Value::U64(sp.into())])
         }),
         F::Cip | F::Cnet => info
-            .and_then(with_role)
+            .and_then(client_end)
             .is_some_and(|(c, ..)| set_ip(out, c)),
         F::Sip | F::Snet => info
             .and_then(with_role)
             .is_some_and(|(_, _, s, _)| set_ip(out, s)),
         F::Cport => info
-            .and_then(with_role)
+            .and_then(client_end)
             .is_some_and(|(_, cp, ..)| set_u64(out, cp.into())),
         F::Sport => info
             .and_then(with_role)
@@ -379,10 +401,10 @@ pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
             }
             _ => none,
         },
-        F::Cip | F::Cnet => info.and_then(with_role).map_or(none, |(c, ..)| ip(c)),
+        F::Cip | F::Cnet => info.and_then(client_end).map_or(none, |(c, ..)| ip(c)),
         F::Sip | F::Snet => info.and_then(with_role).map_or(none, |(_, _, s, _)| ip(s)),
         F::Cport => info
-            .and_then(with_role)
+            .and_then(client_end)
             .map_or(none, |(_, cp, ..)| port(cp)),
         F::Sport => info.and_then(with_role).map_or(none, |(.., sp)| port(sp)),
         F::Lip | F::Lnet => info.and_then(local_remote).map_or(none, |(l, ..)| ip(l)),

@@ -898,6 +898,43 @@ fn connect_client_ipv4_in_container() {
     );
 }
 
+/// A bound or listening socket is libsinsp's server socket: only the server end is known
+/// (what Falco 0.43.1 prints on bind and listen).
+#[test]
+fn listener_has_only_the_server_end() {
+    let mut ev = event(
+        EventType::LISTEN,
+        vec![ParamValue::Int(0), ParamValue::Int(3), ParamValue::Int(8)],
+    );
+    ev.fd = Some(Arc::new(FdInfo {
+        num: 3,
+        kind: FdKind::Ipv4,
+        name: "192.0.2.1:4001".into(),
+        tuple: Some(inet_tuple("0.0.0.0", 0, "192.0.2.1", 4001)),
+        l4proto: Some(L4Proto::Tcp),
+        role: SocketRole::Server,
+        ..Default::default()
+    }));
+    check(
+        &ev,
+        &[
+            ("fd.name", s("192.0.2.1:4001")),
+            ("fd.sip", ip("192.0.2.1")),
+            ("fd.sport", u(4001)),
+            ("fd.cip", None),
+            ("fd.cport", None),
+            ("fd.lip", None),
+            ("fd.lport", None),
+            ("fd.rip", None),
+            ("fd.rport", None),
+            ("fd.is_server", b(true)),
+            ("fd.connected", b(false)),
+            ("fd.ip", any(vec![ip("192.0.2.1").unwrap(); 2])),
+            ("fd.port", any(vec![Value::U64(4001); 2])),
+        ],
+    );
+}
+
 #[test]
 fn accept_server_ipv6() {
     let tuple = inet_tuple("2001:db8::1", 5555, "2001:db8::2", 8080);

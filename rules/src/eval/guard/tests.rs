@@ -268,6 +268,7 @@ fn accept_event(client: Option<[u8; 4]>) -> peregrine_event::Event {
                 dport: 80,
             }),
             role: SocketRole::Server,
+            connected: true,
             ..Default::default()
         })
     });
