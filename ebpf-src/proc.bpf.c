@@ -15,30 +15,32 @@
 #define PG_EXE_WRITABLE 1
 #define PG_EXE_UPPER_LAYER 2
 #define PG_EXE_FROM_MEMFD 4
+#define PG_EXE_LOWER_LAYER 8
 #define PG_OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define PG_KN_DEPTH 10
 
 /*
- * Whether an overlayfs inode has an upper-layer copy: the file was written or created in
- * the container, not shipped in its image. overlayfs embeds the VFS inode in its own
- * `struct ovl_inode`, with `__upperdentry` right after it (as Falco reads it).
+ * The overlayfs layer of an inode, as exe flags: upper when it has an upper-layer copy (the
+ * file was written or created in the container, not shipped in its image), lower otherwise;
+ * none off overlayfs. overlayfs embeds the VFS inode in its own `struct ovl_inode`, with
+ * `__upperdentry` right after it (as Falco reads it).
  */
-static __always_inline bool pg_inode_in_upper_layer(struct inode *inode)
+static __always_inline __u64 pg_inode_layer(struct inode *inode)
 {
 	struct super_block *sb = NULL;
 	unsigned long magic = 0;
 	void *upper = NULL;
 	PG_READ(sb, inode->i_sb);
 	if (!sb)
-		return false;
+		return 0;
 	PG_READ(magic, sb->s_magic);
 	if (magic != PG_OVERLAYFS_SUPER_MAGIC)
-		return false;
+		return 0;
 	__u32 size = bpf_core_type_size(struct inode);
 	if (!size)
-		return false;
+		return 0;
 	bpf_probe_read_kernel(&upper, sizeof(upper), (void *)inode + size);
-	return upper != NULL;
+	return upper ? PG_EXE_UPPER_LAYER : PG_EXE_LOWER_LAYER;
 }
 
 static __always_inline struct kernfs_node *pg_kn_parent(struct kernfs_node *kn)
@@ -348,8 +350,7 @@ int pg_sched_exec(__u64 *ctx)
 			ino = i;
 			ctime = pg_inode_time(inode, true);
 			mtime = pg_inode_time(inode, false);
-			if (pg_inode_in_upper_layer(inode))
-				exe_flags |= PG_EXE_UPPER_LAYER;
+			exe_flags |= pg_inode_layer(inode);
 			if (pg_exe_writable(inode, cred))
 				exe_flags |= PG_EXE_WRITABLE;
 		}
