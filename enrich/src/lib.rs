@@ -27,6 +27,7 @@ mod error;
 mod fdevents;
 mod fdtable;
 mod hold;
+pub mod ifaddrs;
 pub mod path;
 mod process;
 pub mod procfs;

@@ -248,4 +248,8 @@ pub struct ContainerInfo {
     pub k8s_ns_name: Option<Arc<str>>,
     pub k8s_pod_uid: Option<Arc<str>>,
     pub k8s_pod_labels: BTreeMap<String, String>,
+    /// The container's IPv4 address on its network (libsinsp's container IP: which end
+    /// of a connection is local to the process, see [`crate::hostnet`]).
+    #[serde(default)]
+    pub ip: Option<std::net::Ipv4Addr>,
 }

@@ -5,6 +5,7 @@
 mod context;
 mod event;
 pub mod flags;
+pub mod hostnet;
 mod params;
 mod syscalls;
 mod types;

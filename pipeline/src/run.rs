@@ -302,6 +302,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         });
         let n = tables.bootstrap().context("reading /proc")?;
         tracing::info!("{n} processes read from /proc");
+        // Which end of a connection is local is decided by these (fd.lip, fd.is_server).
+        peregrine_enrich::ifaddrs::watch().context("reading the interface addresses")?;
         Box::new(HostTables::new(tables))
     } else {
         Box::new(PassThrough)

@@ -547,7 +547,9 @@ fn default_rules_fire_live_and_allowed_actions_stay_silent() {
         vec![
             ("proc.name", v("ssh")),
             ("fd.l4proto", v("tcp")),
-            ("fd.rport", 4444.into()),
+            // Neither end is a host interface address (both are in the namespace), so
+            // libsinsp makes the server's end the local one: lport is the server's port.
+            ("fd.lport", 4444.into()),
         ],
     ));
     // Silence at port 22, told apart from the 4444 case by its port in the command line.

@@ -61,8 +61,6 @@ struct Step {
     etype: &'static str,
     fd: i64,
     sock: Sock,
-    /// The fd is the server's end (listener, accepted or receiving UDP socket).
-    server_side: bool,
     /// A UDP event on an unconnected socket (see [`KNOWN_GAPS`]).
     unconnected_udp: bool,
 }
@@ -287,8 +285,6 @@ mod sys {
 /// Performs every step from the calling thread and lists them in order.
 struct Performer {
     steps: Vec<Step>,
-    /// The fds that are the server's end right now.
-    servers: Vec<i64>,
 }
 
 impl Performer {
@@ -298,7 +294,6 @@ impl Performer {
             etype,
             fd,
             sock,
-            server_side: self.servers.contains(&fd),
             unconnected_udp: false,
         });
     }
@@ -424,7 +419,6 @@ impl Performer {
     fn tcp(&mut self, label: &str, server: SocketAddr, four: bool) {
         let fam = Self::family(&server);
         let l = Self::socket(fam, libc::SOCK_STREAM);
-        self.servers = vec![l];
         self.bind(label, l, &server, "tcp");
         // SAFETY: plain syscall.
         sys::check(unsafe { libc::listen(l as i32, 8) } as i64, "listen");
@@ -456,7 +450,6 @@ impl Performer {
             }
         } as i64;
         sys::check(a, "accept");
-        self.servers.push(a);
         self.push(
             label,
             if four { "accept4" } else { "accept" },
@@ -479,7 +472,6 @@ impl Performer {
     fn udp(&mut self, label: &str, server: SocketAddr) {
         let fam = Self::family(&server);
         let s = Self::socket(fam, libc::SOCK_DGRAM);
-        self.servers = vec![s];
         self.bind(label, s, &server, "udp");
         let c = Self::socket(fam, libc::SOCK_DGRAM);
         Self::send(c, b"udp-unconnected", Some(&server));
@@ -513,7 +505,6 @@ impl Performer {
     fn unix(&mut self, label: &str, path: &str) {
         let _ = std::fs::remove_file(path);
         let l = Self::socket(libc::AF_UNIX, libc::SOCK_STREAM);
-        self.servers = vec![l];
         let (un, len) = sys::unix_addr(path);
         // SAFETY: a valid sockaddr_un.
         let r = unsafe { libc::bind(l as i32, &un as *const _ as *const _, len) };
@@ -536,7 +527,6 @@ impl Performer {
         // SAFETY: plain syscall.
         let a = unsafe { libc::syscall(libc::SYS_accept, l, 0usize, 0usize) };
         sys::check(a, "accept unix");
-        self.servers.push(a);
         self.push(label, "accept", a, conn.clone());
         Self::send(c, b"unix-sendto", None);
         self.push(label, "sendto", c, conn.clone());
@@ -625,52 +615,22 @@ fn rules(tid: i64, conds: &[String]) -> String {
 
 /// Differences from Falco known and not fixed yet, with the reason: reported by the test
 /// (which fails once one no longer occurs, so the list stays true), not counted as failures.
-const KNOWN_GAPS: &[(Gap, &str)] = &[
-    (
-        Gap::LocalByRole,
-        "fd.lip/lport/rip/rport and fd.is_server follow the process's role (client on \
-         connect, server on accept); libsinsp decides by the host's interface addresses \
-         (is the client's, resp. the server's, address one of them), which differs when \
-         both ends are on this host (loopback) or neither is (another namespace); the agent \
-         has no interface list yet",
-    ),
-    (
-        Gap::UnconnectedUdp,
-        "an unconnected UDP socket's tuple is read from the kernel socket, which has no \
-         peer (and a wildcard local address): Falco takes the peer from the call's \
-         sockaddr (sendto's dest_addr, recvfrom's src_addr, msg_name) and infers the \
-         local address from the interfaces; the receiver stays unconnected in Falco",
-    ),
-];
+const KNOWN_GAPS: &[(Gap, &str)] = &[(
+    Gap::UnconnectedUdp,
+    "an unconnected UDP socket's tuple is read from the kernel socket, which has no \
+     peer (and a wildcard local address): Falco takes the peer from the call's \
+     sockaddr (sendto's dest_addr, recvfrom's src_addr, msg_name) and infers the \
+     local address from the interfaces; the receiver stays unconnected in Falco",
+)];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Gap {
-    LocalByRole,
     UnconnectedUdp,
 }
 
 /// The known gap a wrong value belongs to, if any.
-fn gap_of(step: &Step, field: &str, got: &Value) -> Option<Gap> {
-    if step.unconnected_udp {
-        return Some(Gap::UnconnectedUdp);
-    }
-    let Sock::Pair { client, server, .. } = &step.sock else {
-        return None;
-    };
-    let (l, r) = if step.server_side {
-        (server, client)
-    } else {
-        (client, server)
-    };
-    let by_role = match field {
-        "fd.lip" => json!(l.ip().to_string()),
-        "fd.lport" => json!(l.port()),
-        "fd.rip" => json!(r.ip().to_string()),
-        "fd.rport" => json!(r.port()),
-        "fd.is_server" => json!(step.server_side),
-        _ => return None,
-    };
-    (*got == by_role).then_some(Gap::LocalByRole)
+fn gap_of(step: &Step) -> Option<Gap> {
+    step.unconnected_udp.then_some(Gap::UnconnectedUdp)
 }
 
 /// Checks one step's alert; the failures, each naming the step, and the known gaps seen.
@@ -693,7 +653,7 @@ fn check_step(
         let v = got.get(field).unwrap_or(&Value::Null);
         if *v != want {
             let msg = format!("{at}: {field} = {v}, want {want}");
-            match gap_of(step, field, v) {
+            match gap_of(step) {
                 Some(g) => {
                     eprintln!("known gap {g:?}: {msg}");
                     *gaps.entry(g).or_default() += 1;
@@ -754,10 +714,7 @@ fn socket_fields_on_every_network_syscall() {
             // SAFETY: gettid has no preconditions.
             tid_tx.send(unsafe { libc::gettid() } as i64).unwrap();
             go_rx.recv().unwrap();
-            let mut p = Performer {
-                steps: Vec::new(),
-                servers: Vec::new(),
-            };
+            let mut p = Performer { steps: Vec::new() };
             for server in SERVERS {
                 match *server {
                     Server::Tcp(label, addr, four) => p.tcp(label, addr.parse().unwrap(), four),

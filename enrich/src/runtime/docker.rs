@@ -30,6 +30,33 @@ struct Inspect {
     config: Config,
     host_config: HostConfig,
     mounts: Vec<InspectMount>,
+    network_settings: NetworkSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct NetworkSettings {
+    #[serde(rename = "IPAddress")]
+    ip_address: String,
+    networks: Option<BTreeMap<String, Network>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct Network {
+    #[serde(rename = "IPAddress")]
+    ip_address: String,
+}
+
+impl NetworkSettings {
+    /// The container's IPv4 address: the default network's, else the first named
+    /// network's that has one (user-defined networks leave the top-level one empty).
+    fn ipv4(&self) -> Option<std::net::Ipv4Addr> {
+        let named = self.networks.iter().flatten().map(|(_, n)| &n.ip_address);
+        std::iter::once(&self.ip_address)
+            .chain(named)
+            .find_map(|a| a.parse().ok())
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -198,6 +225,7 @@ fn to_info(inspect: Inspect, full_id: &str, runtime: &str) -> ContainerInfo {
         k8s_ns_name: label("io.kubernetes.pod.namespace"),
         k8s_pod_uid: label("io.kubernetes.pod.uid"),
         full_id: full,
+        ip: inspect.network_settings.ipv4(),
         ..Default::default()
     };
     // The name the user gave (`Config.Image`); podman's libpod endpoint calls it ImageName.
@@ -232,6 +260,33 @@ mod tests {
             "Config":{{"Hostname":"215d98eb6e7b","Cmd":["sleep","30"],"Image":"localhost/peregrine-test:latest",
               "Labels":{{"io.kubernetes.pod.name":"mypod","io.kubernetes.pod.namespace":"prod","io.kubernetes.pod.uid":"u-1","app":"x"}}}}}}"#
         )
+    }
+
+    #[test]
+    fn container_ip_from_network_settings() {
+        let ip = |body: &str| {
+            let inspect: Inspect = serde_json::from_str(body).unwrap();
+            to_info(inspect, ID, "docker").ip
+        };
+        assert_eq!(
+            ip(
+                r#"{"NetworkSettings":{"IPAddress":"172.17.0.2","Networks":{"bridge":{"IPAddress":"172.17.0.2"}}}}"#
+            ),
+            Some([172, 17, 0, 2].into())
+        );
+        // A user-defined network only: the top-level address is empty.
+        assert_eq!(
+            ip(
+                r#"{"NetworkSettings":{"IPAddress":"","Networks":{"mynet":{"IPAddress":"10.89.0.4"}}}}"#
+            ),
+            Some([10, 89, 0, 4].into())
+        );
+        // Host network: no address.
+        assert_eq!(
+            ip(r#"{"NetworkSettings":{"IPAddress":"","Networks":{"host":{"IPAddress":""}}}}"#),
+            None
+        );
+        assert_eq!(ip(r#"{"Config":{}}"#), None);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::container::{short_id, Runtime};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use dashmap::DashMap;
 use lru::LruCache;
-use peregrine_event::ContainerInfo;
+use peregrine_event::{hostnet, ContainerInfo};
 use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -317,6 +317,9 @@ impl ContainerMeta {
         now: Instant,
         in_flight: bool,
     ) {
+        if let State::Ready(info) = &state {
+            hostnet::set_container_ip(&info.id, info.ip);
+        }
         let entry = Entry {
             id: id.clone(),
             state,
@@ -329,6 +332,7 @@ impl ContainerMeta {
             if *old != **id {
                 self.stats.evictions += 1;
                 self.shared.remove(&*old);
+                hostnet::set_container_ip(short_id(&old), None);
             }
         }
     }
@@ -409,7 +413,10 @@ fn apply(e: &mut Entry, answer: Option<Slot>, runtime: Option<Runtime>, now: Ins
     let rt = e.runtime.or(runtime);
     match answer {
         Some(Slot::Pending) => return,
-        Some(Slot::Found(info)) => e.state = State::Ready(info),
+        Some(Slot::Found(info)) => {
+            hostnet::set_container_ip(&info.id, info.ip);
+            e.state = State::Ready(info);
+        }
         Some(Slot::Failed(_)) | None => {
             // A failed refresh keeps the metadata it had.
             if !matches!(e.state, State::Ready(_)) {

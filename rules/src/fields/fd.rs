@@ -6,7 +6,7 @@ use super::registry::{FieldDef, Id};
 use super::render::{self, Style, AT_FDCWD};
 use super::value::{Borrowed, FieldType, Value, ValueRef};
 use super::{any_slots, set_bool, set_i64, set_u64};
-use peregrine_event::{Event, EventType, FdInfo, FdKind, L4Proto, SockTuple, SocketRole};
+use peregrine_event::{hostnet, Event, EventType, FdInfo, FdKind, L4Proto, SockTuple, SocketRole};
 use std::fmt::Write;
 use std::net::IpAddr;
 
@@ -100,12 +100,12 @@ pub(crate) const DEFS: &[FieldDef] = &[
 ];
 
 /// The address a name field names: (field, the ends of the socket) → address.
-fn named_ip(f: F, info: &FdInfo) -> Option<IpAddr> {
+fn named_ip(f: F, info: &FdInfo, ev: &Event) -> Option<IpAddr> {
     match f {
         F::CipName => client_end(info).map(|(c, ..)| c),
         F::SipName => with_role(info).map(|(_, _, s, _)| s),
-        F::LipName => local_remote(info).map(|(l, ..)| l),
-        F::RipName => local_remote(info).map(|(_, _, r, _)| r),
+        F::LipName => local_remote(info, ev).map(|(l, ..)| l),
+        F::RipName => local_remote(info, ev).map(|(_, _, r, _)| r),
         _ => None,
     }
 }
@@ -162,16 +162,43 @@ fn any_ends(info: &FdInfo) -> Option<([IpAddr; 2], [u16; 2])> {
     })
 }
 
-/// (local ip, local port, remote ip, remote port) from this process's role.
-fn local_remote(info: &FdInfo) -> Option<(IpAddr, u16, IpAddr, u16)> {
-    if is_listener(info) {
+/// Whether `ip` is an address of the machine the event's process runs on (the host's
+/// interfaces, or its container's address): `None` when the agent has no interface list
+/// (captures, synthetic streams).
+fn is_local(ev: &Event, ip: IpAddr) -> Option<bool> {
+    let container = ev.process.as_deref().map_or("", |p| &*p.container_id);
+    hostnet::is_local(ip, container, ev.container.as_deref().and_then(|c| c.ip))
+}
+
+/// (local ip, local port, remote ip, remote port), libsinsp's way: the client's end is
+/// local when the client's address is this machine's, else the server's end is. Without
+/// an interface list, the process's role decides.
+fn local_remote(info: &FdInfo, ev: &Event) -> Option<(IpAddr, u16, IpAddr, u16)> {
+    if is_listener(info) || info.role == SocketRole::None {
         return None;
     }
     let (cip, cport, sip, sport) = inet(info)?;
-    match info.role {
-        SocketRole::Client => Some((cip, cport, sip, sport)),
-        SocketRole::Server => Some((sip, sport, cip, cport)),
-        SocketRole::None => None,
+    let client_local = is_local(ev, cip).unwrap_or(info.role == SocketRole::Client);
+    Some(if client_local {
+        (cip, cport, sip, sport)
+    } else {
+        (sip, sport, cip, cport)
+    })
+}
+
+/// `fd.is_server`: a listener is; a connected inet socket is when the server's address
+/// is this machine's (without an interface list: when this process accepted it).
+fn is_server(info: &FdInfo, ev: &Event) -> bool {
+    if !matches!(info.kind, FdKind::Ipv4 | FdKind::Ipv6) {
+        return false;
+    }
+    if is_listener(info) {
+        return true;
+    }
+    let by_role = info.role == SocketRole::Server;
+    match inet(info) {
+        Some((.., sip, _)) => is_local(ev, sip).unwrap_or(by_role),
+        None => by_role,
     }
 }
 
@@ -296,16 +323,16 @@ pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
             .and_then(with_role)
             .is_some_and(|(.., sp)| set_u64(out, sp.into())),
         F::Lip | F::Lnet => info
-            .and_then(local_remote)
+            .and_then(|i| local_remote(i, ev))
             .is_some_and(|(l, ..)| set_ip(out, l)),
         F::Rip | F::Rnet => info
-            .and_then(local_remote)
+            .and_then(|i| local_remote(i, ev))
             .is_some_and(|(_, _, r, _)| set_ip(out, r)),
         F::Lport => info
-            .and_then(local_remote)
+            .and_then(|i| local_remote(i, ev))
             .is_some_and(|(_, lp, ..)| set_u64(out, lp.into())),
         F::Rport => info
-            .and_then(local_remote)
+            .and_then(|i| local_remote(i, ev))
             .is_some_and(|(.., rp)| set_u64(out, rp.into())),
         F::L4proto => info.is_some_and(|i| {
             out.set_str(l4proto(i));
@@ -322,15 +349,12 @@ pub(crate) fn extract(f: F, ev: &Event, out: &mut Value) -> bool {
             }
             _ => false,
         },
-        F::IsServer => info.is_some_and(|i| {
-            let inet_sock = matches!(i.kind, FdKind::Ipv4 | FdKind::Ipv6);
-            set_bool(out, inet_sock && i.role == SocketRole::Server)
-        }),
+        F::IsServer => info.is_some_and(|i| set_bool(out, is_server(i, ev))),
         F::Connected => info.is_some_and(|i| set_bool(out, i.connected)),
         F::NameChanged => info.is_some_and(|i| set_bool(out, i.name_changed)),
         // Names of the rules' watched names only (crate::dns).
         F::CipName | F::SipName | F::LipName | F::RipName => info
-            .and_then(|i| named_ip(f, i))
+            .and_then(|i| named_ip(f, i, ev))
             .and_then(crate::dns::name_of)
             .is_some_and(|n| {
                 out.set_str(n);
@@ -407,15 +431,17 @@ pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
             .and_then(client_end)
             .map_or(none, |(_, cp, ..)| port(cp)),
         F::Sport => info.and_then(with_role).map_or(none, |(.., sp)| port(sp)),
-        F::Lip | F::Lnet => info.and_then(local_remote).map_or(none, |(l, ..)| ip(l)),
+        F::Lip | F::Lnet => info
+            .and_then(|i| local_remote(i, ev))
+            .map_or(none, |(l, ..)| ip(l)),
         F::Rip | F::Rnet => info
-            .and_then(local_remote)
+            .and_then(|i| local_remote(i, ev))
             .map_or(none, |(_, _, r, _)| ip(r)),
         F::Lport => info
-            .and_then(local_remote)
+            .and_then(|i| local_remote(i, ev))
             .map_or(none, |(_, lp, ..)| port(lp)),
         F::Rport => info
-            .and_then(local_remote)
+            .and_then(|i| local_remote(i, ev))
             .map_or(none, |(.., rp)| port(rp)),
         F::L4proto => info.map_or(none, |i| Borrowed::str(l4proto(i))),
         F::Sockfamily => match info.map(|i| i.kind) {
@@ -423,14 +449,11 @@ pub(crate) fn borrow(f: F, ev: &Event) -> Borrowed<'_> {
             Some(FdKind::Unix) => Borrowed::str("unix"),
             _ => none,
         },
-        F::IsServer => info.map_or(none, |i| {
-            let inet_sock = matches!(i.kind, FdKind::Ipv4 | FdKind::Ipv6);
-            Borrowed::bool(inet_sock && i.role == SocketRole::Server)
-        }),
+        F::IsServer => info.map_or(none, |i| Borrowed::bool(is_server(i, ev))),
         F::Connected => info.map_or(none, |i| Borrowed::bool(i.connected)),
         F::NameChanged => info.map_or(none, |i| Borrowed::bool(i.name_changed)),
         F::CipName | F::SipName | F::LipName | F::RipName => info
-            .and_then(|i| named_ip(f, i))
+            .and_then(|i| named_ip(f, i, ev))
             .and_then(crate::dns::name_of)
             .map_or(none, Borrowed::str),
         F::Dev => info.map_or(none, |i| Borrowed::i64(i.dev as i64)),
@@ -616,7 +639,8 @@ impl<'a> PathParts<'a> {
 }
 
 /// What decides an event's socket fields on the server's side: the fd's kind, this
-/// process's role, the protocol and the server's end. Events with equal keys have equal
+/// process's role, the protocol and the server's end (not `fd.is_server`, which also
+/// depends on the interface list and the process's container). Events with equal keys have equal
 /// values of the fields [`on_server_side`] names (a `connect` to the same service
 /// from another client port has the same key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -646,14 +670,7 @@ impl SockKey {
 pub(crate) fn on_server_side(f: F) -> bool {
     matches!(
         f,
-        F::Sip
-            | F::Snet
-            | F::Sport
-            | F::Typechar
-            | F::Type
-            | F::L4proto
-            | F::Sockfamily
-            | F::IsServer
+        F::Sip | F::Snet | F::Sport | F::Typechar | F::Type | F::L4proto | F::Sockfamily
     )
 }
 

@@ -184,6 +184,7 @@ fn web_container() -> Arc<ContainerInfo> {
         k8s_ns_name: Some("prod".into()),
         k8s_pod_uid: Some("3e41dc6b-08a8".into()),
         k8s_pod_labels: pod_labels,
+        ip: Some([10, 1, 0, 7].into()),
     })
 }
 
@@ -282,11 +283,12 @@ fn sock_keys_decide_the_server_side_fields() {
         "fd.type",
         "fd.l4proto",
         "fd.sockfamily",
-        "fd.is_server",
     ];
     let fields: Vec<Field> = names.iter().map(|n| field(n)).collect();
     assert!(fields.iter().all(|f| f.on_server_side()));
     assert!(!field("fd.cport").on_server_side() && !field("fd.rip").on_server_side());
+    // Also decided by the interface list and the process's container.
+    assert!(!field("fd.is_server").on_server_side());
     let mut seen: HashMap<(EventType, SockKey), Vec<String>> = HashMap::new();
     let mut shared = 0;
     for ev in varied_stream() {
