@@ -243,7 +243,11 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
         "Change namespace privileges via unshare",
         plain_c.tie("unshare -U"),
         "Notice",
-        vec![("proc.name", v("unshare")), ("evt.type", v("unshare"))],
+        vec![
+            ("proc.name", v("unshare")),
+            ("evt.type", v("unshare")),
+            ("evt.arg.flags", v("CLONE_NEWUSER")),
+        ],
     ));
     cases.push(silent(
         "unshare in a privileged container",
@@ -338,6 +342,7 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
             ("user.name", v("daemon")),
             ("proc.name", v("pgsetuid")),
             ("evt.type", v("setuid")),
+            ("evt.arg.uid", v("daemon")),
         ],
     ));
     let pid = run(&mut perl(
@@ -477,7 +482,11 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
         "Delete or rename shell history",
         Tie::Pid(pid),
         "Warning",
-        vec![("evt.type", v("unlinkat")), ("proc.name", v("rm"))],
+        vec![
+            ("evt.type", v("unlinkat")),
+            ("proc.name", v("rm")),
+            ("evt.arg.name", v(history.to_str().unwrap())),
+        ],
     ));
     let pid = run(Command::new("rm").arg(&profile));
     cases.push(silent(
@@ -489,13 +498,18 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
     // Set Setuid or Setgid bit.
     let target = dir.join("suid");
     std::fs::write(&target, "x").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
     let pid = run(Command::new("chmod").arg("u+s").arg(&target));
     cases.push(fires(
         "chmod u+s",
         "Set Setuid or Setgid bit",
         Tie::Pid(pid),
         "Notice",
-        vec![("proc.name", v("chmod")), ("evt.type", v("fchmodat"))],
+        vec![
+            ("proc.name", v("chmod")),
+            ("evt.type", v("fchmodat")),
+            ("evt.arg.mode", v("S_IROTH|S_IRGRP|S_IWUSR|S_IRUSR|S_ISUID")),
+        ],
     ));
     let pid = run(Command::new("chmod").arg("755").arg(&target));
     cases.push(silent(
@@ -648,7 +662,11 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
         "BPF Program Not Profiled",
         Tie::Pid(pid),
         "Notice",
-        vec![("proc.name", v("pgbpf")), ("evt.type", v("bpf"))],
+        vec![
+            ("proc.name", v("pgbpf")),
+            ("evt.type", v("bpf")),
+            ("evt.arg.cmd", v("BPF_PROG_LOAD")),
+        ],
     ));
     let pid = run(&mut perl(
         &bin,

@@ -202,7 +202,10 @@ fn sandbox_rules_fire_live_and_near_actions_stay_silent() {
             ("proc.name", v("sleep")),
             (
                 "container.mounts",
-                v(&format!("{}:/var/lib/kubelet::false:rprivate", dir.display())),
+                v(&format!(
+                    "{}:/var/lib/kubelet::false:rprivate",
+                    dir.display()
+                )),
             ),
         ],
     ));
@@ -578,13 +581,18 @@ fn sandbox_rules_fire_live_and_near_actions_stay_silent() {
         "Detect crypto miners using the Stratum protocol",
         Tie::Pid(pid),
     ));
+    // The image a link runs, resolved as /proc/PID/exe is (/usr/bin/true where /bin is a link).
+    let true_exe = std::fs::canonicalize("/bin/true").unwrap();
     let pid = run(&mut Command::new(link(&bin, "xmrig", "/bin/true")));
     cases.push(fires(
         "xmrig",
         "Known Cryptominer Process Executed",
         Tie::Pid(pid),
         "Critical",
-        vec![("proc.name", v("xmrig"))],
+        vec![
+            ("proc.name", v("xmrig")),
+            ("proc.exepath", v(true_exe.to_str().unwrap())),
+        ],
     ));
     let pid = run(&mut Command::new(link(&bin, "pgminer", "/bin/true")));
     cases.push(silent(
@@ -751,7 +759,13 @@ fn sandbox_rules_fire_live_and_near_actions_stay_silent() {
         "Container Drift Detected (chmod)",
         plain_c.tie("chmod 755"),
         "Error",
-        vec![("proc.name", v("chmod"))],
+        vec![
+            ("proc.name", v("chmod")),
+            (
+                "evt.arg.mode",
+                v("S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR"),
+            ),
+        ],
     ));
     cases.push(silent(
         "chmod 644 in a container",
