@@ -7,10 +7,11 @@
 //! alerts are picked by its own process (pid, parent pid, or container name and command
 //! line), so whatever else runs on the host cannot make a case pass or fail.
 //!
-//! Not triggered here, and why:
-//! - `Network Connection outside Local Subnet`: its condition needs `k8s.ns.name` in
-//!   `namespace_scope_network_only_subnet`; there is no Kubernetes here (no pod namespace
-//!   on any container), so it cannot match.
+//! All 31 rules are triggered. `Network Connection outside Local Subnet` watches the pod
+//! namespaces an operator lists in `namespace_scope_network_only_subnet` (empty upstream): a
+//! local rules file lists one, and the test's container carries the pod namespace label the
+//! CRI puts on a pod's containers (`io.kubernetes.pod.namespace`), which is where Falco's
+//! container plugin, and Peregrine, read `k8s.ns.name` from. There is no Kubernetes here.
 //!
 //! Needs root, BPF, podman (`.ci/podman-setup.sh`) and `../shared/testdata`.
 
@@ -27,7 +28,18 @@ use std::time::Duration;
 
 const IMAGE: &str = common::IMAGE;
 
-fn rules_files(upstream: &Path) -> Vec<PathBuf> {
+/// The pod namespace the operator confines to the local subnet.
+const POD_NAMESPACE: &str = "pg-tenant";
+
+const LOCAL_RULES: &str = r#"
+- list: namespace_scope_network_only_subnet
+  items: [pg-tenant]
+  append: true
+"#;
+
+/// The rules files: the three upstream ones, then the operator's list.
+fn rules_files(upstream: &Path, dir: &Path) -> Vec<PathBuf> {
+    std::fs::write(dir.join("local_rules.yaml"), LOCAL_RULES).unwrap();
     [
         "falco_rules.yaml",
         "falco-incubating_rules.yaml",
@@ -35,6 +47,7 @@ fn rules_files(upstream: &Path) -> Vec<PathBuf> {
     ]
     .iter()
     .map(|f| upstream.join(f))
+    .chain([dir.join("local_rules.yaml")])
     .collect()
 }
 
@@ -83,7 +96,7 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
         &["203.0.113.10/32", "198.51.100.7/32"],
     );
 
-    let files = rules_files(&data.join("upstream"));
+    let files = rules_files(&data.join("upstream"), &dir);
     let agent = Agent::start_in(&dir, &files, &["-o", "rule_matching=all", "-o", APPEND]);
     let mut cases = Vec::new();
 
@@ -94,6 +107,12 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
         &["--privileged", "--network", "none"],
     );
     let plain_c = Container::start(format!("pg-incub-plain-{me}"), IMAGE, false);
+    let pod_label = format!("io.kubernetes.pod.namespace={POD_NAMESPACE}");
+    let pod_c = Container::start_with(
+        format!("pg-incub-pod-{me}"),
+        IMAGE,
+        &["--privileged", "--network", "none", "--label", &pod_label],
+    );
 
     // Launch Privileged Container / Launch Excessively Capable Container: the container's
     // first process.
@@ -427,6 +446,35 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
         priv_c.tie("169.254.169.253 81"),
     ));
 
+    // Network Connection outside Local Subnet: from a container of the listed pod
+    // namespace, to a public address and to a private one (both on its own lo).
+    pod_c.sh(
+        "ip link set lo up; ip addr add 203.0.113.10/32 dev lo; ip addr add 10.0.0.5/32 dev lo",
+    );
+    for port in ["80", "81"] {
+        run(Command::new("podman").args(["exec", "-d", &pod_c.0, "nc", "-l", "-p", port]));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    pod_c.exec(&["nc", "-w", "1", "203.0.113.10", "80"]);
+    pod_c.exec(&["nc", "-w", "1", "10.0.0.5", "81"]);
+    cases.push(fires(
+        "connect to a public address",
+        "Network Connection outside Local Subnet",
+        pod_c.tie("203.0.113.10 80"),
+        "Warning",
+        vec![
+            ("k8s.ns.name", v(POD_NAMESPACE)),
+            ("fd.sip", v("203.0.113.10")),
+            ("fd.rport", 80.into()),
+            ("proc.name", v("nc")),
+        ],
+    ));
+    cases.push(silent(
+        "connect to a private address",
+        "Network Connection outside Local Subnet",
+        pod_c.tie("10.0.0.5 81"),
+    ));
+
     // Launch Package Management Process in Container.
     plain_c.exec(&["rpm", "-qa"]);
     cases.push(fires(
@@ -692,7 +740,7 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
     ));
 
     let alerts = agent.stop();
-    drop((priv_c, plain_c, ns));
+    drop((priv_c, plain_c, pod_c, ns));
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&home);
 
