@@ -11,9 +11,11 @@
 //!
 //! Every sandbox rule is triggered here. Two notes:
 //! - `Launch Sensitive Mount Container` also fires for a container with no mount at all:
-//!   Falco's container plugin sets no value for `container.mount.dest[X]` when no mount
-//!   matches, so `not container.mount.dest[X] in ("<NA>","N/A")` holds; Peregrine does the
-//!   same. Its near action is the operator's allowance (`user_sensitive_mount_containers`).
+//!   Peregrine gives `container.mount.dest[X]` no value when no mount matches, so
+//!   `not container.mount.dest[X] in ("<NA>","N/A")` holds. Falco's container plugin sets no
+//!   value either, by its source (not compared live: the Falco on this machine has no
+//!   container worker). The near action is the operator's allowance
+//!   (`user_sensitive_mount_containers`) for a container with the same mount.
 //! - `Privileged Container Device Access` reads a block device the container makes itself
 //!   (`mknod /dev/sdpg b 7 0`, loop0): this host refuses opening its real disk even to root.
 //!
