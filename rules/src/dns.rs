@@ -81,26 +81,46 @@ fn refresh_loop() {
             let known = t.names.lock().unwrap_or_else(|e| e.into_inner());
             known.iter().copied().collect()
         };
-        let mut by_ip = HashMap::new();
-        for name in &names {
+        resolve_pass(&names, &t.by_ip, |name| {
             // getaddrinfo (hosts file, then DNS); a name that does not resolve has no
             // addresses until it does.
-            match (*name, 0).to_socket_addrs() {
-                Ok(addrs) => {
-                    for a in addrs {
-                        by_ip.entry(canonical(a.ip())).or_insert(*name);
-                    }
+            match (name, 0).to_socket_addrs() {
+                Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+                Err(e) => {
+                    tracing::debug!(name, %e, "name did not resolve");
+                    Vec::new()
                 }
-                Err(e) => tracing::debug!(name, %e, "name did not resolve"),
             }
-        }
-        *t.by_ip.write().unwrap_or_else(|e| e.into_inner()) = by_ip;
+        });
         let known = t.names.lock().unwrap_or_else(|e| e.into_inner());
         // Sleep until the next refresh, or until a rule adds a name not resolved yet.
         let _ = t
             .wake
             .wait_timeout_while(known, REFRESH, |k| k.len() == names.len());
     }
+}
+
+/// Resolves `names` one by one. Each name's addresses are published as soon as it resolves
+/// (a DNS timeout on one name, 5 s here, must not hold back a hosts-file name behind it);
+/// the pass's complete table then replaces the published one, dropping stale addresses.
+fn resolve_pass(
+    names: &[&'static str],
+    published: &RwLock<HashMap<IpAddr, &'static str>>,
+    resolve: impl Fn(&str) -> Vec<IpAddr>,
+) {
+    let mut by_ip = HashMap::new();
+    for name in names {
+        let addrs: Vec<IpAddr> = resolve(name).into_iter().map(canonical).collect();
+        if addrs.is_empty() {
+            continue;
+        }
+        let mut live = published.write().unwrap_or_else(|e| e.into_inner());
+        for ip in addrs {
+            by_ip.entry(ip).or_insert(*name);
+            live.entry(ip).or_insert(*name);
+        }
+    }
+    *published.write().unwrap_or_else(|e| e.into_inner()) = by_ip;
 }
 
 #[cfg(test)]
@@ -124,5 +144,43 @@ mod tests {
         let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
         assert_eq!(name_of(mapped), Some("localhost"));
         assert_eq!(name_of("192.0.2.77".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn a_name_is_published_before_the_slow_names_after_it_resolve() {
+        let published = RwLock::new(HashMap::new());
+        let a: IpAddr = "198.51.100.20".parse().unwrap();
+        let b: IpAddr = "198.51.100.21".parse().unwrap();
+        let stale: IpAddr = "198.51.100.99".parse().unwrap();
+        published.write().unwrap().insert(stale, "gone.example");
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let shared = &published;
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                resolve_pass(&["fast.example", "slow.example"], shared, move |name| {
+                    if name == "slow.example" {
+                        // The slow lookup ends only once fast.example's address was seen.
+                        seen_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                        vec![b]
+                    } else {
+                        vec![a]
+                    }
+                })
+            });
+            let start = Instant::now();
+            while published.read().unwrap().get(&a).is_none() {
+                assert!(start.elapsed() < Duration::from_secs(10), "not published");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            seen_tx.send(()).unwrap();
+        });
+        let table = published.read().unwrap();
+        assert_eq!(table.get(&a), Some(&"fast.example"));
+        assert_eq!(table.get(&b), Some(&"slow.example"));
+        assert_eq!(
+            table.get(&stale),
+            None,
+            "the pass's table replaces the old one"
+        );
     }
 }

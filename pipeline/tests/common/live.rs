@@ -125,12 +125,15 @@ pub struct Container(pub String);
 
 impl Container {
     pub fn start(name: String, image: &str, privileged: bool) -> Container {
+        let flags: &[&str] = if privileged { &["--privileged"] } else { &[] };
+        Container::start_with(name, image, flags)
+    }
+
+    /// With these `podman run` flags (`--privileged`, `--network none`, `--cap-add X`...).
+    pub fn start_with(name: String, image: &str, flags: &[&str]) -> Container {
         let _ = Command::new("podman").args(["rm", "-f", &name]).output();
         let mut cmd = Command::new("podman");
-        cmd.args(["run", "-d", "--name", &name]);
-        if privileged {
-            cmd.arg("--privileged");
-        }
+        cmd.args(["run", "-d", "--name", &name]).args(flags);
         let out = cmd.args([image, "sleep", "600"]).output().unwrap();
         assert!(out.status.success(), "podman run: {out:?}");
         Container(name)
