@@ -508,7 +508,7 @@ fn sandbox_rules_fire_live_and_near_actions_stay_silent() {
         "Notice",
         vec![
             ("proc.name", v("perl")),
-            ("fd.rport", 7300.into()),
+            ("fd.sport", 7300.into()),
             ("evt.type", v("connect")),
         ],
     ));
