@@ -78,8 +78,12 @@ pub enum Command {
 impl RunArgs {
     fn into_options(self) -> Result<RunOptions> {
         let duration = match self.duration {
-            Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-            Some(s) => anyhow::bail!("--duration must be a number of seconds, got {s}"),
+            Some(s) => Some(Duration::try_from_secs_f64(s).map_err(|_| {
+                anyhow::anyhow!(
+                    "--duration must be a number of seconds from 0 to {}, got {s}",
+                    Duration::MAX.as_secs()
+                )
+            })?),
             None => None,
         };
         Ok(RunOptions {
@@ -99,12 +103,24 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         None => crate::run::run(cli.run.into_options()?),
         Some(Command::Run(args)) => crate::run::run(args.into_options()?),
-        Some(Command::Validate { rules, json }) => validate(&rules, json),
+        Some(Command::Validate { rules, json }) => {
+            stop_quietly_on_closed_stdout();
+            validate(&rules, json)
+        }
         Some(Command::ListFields { prefix, markdown }) => {
+            stop_quietly_on_closed_stdout();
             list_fields(prefix.as_deref(), markdown);
             Ok(0)
         }
     }
+}
+
+/// The printing commands end as a Unix filter does when their reader goes away (`| head`):
+/// by SIGPIPE, instead of the panic of a print to a closed pipe. Not for the agent, whose
+/// stdout output counts a failed write and goes on.
+fn stop_quietly_on_closed_stdout() {
+    // SAFETY: restoring the default action of SIGPIPE before any thread is started.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
 fn sources(paths: &[PathBuf]) -> Result<Vec<RulesSource>> {

@@ -4,7 +4,7 @@ use crate::http::{self, WebSettings};
 use crate::pipeline::{Pipeline, PipelineSettings, QueueSettings};
 use crate::queue::Overflow;
 use crate::source::KernelSource;
-use crate::source::{ReplaySource, Source, SyntheticSource};
+use crate::source::{ReplayFailure, ReplaySource, Source, SyntheticSource};
 use crate::stage::enrich::{Enricher, HostTables, PassThrough};
 use crate::stats::StageSnapshot;
 use crate::supervisor::{Reload, Shutdown, Supervisor};
@@ -128,11 +128,12 @@ fn start_kernel(cfg: &Config) -> Result<KernelSource> {
     Ok(KernelSource::new(probe, reader))
 }
 
+/// The source, and for a replay where its failure will be left.
 fn source(
     cfg: &Config,
     opts: &RunOptions,
     kernel: Option<KernelSource>,
-) -> Result<Box<dyn Source>> {
+) -> Result<(Box<dyn Source>, Option<ReplayFailure>)> {
     let synth = &cfg.engine.synthetic;
     let limit = opts.events.or((synth.events > 0).then_some(synth.events));
     let synthetic = |rate: Option<u64>| -> Box<dyn Source> {
@@ -144,10 +145,15 @@ fn source(
         };
         Box::new(SyntheticSource::new(sc, rate, limit))
     };
+    let replay = |path: &std::path::Path| -> Result<(Box<dyn Source>, Option<ReplayFailure>)> {
+        let src = ReplaySource::open(path, None)?;
+        let failure = src.failure();
+        Ok((Box::new(src), Some(failure)))
+    };
     Ok(match (&opts.source, cfg.engine.kind) {
-        (Some(SourceChoice::Synthetic { rate }), _) => synthetic(*rate),
-        (Some(SourceChoice::Replay(path)), _) => Box::new(ReplaySource::open(path, None)?),
-        (None, EngineKind::Synthetic) => synthetic((synth.rate > 0).then_some(synth.rate)),
+        (Some(SourceChoice::Synthetic { rate }), _) => (synthetic(*rate), None),
+        (Some(SourceChoice::Replay(path)), _) => replay(path)?,
+        (None, EngineKind::Synthetic) => (synthetic((synth.rate > 0).then_some(synth.rate)), None),
         (None, EngineKind::Replay) => {
             let path = cfg
                 .engine
@@ -155,9 +161,11 @@ fn source(
                 .capture_file
                 .as_ref()
                 .context("engine.replay.capture_file is not set")?;
-            Box::new(ReplaySource::open(path, None)?)
+            replay(path)?
         }
-        (None, EngineKind::ModernEbpf) => Box::new(kernel.context("kernel probes not started")?),
+        (None, EngineKind::ModernEbpf) => {
+            (Box::new(kernel.context("kernel probes not started")?), None)
+        }
         (None, EngineKind::Nodriver) => {
             bail!("engine.kind nodriver has no event source; use --source")
         }
@@ -290,7 +298,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     );
 
     let settings = settings(&cfg);
-    let src = source(&cfg, &opts, kernel)?;
+    let (src, replay_failure) = source(&cfg, &opts, kernel)?;
     // Kernel events arrive bare: they need the process, fd and user tables. Captures and
     // synthetic streams carry their context already.
     let enricher: Box<dyn Enricher> = if src.name() == "kernel" {
@@ -405,6 +413,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     if let Some(path) = &opts.stats_file {
         std::fs::write(path, serde_json::to_vec_pretty(&stats)?)
             .with_context(|| format!("writing {}", path.display()))?;
+    }
+    // A capture that could not be read to its end fails the run, after what it did hold
+    // went through (fail closed: the operator must not take a partial replay for a whole).
+    if let Some(why) = replay_failure.and_then(|f| f.lock().ok()?.clone()) {
+        tracing::error!("the capture was not replayed to its end: {why}");
+        return Ok(1);
     }
     Ok(0)
 }

@@ -5,7 +5,7 @@ mod replay;
 mod synthetic;
 
 pub use kernel::{KernelSource, SyscallRequest};
-pub use replay::ReplaySource;
+pub use replay::{ReplayFailure, ReplaySource};
 pub use synthetic::SyntheticSource;
 
 use peregrine_event::Event;

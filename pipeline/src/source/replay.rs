@@ -1,16 +1,29 @@
-//! Replays a capture file. Records that do not decode are skipped and counted; a truncated
-//! file ends the replay with an error in the log.
+//! Replays a capture file. Records that do not decode are skipped and counted (their
+//! warnings rate-limited); a truncated or unreadable file ends the replay, and the failure,
+//! with how far the replay got, is left in [`ReplayFailure`] so the agent exits non-zero.
 
 use super::{Pacer, Pull, Source};
 use crate::capture::{CaptureError, CaptureReader};
 use std::path::Path;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Why a replay stopped before the end of its file, once it has.
+pub type ReplayFailure = Arc<Mutex<Option<String>>>;
 
 pub struct ReplaySource {
     reader: CaptureReader,
     pacer: Pacer,
     malformed: u64,
+    replayed: u64,
+    failure: ReplayFailure,
+    /// Skipped records not yet reported, and when the last report was.
+    unreported: u64,
+    last_report: Option<Instant>,
 }
+
+/// At most one warning about skipped records per this long.
+const SKIP_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 impl ReplaySource {
     pub fn open(path: &Path, rate: Option<u64>) -> Result<ReplaySource, CaptureError> {
@@ -18,7 +31,32 @@ impl ReplaySource {
             reader: CaptureReader::open(path)?,
             pacer: Pacer::new(rate),
             malformed: 0,
+            replayed: 0,
+            failure: ReplayFailure::default(),
+            unreported: 0,
+            last_report: None,
         })
+    }
+
+    /// Where the failure that ended the replay early is left.
+    pub fn failure(&self) -> ReplayFailure {
+        self.failure.clone()
+    }
+
+    fn skipped(&mut self, e: &CaptureError) {
+        self.malformed += 1;
+        self.unreported += 1;
+        if self
+            .last_report
+            .is_none_or(|t| t.elapsed() >= SKIP_REPORT_EVERY)
+        {
+            tracing::warn!(
+                skipped = self.unreported,
+                "skipping capture records that do not decode; the last: {e}"
+            );
+            self.unreported = 0;
+            self.last_report = Some(Instant::now());
+        }
     }
 }
 
@@ -35,13 +73,18 @@ impl Source for ReplaySource {
         let mut batch = Vec::with_capacity(n);
         while batch.len() < n {
             match self.reader.next_event() {
-                Some(Ok(ev)) => batch.push(ev),
-                Some(Err(e)) if e.is_skippable() => {
-                    self.malformed += 1;
-                    tracing::warn!("skipping capture record: {e}");
+                Some(Ok(ev)) => {
+                    self.replayed += 1;
+                    batch.push(ev);
                 }
+                Some(Err(e)) if e.is_skippable() => self.skipped(&e),
                 Some(Err(e)) => {
-                    tracing::error!("capture replay stopped: {e}");
+                    let why = format!(
+                        "{e} (after {} events replayed, {} records skipped)",
+                        self.replayed, self.malformed
+                    );
+                    tracing::error!("capture replay stopped: {why}");
+                    *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
                     break;
                 }
                 None => break,

@@ -1,0 +1,115 @@
+//! Careless or hostile command lines and inputs end in a clear error and a non-zero exit,
+//! never a panic, and never a run that looks complete when it was not (issue 15, point 6).
+
+use peregrine::capture::{CaptureHeader, CaptureWriter, FORMAT_VERSION};
+use peregrine_event::synth::{Generator, SynthConfig};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "peregrine-failclosed-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn peregrine(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_peregrine"))
+        .args(args)
+        .args([
+            "-o",
+            "webserver.enabled=false",
+            "-o",
+            "stdout_output.enabled=false",
+        ])
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A capture of `n` synthetic events; its length in bytes.
+fn capture(path: &std::path::Path, n: usize) -> u64 {
+    let header = CaptureHeader {
+        version: FORMAT_VERSION,
+        hostname: "h".into(),
+        created_ns: 1,
+        producer: "test".into(),
+    };
+    let mut w = CaptureWriter::create(path, &header).unwrap();
+    let mut gen = Generator::new(SynthConfig::default());
+    for _ in 0..n {
+        w.write(&gen.next_event()).unwrap();
+    }
+    w.finish().unwrap();
+    std::fs::metadata(path).unwrap().len()
+}
+
+#[test]
+fn a_truncated_capture_fails_the_replay_after_replaying_what_it_holds() {
+    let d = dir("replay");
+    let whole = d.join("whole.cap");
+    let len = capture(&whole, 200);
+    let replay = |p: &PathBuf| peregrine(&["--source", &format!("replay:{}", p.display())]);
+    let out = replay(&whole);
+    assert!(
+        out.status.success(),
+        "a whole capture replays: {}",
+        text(&out)
+    );
+
+    let cut = d.join("cut.cap");
+    let bytes = std::fs::read(&whole).unwrap();
+    std::fs::write(&cut, &bytes[..(len as usize) * 2 / 3]).unwrap();
+    let out = replay(&cut);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("the capture was not replayed to its end") && log.contains("truncated"),
+        "{log}"
+    );
+    assert!(
+        log.contains("events replayed"),
+        "says how far it got: {log}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn an_absurd_duration_is_an_error_not_a_panic() {
+    for m in ["1e99", "-1", "nan", "inf"] {
+        let out = peregrine(&["--source", "synthetic", &format!("--duration={m}")]);
+        let log = text(&out);
+        assert!(!out.status.success(), "-M {m}: {log}");
+        assert!(log.contains("--duration"), "-M {m}: {log}");
+        assert!(!log.contains("panicked"), "-M {m}: {log}");
+    }
+}
+
+/// `validate ... | head` and `list-fields | head`: the reader goes away; the command
+/// stops quietly, as a Unix filter does.
+#[test]
+fn printing_into_a_closed_pipe_does_not_panic() {
+    for args in [&["list-fields"][..], &["validate"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_peregrine"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the read end before anything is read.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
