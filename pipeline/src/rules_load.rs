@@ -1,14 +1,15 @@
 //! Loading the rules the configuration names, with Falco's error reporting.
 
 use anyhow::{bail, Result};
-use peregrine_config::{Config, RulesSourceSpec};
+use peregrine_config::{Config, MissingRules, RulesSourceSpec};
 use peregrine_rules::engine::RulesSource;
 use peregrine_rules::{loader, Ruleset, UnsourcedField};
 use std::path::PathBuf;
 
 /// The rules sources: embedded rules, or files and folders in `rules_files` order.
-/// Entries from the config that do not exist are skipped (as Falco does); `-r` entries must
-/// exist.
+/// An entry that does not exist is an error, unless the config says
+/// `rules_files_missing: skip` (Falco's behaviour) for entries of the config; `-r` entries
+/// must always exist.
 pub fn sources(cfg: &Config, from_cli: bool) -> Result<Vec<RulesSource>> {
     let mut out = Vec::new();
     let mut paths = Vec::new();
@@ -25,6 +26,11 @@ pub fn sources(cfg: &Config, from_cli: bool) -> Result<Vec<RulesSource>> {
         let listed = loader::rules_files(&paths);
         if let (true, Some(missing)) = (from_cli, listed.missing.first()) {
             bail!("rules file {missing}");
+        }
+        if let (MissingRules::Error, Some(missing)) =
+            (cfg.rules_files_missing, listed.missing.first())
+        {
+            bail!("rules_files entry {missing} (set rules_files_missing: skip to run without it)");
         }
         for m in &listed.missing {
             tracing::warn!("skipping rules_files entry {m}");

@@ -113,3 +113,49 @@ fn printing_into_a_closed_pipe_does_not_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// A `rules_files` entry that does not exist stops the agent, naming it, unless the
+/// operator opts into Falco's skipping; a bad value of the option is a config error.
+#[test]
+fn a_missing_rules_file_is_an_error_unless_skipping_is_asked_for() {
+    let d = dir("missing-rules");
+    let rules = d.join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: INFO\n",
+    )
+    .unwrap();
+    let missing = d.join("gone.yaml");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "-c".to_string(),
+            "/dev/null".to_string(),
+            "-o".to_string(),
+            format!("rules_files[]={}", missing.display()),
+            "-o".to_string(),
+            format!("rules_files[]={}", rules.display()),
+            "--source".to_string(),
+            "synthetic".to_string(),
+            "--duration=0.2".to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        peregrine(&args)
+    };
+    let out = run(&[]);
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(
+        log.contains(&format!("rules_files entry {}", missing.display()))
+            && log.contains("rules_files_missing: skip"),
+        "{log}"
+    );
+    let out = run(&["-o", "rules_files_missing=skip"]);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("skipping rules_files entry"), "{log}");
+    let out = run(&["-o", "rules_files_missing=maybe"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("rules_files_missing"), "{}", text(&out));
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -73,6 +73,10 @@ pub struct Config {
     pub log_level: LogLevel,
     /// Reload when the config or rules files change (default true).
     pub watch_config_files: bool,
+    /// What a `rules_files` entry that does not exist does: stop the agent (default: it
+    /// would otherwise run with fewer rules than the operator asked for) or be skipped with a
+    /// warning (Falco's behaviour).
+    pub rules_files_missing: MissingRules,
     pub webserver: Webserver,
     pub metrics: Metrics,
     pub engine: Engine,
@@ -118,6 +122,7 @@ impl Default for Config {
             log_syslog: true,
             log_level: LogLevel::Info,
             watch_config_files: true,
+            rules_files_missing: MissingRules::Error,
             webserver: Webserver::default(),
             metrics: Metrics::default(),
             engine: Engine::default(),
@@ -258,6 +263,13 @@ impl Config {
             "log_syslog" => self.log_syslog = boolean(v, p)?,
             "log_level" => self.log_level = LogLevel::decode(v, p)?,
             "watch_config_files" => self.watch_config_files = boolean(v, p)?,
+            "rules_files_missing" => {
+                self.rules_files_missing = choice(
+                    v,
+                    p,
+                    &[("error", MissingRules::Error), ("skip", MissingRules::Skip)],
+                )?
+            }
             "webserver" => self.webserver = Webserver::decode(v, p, cx)?,
             "metrics" => self.metrics = Metrics::decode(v, p, cx)?,
             "engine" => self.engine = Engine::decode(v, p, cx)?,
@@ -273,6 +285,15 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `rules_files_missing`: what a `rules_files` entry that does not exist does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingRules {
+    /// Refuse to start (or to reload), naming the entry.
+    Error,
+    /// Skip it with a warning, as Falco does.
+    Skip,
 }
 
 /// Falco refuses a config that sets both the deprecated `rules_file` and `rules_files`.
@@ -315,6 +336,7 @@ const TOP_KEYS: &[&str] = &[
     "log_syslog",
     "log_level",
     "watch_config_files",
+    "rules_files_missing",
     "webserver",
     "metrics",
     "engine",
