@@ -11,7 +11,8 @@
 //! send batches, with how far their rings are known complete, to the reader, which only
 //! merges. Decoding, the costly part, then runs on as many cores as there are actors.
 
-use crate::wire;
+use crate::ratelog::RateLimit;
+use crate::wire::{self, WireError};
 use aya::maps::{MapData, RingBuf};
 use crossbeam_channel::{Receiver, Sender};
 use peregrine_event::Event;
@@ -41,7 +42,12 @@ impl Ring {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReaderStats {
     pub records: u64,
+    /// Records dropped because their framing could not be read (all reasons).
     pub malformed: u64,
+    /// `malformed` by [`WireError::reason`], indexed as [`WireError::REASONS`].
+    pub malformed_by_reason: [u64; WireError::REASONS.len()],
+    /// Parameters that could not be decoded: their events were kept with the value unknown.
+    pub undecoded_params: u64,
     /// Events that arrived after later events had already been released (kept, not dropped).
     pub late: u64,
     pub wakeups: u64,
@@ -66,6 +72,8 @@ pub fn boot_to_epoch_ns() -> u64 {
 struct RingSet {
     rings: Vec<Ring>,
     epoll: OwnedFd,
+    /// Warnings about bad records: the first, then one per interval.
+    warn: RateLimit,
 }
 
 impl RingSet {
@@ -95,7 +103,11 @@ impl RingSet {
                 return Err(std::io::Error::last_os_error());
             }
         }
-        Ok(RingSet { rings, epoll })
+        Ok(RingSet {
+            rings,
+            epoll,
+            warn: RateLimit::default(),
+        })
     }
 
     /// Reads every ring into `out`; returns the boot time before which all records have
@@ -108,6 +120,7 @@ impl RingSet {
         out: &mut Vec<Event>,
         stats: &mut ReaderStats,
     ) -> u64 {
+        let warn = &mut self.warn;
         for ring in &mut self.rings {
             let mut taken = 0;
             let mut last_ts = 0;
@@ -117,14 +130,19 @@ impl RingSet {
                 };
                 taken += 1;
                 stats.records += 1;
-                match wire::decode(&item, boot_to_epoch) {
+                let mut undecoded = |err: WireError| {
+                    stats.undecoded_params += 1;
+                    warn_bad_record(warn, &err, "kept the event, value unknown");
+                };
+                match wire::decode_reporting(&item, boot_to_epoch, &mut undecoded) {
                     Ok(ev) => {
                         last_ts = ev.ts.saturating_sub(boot_to_epoch);
                         out.push(ev);
                     }
                     Err(err) => {
                         stats.malformed += 1;
-                        tracing::debug!(%err, "skipped a malformed kernel record");
+                        stats.malformed_by_reason[err.reason_index()] += 1;
+                        warn_bad_record(warn, &err, "skipped the record");
                     }
                 }
             }
@@ -150,6 +168,20 @@ impl RingSet {
             )
         };
         n > 0
+    }
+}
+
+/// A bad kernel record at warn, rate-limited: the first, then one per interval with how
+/// many were held back.
+fn warn_bad_record(limit: &mut RateLimit, err: &WireError, outcome: &str) {
+    if let Some(held) = limit.admit(Instant::now()) {
+        tracing::warn!(
+            reason = err.reason(),
+            etype = err.etype().unwrap_or("unknown"),
+            held_back = held,
+            %err,
+            "bad kernel record: {outcome}"
+        );
     }
 }
 
@@ -468,6 +500,14 @@ fn absorb(
     pending.append(&mut batch.events);
     stats.records += batch.stats.records;
     stats.malformed += batch.stats.malformed;
+    for (sum, n) in stats
+        .malformed_by_reason
+        .iter_mut()
+        .zip(batch.stats.malformed_by_reason)
+    {
+        *sum += n;
+    }
+    stats.undecoded_params += batch.stats.undecoded_params;
     stats.wakeups += u64::from(batch.stats.records > 0);
 }
 

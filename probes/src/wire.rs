@@ -56,6 +56,45 @@ pub enum WireError {
     },
 }
 
+impl WireError {
+    /// Every [`WireError::reason`] label, for counters indexed by reason.
+    pub const REASONS: [&'static str; 6] = [
+        "short_header",
+        "length_mismatch",
+        "unknown_type",
+        "too_many_params",
+        "params_overrun",
+        "bad_param",
+    ];
+
+    /// A short, stable label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        Self::REASONS[self.reason_index()]
+    }
+
+    /// The position of [`WireError::reason`] in [`WireError::REASONS`].
+    pub fn reason_index(&self) -> usize {
+        match self {
+            WireError::ShortHeader(_) => 0,
+            WireError::LengthMismatch { .. } => 1,
+            WireError::UnknownType(_) => 2,
+            WireError::TooManyParams { .. } => 3,
+            WireError::ParamsOverrun { .. } => 4,
+            WireError::BadParam { .. } => 5,
+        }
+    }
+
+    /// The event type named in the error, when the record got that far.
+    pub fn etype(&self) -> Option<&'static str> {
+        match self {
+            WireError::TooManyParams { etype, .. }
+            | WireError::ParamsOverrun { etype }
+            | WireError::BadParam { etype, .. } => Some(etype),
+            _ => None,
+        }
+    }
+}
+
 fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
@@ -99,7 +138,19 @@ impl Header {
 }
 
 /// Decodes one record. `boot_to_epoch_ns` turns the boot-clock stamp into wall-clock time.
+/// A parameter that cannot be decoded becomes [`ParamValue::Absent`] and the event is kept.
 pub fn decode(rec: &[u8], boot_to_epoch_ns: u64) -> Result<Event, WireError> {
+    decode_reporting(rec, boot_to_epoch_ns, &mut |_| {})
+}
+
+/// [`decode`], handing each parameter it could not decode to `undecoded`
+/// (a [`WireError::BadParam`]) instead of dropping the record, as Falco keeps such events.
+/// Only a record whose framing is broken (header, lengths, type) is an error.
+pub fn decode_reporting(
+    rec: &[u8],
+    boot_to_epoch_ns: u64,
+    undecoded: &mut dyn FnMut(WireError),
+) -> Result<Event, WireError> {
     let h = Header::parse(rec)?;
     let len = h.len as usize;
     // The ring pads records to 8 bytes; the header's length is the real one.
@@ -138,12 +189,15 @@ pub fn decode(rec: &[u8], boot_to_epoch_ns: u64) -> Result<Event, WireError> {
             });
         };
         pos += plen;
-        let value = decode_param(spec.kind, bytes).ok_or(WireError::BadParam {
-            etype: etype.name(),
-            param: spec.name,
-            kind: kind_name(spec.kind),
-            len: plen,
-        })?;
+        let value = decode_param(spec.kind, bytes).unwrap_or_else(|| {
+            undecoded(WireError::BadParam {
+                etype: etype.name(),
+                param: spec.name,
+                kind: kind_name(spec.kind),
+                len: plen,
+            });
+            ParamValue::Absent
+        });
         params.push(value);
     }
     let mut ev = Event::new(
@@ -213,7 +267,7 @@ fn decode_param(kind: ParamKind, b: &[u8]) -> Option<ParamValue> {
                 .map(text)
                 .collect(),
         ),
-        ParamKind::SockTuple => ParamValue::Tuple(tuple(b)?),
+        ParamKind::SockTuple => tuple_param(b)?,
         ParamKind::SockAddr => ParamValue::Addr(sockaddr(b)?),
     })
 }
@@ -234,6 +288,18 @@ fn l4(p: u8) -> L4Proto {
         3 => L4Proto::Icmp,
         4 => L4Proto::Raw,
         _ => L4Proto::Unknown,
+    }
+}
+
+/// `None` for a tuple the decoder cannot read; `Some(Absent)` for a socket family that has
+/// no tuple (netlink, packet, vsock, ...: the kernel writes the family byte alone, where
+/// Falco's modern probe writes an empty parameter), so the event keeps its fd and the fd
+/// its family from the socket table.
+fn tuple_param(b: &[u8]) -> Option<ParamValue> {
+    match (b[0], b.len()) {
+        (AF_INET | AF_INET6 | AF_UNIX, _) => tuple(b).map(ParamValue::Tuple),
+        (_, 1) => Some(ParamValue::Absent),
+        _ => None,
     }
 }
 
@@ -402,10 +468,19 @@ mod tests {
             Err(WireError::ParamsOverrun { .. })
         ));
         let bad_int = record(43, 1, 1, &[&[1, 2, 3], &i(3)]);
+        let mut bad = Vec::new();
+        let ev = decode_reporting(&bad_int, 0, &mut |e| bad.push(e)).unwrap();
+        assert_eq!(ev.param(0), &ParamValue::Absent, "kept, value unknown");
+        assert_eq!(ev.param(1), &ParamValue::Int(3));
         assert!(matches!(
-            decode(&bad_int, 0),
-            Err(WireError::BadParam { param: "res", .. })
+            bad.as_slice(),
+            [WireError::BadParam {
+                param: "res",
+                len: 3,
+                ..
+            }]
         ));
+        assert_eq!(bad[0].reason(), "bad_param");
         let too_many = record(43, 1, 1, &[&i(0), &i(3), &i(4)]);
         assert!(matches!(
             decode(&too_many, 0),
@@ -418,6 +493,135 @@ mod tests {
                 r[OFF_LEN..OFF_LEN + 4].copy_from_slice(&(cut as u32).to_le_bytes());
             }
             assert!(decode(&r, 0).is_err(), "cut at {cut}");
+        }
+    }
+
+    /// A connect record as `pg_net` writes it: res, tuple, fd, sockaddr.
+    fn connect(tuple: &[u8], addr: &[u8]) -> (Event, Vec<WireError>) {
+        let rec = record(6, 1, 1, &[&i(0), tuple, &i(4), addr]);
+        let mut bad = Vec::new();
+        let ev = decode_reporting(&rec, 0, &mut |e| bad.push(e)).unwrap();
+        assert_eq!(ev.etype, EventType::CONNECT);
+        assert_eq!(ev.param(2), &ParamValue::Int(4), "fd kept");
+        (ev, bad)
+    }
+
+    /// Netlink (16), packet (17) and vsock (40) sockets: the kernel writes the family byte
+    /// alone for both the tuple and the address (`pg_push_tuple`/`pg_push_sockaddr`).
+    #[test]
+    fn families_without_a_tuple_keep_the_event() {
+        for family in [16u8, 17, 40] {
+            let (ev, bad) = connect(&[family], &[family]);
+            assert!(bad.is_empty(), "{family}: {bad:?}");
+            assert_eq!(ev.param(1), &ParamValue::Absent, "{family}");
+            assert_eq!(
+                ev.param(3),
+                &ParamValue::Addr(SockAddr::Other {
+                    family: u16::from(family)
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn unix_tuple_and_address() {
+        let mut t = vec![AF_UNIX];
+        t.extend_from_slice(&0xffff_8880_0000_1000u64.to_le_bytes());
+        t.extend_from_slice(&0xffff_8880_0000_2000u64.to_le_bytes());
+        t.extend_from_slice(b"/run/x.sock");
+        let mut a = vec![AF_UNIX];
+        a.extend_from_slice(b"/run/x.sock");
+        let (ev, bad) = connect(&t, &a);
+        assert!(bad.is_empty());
+        let ParamValue::Tuple(tuple) = ev.param(1) else {
+            panic!("{:?}", ev.param(1))
+        };
+        assert_eq!(
+            tuple.to_string(),
+            "ffff888000001000->ffff888000002000 /run/x.sock"
+        );
+        assert_eq!(
+            ev.param(3),
+            &ParamValue::Addr(SockAddr::Unix {
+                path: "/run/x.sock".into()
+            })
+        );
+    }
+
+    #[test]
+    fn inet6_tuple_and_address() {
+        let lo: [u8; 16] = Ipv6Addr::LOCALHOST.octets();
+        let mut t = vec![AF_INET6, 1];
+        t.extend_from_slice(&lo);
+        t.extend_from_slice(&40000u16.to_le_bytes());
+        t.extend_from_slice(&lo);
+        t.extend_from_slice(&8080u16.to_le_bytes());
+        let mut a = vec![AF_INET6];
+        a.extend_from_slice(&lo);
+        a.extend_from_slice(&8080u16.to_le_bytes());
+        let (ev, bad) = connect(&t, &a);
+        assert!(bad.is_empty());
+        let ParamValue::Tuple(tuple) = ev.param(1) else {
+            panic!("{:?}", ev.param(1))
+        };
+        assert_eq!(tuple.to_string(), "::1:40000->::1:8080");
+        assert_eq!(
+            ev.param(3),
+            &ParamValue::Addr(SockAddr::Inet {
+                ip: IpAddr::V6(Ipv6Addr::LOCALHOST),
+                port: 8080
+            })
+        );
+    }
+
+    /// A tuple or address of a known family with the wrong size is not readable: the value
+    /// is unknown, reported, and the event kept.
+    #[test]
+    fn unreadable_tuples_and_addresses_are_unknown_not_dropped() {
+        let (ev, bad) = connect(&[AF_INET, 1, 127, 0], &[AF_INET6, 0, 0]);
+        assert_eq!(ev.param(1), &ParamValue::Absent);
+        assert_eq!(ev.param(3), &ParamValue::Absent);
+        let params: Vec<_> = bad
+            .iter()
+            .map(|e| match e {
+                WireError::BadParam { param, kind, .. } => (*param, *kind),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(params.len(), 2, "{bad:?}");
+        assert_eq!(params[0].1, "socket tuple");
+        assert_eq!(params[1].1, "socket address");
+        // Another family with more than its family byte is equally unreadable.
+        let (ev, bad) = connect(&[40, 1, 2], &[40, 1, 2]);
+        assert_eq!(ev.param(1), &ParamValue::Absent);
+        assert_eq!(bad.len(), 2);
+    }
+
+    #[test]
+    fn reasons_are_distinct_and_indexed() {
+        let errs = [
+            WireError::ShortHeader(1),
+            WireError::LengthMismatch {
+                declared: 1,
+                actual: 2,
+            },
+            WireError::UnknownType(99),
+            WireError::TooManyParams {
+                etype: "x",
+                nparams: 3,
+                schema: 2,
+            },
+            WireError::ParamsOverrun { etype: "x" },
+            WireError::BadParam {
+                etype: "x",
+                param: "p",
+                kind: "k",
+                len: 1,
+            },
+        ];
+        for (n, e) in errs.iter().enumerate() {
+            assert_eq!(e.reason_index(), n);
+            assert_eq!(e.reason(), WireError::REASONS[n]);
         }
     }
 }

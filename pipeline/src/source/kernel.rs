@@ -2,6 +2,7 @@
 
 use super::{Pull, Source};
 use peregrine_event::Event;
+use peregrine_probes::wire::WireError;
 use peregrine_probes::{KernelProbe, Reader};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -70,6 +71,11 @@ impl KernelSource {
         let s = self.reader.stats();
         metrics::counter!("peregrine_probe_records_total").absolute(s.records);
         metrics::counter!("peregrine_probe_malformed_total").absolute(s.malformed);
+        for (reason, n) in WireError::REASONS.iter().zip(s.malformed_by_reason) {
+            metrics::counter!("peregrine_probe_malformed_reason_total", "reason" => *reason)
+                .absolute(n);
+        }
+        metrics::counter!("peregrine_probe_undecoded_params_total").absolute(s.undecoded_params);
         metrics::counter!("peregrine_probe_late_events_total").absolute(s.late);
         metrics::counter!("peregrine_probe_wakeups_total").absolute(s.wakeups);
         metrics::gauge!("peregrine_probe_reorder_pending").set(self.reader.pending() as f64);
