@@ -106,6 +106,9 @@ struct State {
     queue: VecDeque<Entry>,
     in_flight: usize,
     closed_at: Option<Instant>,
+    /// The destination's thread overran its drain time and was left behind: what it still
+    /// held was counted as dropped, and whatever it reports later is ignored.
+    halted: bool,
     dedup: Option<Dedup>,
     counts: Counts,
 }
@@ -136,6 +139,7 @@ impl Buffer {
                 queue: VecDeque::with_capacity(policy.capacity.min(1024)),
                 in_flight: 0,
                 closed_at: None,
+                halted: false,
                 dedup: (!dedup_window.is_zero()).then(|| Dedup::new(dedup_window)),
                 counts: Counts::default(),
             }),
@@ -243,6 +247,9 @@ impl Buffer {
     /// The first `n` alerts of the in-flight batch were delivered.
     pub fn delivered(&self, n: usize) {
         let mut st = self.lock();
+        if st.halted {
+            return;
+        }
         st.in_flight -= n;
         st.counts.sent += n as u64;
     }
@@ -253,6 +260,9 @@ impl Buffer {
     pub fn failed(&self, mut rest: Vec<Entry>, tried: usize, retryable: bool) {
         let mut st = self.lock();
         let st = &mut *st;
+        if st.halted {
+            return;
+        }
         let tried = tried.min(rest.len());
         st.in_flight -= rest.len();
         st.counts.failed_requests += 1;
@@ -293,6 +303,9 @@ impl Buffer {
     /// Drops an in-flight remainder without an attempt (the drain time ran out).
     pub fn give_up(&self, rest: Vec<Entry>) {
         let mut st = self.lock();
+        if st.halted {
+            return;
+        }
         st.in_flight -= rest.len();
         Self::drop_n(&mut st.counts, DropReason::Shutdown, rest.len());
     }
@@ -314,6 +327,20 @@ impl Buffer {
     /// The drain deadline, once closed.
     pub fn drain_deadline(&self) -> Option<Instant> {
         self.lock().closed_at.map(|t| t + self.policy.drain)
+    }
+
+    /// The destination's thread did not end within its drain time: everything it holds,
+    /// queued or in flight, is dropped for `shutdown`, and the thread is left behind.
+    pub fn halt(&self) {
+        let mut st = self.lock();
+        if st.halted {
+            return;
+        }
+        let n = st.queue.len() + st.in_flight;
+        st.queue.clear();
+        st.in_flight = 0;
+        st.halted = true;
+        Self::drop_n(&mut st.counts, DropReason::Shutdown, n);
     }
 
     /// Drops everything still buffered (the drain time ran out).

@@ -10,6 +10,11 @@ use peregrine_config::Common;
 use peregrine_rules::Alert;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long past its drain deadline a destination's thread may take to end before shutdown
+/// leaves it behind (a write stuck in the kernel, a writer that ignores its deadline).
+pub const DRAIN_MARGIN: Duration = Duration::from_millis(500);
 
 /// All configured destinations. Cheap to clone; every clone feeds the same destinations
 /// (the pipeline's dispatcher and the sidekick HTTP input share one).
@@ -29,6 +34,10 @@ impl Drop for Inner {
             b.close();
         }
     }
+}
+
+fn overran(b: &Buffer, now: Instant) -> bool {
+    b.drain_deadline().is_some_and(|d| now >= d + DRAIN_MARGIN)
 }
 
 /// Starts destinations one by one; each gets its thread as it is added.
@@ -156,19 +165,34 @@ impl Outputs {
         }
     }
 
-    /// Whether every destination thread has ended.
+    /// Whether every destination thread has ended or overran its drain deadline by
+    /// [`DRAIN_MARGIN`] (shutdown does not wait for it).
     pub fn is_finished(&self) -> bool {
+        let now = Instant::now();
         let threads = self.inner.threads.lock().unwrap_or_else(|e| e.into_inner());
-        threads.iter().all(|(_, h)| h.is_finished())
+        threads
+            .iter()
+            .zip(&self.inner.buffers)
+            .all(|((_, h), b)| h.is_finished() || overran(b, now))
     }
 
     /// Closes, waits for every destination to drain (or give up) and returns the counters.
+    /// A thread still running [`DRAIN_MARGIN`] past its drain deadline is left behind,
+    /// what it held counted as dropped for `shutdown`.
     pub fn join(&self) -> Vec<DestinationSnapshot> {
         self.close();
         let threads =
             std::mem::take(&mut *self.inner.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        for (name, h) in threads {
-            if h.join().is_err() {
+        for ((name, h), b) in threads.into_iter().zip(&self.inner.buffers) {
+            while !h.is_finished() && !overran(b, Instant::now()) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !h.is_finished() {
+                tracing::error!(
+                    "destination thread {name} did not end within its drain time: left behind"
+                );
+                b.halt();
+            } else if h.join().is_err() {
                 tracing::error!("destination thread {name} panicked");
             }
         }

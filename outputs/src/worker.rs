@@ -55,8 +55,11 @@ pub trait Deliver: 'static {
         None
     }
 
-    /// Called once the buffer is drained at shutdown.
-    fn finish(&mut self) {}
+    /// Called once the buffer is drained at shutdown; cut short at the drain deadline,
+    /// after which the writer is dropped.
+    fn finish(&mut self) -> impl Future<Output = ()> {
+        async {}
+    }
 
     /// How many times the writer restarted what it writes to (a program that died).
     fn restarts(&self) -> u64 {
@@ -142,7 +145,15 @@ pub(crate) async fn run<D: Deliver>(buf: Arc<Buffer>, pace: Pace, mut make: Fact
         }
     }
     if let Some(w) = writer.as_mut() {
-        w.finish();
+        let left = buf.drain_deadline().map_or(Duration::ZERO, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        if tokio::time::timeout(left, w.finish()).await.is_err() {
+            tracing::warn!(
+                destination = &*buf.name,
+                "drain time ran out while finishing"
+            );
+        }
     }
 }
 
@@ -187,7 +198,13 @@ async fn attempt<D: Deliver>(
     let records: Vec<Arc<Record>> = batch.iter().map(|e| e.record.clone()).collect();
     let restarts_before = w.restarts();
     let fut = AssertUnwindSafe(w.deliver(&records)).catch_unwind();
-    let outcome = tokio::time::timeout(timeout, fut).await;
+    // Shutdown can begin during the attempt: its drain deadline cuts it short too.
+    let outcome = tokio::select! {
+        o = tokio::time::timeout(timeout, fut) => o,
+        _ = until_drain_deadline(buf) => {
+            return Err(DeliveryError::retry("the drain time ran out"));
+        }
+    };
     if let Some(w) = writer.as_ref() {
         for _ in restarts_before..w.restarts() {
             buf.restarted();
@@ -206,6 +223,19 @@ async fn attempt<D: Deliver>(
                 "writer panicked and was rebuilt: {}",
                 panic_text(&panic)
             )))
+        }
+    }
+}
+
+/// Resolves once the buffer is closed and its drain time is over.
+async fn until_drain_deadline(buf: &Buffer) {
+    loop {
+        match buf.drain_deadline() {
+            Some(d) => {
+                tokio::time::sleep_until(d.into()).await;
+                return;
+            }
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
 }

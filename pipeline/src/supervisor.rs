@@ -204,5 +204,9 @@ impl Handler<Shutdown> for Supervisor {
             p.stop();
         }
         self.finish_if_done(ctx);
+        // Look often while draining, so that stopping ends soon after the drain deadline.
+        ctx.run_interval(Duration::from_millis(50), |act, ctx| {
+            act.finish_if_done(ctx)
+        });
     }
 }

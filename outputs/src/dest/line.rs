@@ -39,11 +39,45 @@ fn io_error(what: &str, e: io::Error) -> DeliveryError {
     DeliveryError::retry(format!("{what}: {e}"))
 }
 
-/// Standard output, one line per alert; a whole batch per write.
+/// Standard output, one line per alert; a whole batch per write. The writes happen on a
+/// thread of their own (to a duplicate of fd 1, outside std's lock): when nobody reads the
+/// pipe, that thread blocks, not the destination, whose timeout and drain deadline still
+/// apply; a blocked thread is left behind when the agent exits.
 pub struct Stdout {
     format: LineFormat,
     buffered: bool,
     buf: Vec<u8>,
+    writer: Option<tokio::sync::mpsc::Sender<Job>>,
+}
+
+/// Bytes to write (flushed unless buffered) and where to say how it went.
+struct Job {
+    bytes: Vec<u8>,
+    flush: bool,
+    done: tokio::sync::oneshot::Sender<io::Result<()>>,
+}
+
+fn writer_thread(buffered: bool) -> io::Result<tokio::sync::mpsc::Sender<Job>> {
+    use std::os::fd::AsFd;
+    let fd = io::stdout().as_fd().try_clone_to_owned()?;
+    let mut out = BufWriter::new(File::from(fd));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Job>(1);
+    std::thread::Builder::new()
+        .name("stdout-writer".into())
+        .spawn(move || {
+            while let Some(job) = rx.blocking_recv() {
+                let r = out.write_all(&job.bytes).and_then(|_| {
+                    if job.flush || !buffered {
+                        out.flush()
+                    } else {
+                        Ok(())
+                    }
+                });
+                let _ = job.done.send(r);
+            }
+            let _ = out.flush();
+        })?;
+    Ok(tx)
 }
 
 impl Stdout {
@@ -52,22 +86,40 @@ impl Stdout {
             format,
             buffered,
             buf: Vec::new(),
+            writer: None,
         }
+    }
+
+    async fn write(&mut self, bytes: Vec<u8>, flush: bool) -> io::Result<()> {
+        if self.writer.is_none() {
+            self.writer = Some(writer_thread(self.buffered)?);
+        }
+        let writer = self.writer.as_ref().expect("started above");
+        let (done, result) = tokio::sync::oneshot::channel();
+        writer
+            .send(Job { bytes, flush, done })
+            .await
+            .map_err(|_| io::Error::other("the writer thread ended"))?;
+        result
+            .await
+            .unwrap_or_else(|_| Err(io::Error::other("the writer thread ended")))
     }
 }
 
 impl Deliver for Stdout {
     async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
         self.format.render_batch(batch, &mut self.buf);
-        let mut out = io::stdout().lock();
-        out.write_all(&self.buf)
-            .and_then(|_| if self.buffered { Ok(()) } else { out.flush() })
+        let bytes = self.buf.clone();
+        self.write(bytes, false)
+            .await
             .map_err(|e| io_error("writing to stdout", e))?;
         Ok(batch.len())
     }
 
-    fn finish(&mut self) {
-        let _ = io::stdout().lock().flush();
+    async fn finish(&mut self) {
+        if self.writer.is_some() {
+            let _ = self.write(Vec::new(), true).await;
+        }
     }
 }
 
@@ -130,7 +182,7 @@ impl Deliver for FileLines {
         Ok(batch.len())
     }
 
-    fn finish(&mut self) {
+    async fn finish(&mut self) {
         if let Some(f) = self.file.as_mut() {
             let _ = f.flush();
         }

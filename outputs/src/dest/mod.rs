@@ -5,6 +5,7 @@
 pub mod http_output;
 pub mod line;
 pub mod loki;
+mod pipe;
 pub mod program;
 pub mod slack;
 pub mod syslog;
