@@ -17,7 +17,6 @@ use common::Agent;
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -33,20 +32,6 @@ const LOCAL_RULES: &str = r#"
   items: [localhost/postgres-peregrine]
   append: true
 "#;
-
-/// The rules files: the three upstream ones, then the local allowances.
-fn rules_files(upstream: &Path, dir: &Path) -> Vec<PathBuf> {
-    std::fs::write(dir.join("local_rules.yaml"), LOCAL_RULES).unwrap();
-    [
-        "falco_rules.yaml",
-        "falco-incubating_rules.yaml",
-        "falco-sandbox_rules.yaml",
-    ]
-    .iter()
-    .map(|f| upstream.join(f))
-    .chain([dir.join("local_rules.yaml")])
-    .collect()
-}
 
 const K8S_API: &str = "kubernetes.default.svc.cluster.local";
 
@@ -78,7 +63,7 @@ fn default_rules_fire_live_and_allowed_actions_stay_silent() {
     // The API server's name, as the cluster's DNS would give it, before the agent starts
     // (names are resolved when the rules are compiled).
     let _hosts = HostsEntry::add("127.0.0.2", K8S_API);
-    let files = rules_files(&data.join("upstream"), &dir);
+    let files = upstream_and_local(&data.join("upstream"), &dir, LOCAL_RULES);
     let agent = Agent::start_in(&dir, &files, &["-o", "rule_matching=all", "-o", APPEND]);
     let mut cases = Vec::new();
 

@@ -22,7 +22,7 @@ use common::netns::NetNs;
 use common::Agent;
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -36,20 +36,6 @@ const LOCAL_RULES: &str = r#"
   items: [pg-tenant]
   append: true
 "#;
-
-/// The rules files: the three upstream ones, then the operator's list.
-fn rules_files(upstream: &Path, dir: &Path) -> Vec<PathBuf> {
-    std::fs::write(dir.join("local_rules.yaml"), LOCAL_RULES).unwrap();
-    [
-        "falco_rules.yaml",
-        "falco-incubating_rules.yaml",
-        "falco-sandbox_rules.yaml",
-    ]
-    .iter()
-    .map(|f| upstream.join(f))
-    .chain([dir.join("local_rules.yaml")])
-    .collect()
-}
 
 /// Ties every alert to the action that caused it, and prints the fields the cases check.
 const APPEND: &str = r#"append_output[]={"match": {"source": "syscall"}, "extra_output": "tie=%proc.pid,%proc.ppid,%container.name,%proc.cmdline checked=%fd.name,%fd.type,%fd.l4proto,%fd.rport,%fd.sport,%fd.sip,%proc.name,%proc.pname,%proc.exepath,%user.name,%user.uid,%evt.type,%evt.arg.uid,%evt.arg.mode,%evt.arg.name,%evt.arg.cmd,%evt.arg.flags,%proc.env,%container.privileged"}"#;
@@ -96,7 +82,7 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
         &["203.0.113.10/32", "198.51.100.7/32"],
     );
 
-    let files = rules_files(&data.join("upstream"), &dir);
+    let files = upstream_and_local(&data.join("upstream"), &dir, LOCAL_RULES);
     let agent = Agent::start_in(&dir, &files, &["-o", "rule_matching=all", "-o", APPEND]);
     let mut cases = Vec::new();
 

@@ -63,19 +63,6 @@ const LOCAL_RULES: &str = r#"
   condition: (container.image.repository in (localhost/postgres-peregrine))
 "#;
 
-fn rules_files(upstream: &Path, dir: &Path) -> Vec<PathBuf> {
-    std::fs::write(dir.join("local_rules.yaml"), LOCAL_RULES).unwrap();
-    [
-        "falco_rules.yaml",
-        "falco-incubating_rules.yaml",
-        "falco-sandbox_rules.yaml",
-    ]
-    .iter()
-    .map(|f| upstream.join(f))
-    .chain([dir.join("local_rules.yaml")])
-    .collect()
-}
-
 /// A miner pool's name, given to an address of the test's namespace by /etc/hosts.
 const MINER_POOL: &str = "ca.minexmr.com";
 
@@ -142,7 +129,7 @@ fn sandbox_rules_fire_live_and_near_actions_stay_silent() {
     // Files the test creates outside its directory, removed at the end.
     let mut litter: Vec<PathBuf> = Vec::new();
 
-    let files = rules_files(&data.join("upstream"), &dir);
+    let files = upstream_and_local(&data.join("upstream"), &dir, LOCAL_RULES);
     let mut args = vec![
         "-o".to_string(),
         "rule_matching=all".into(),

@@ -27,6 +27,21 @@ pub fn missing_tools(test: &str) -> bool {
     true
 }
 
+/// The rules files of a live rule test: the three upstream rulesets, then `local` (the
+/// allowances an operator would add), written into `dir`.
+pub fn upstream_and_local(upstream: &Path, dir: &Path, local: &str) -> Vec<PathBuf> {
+    std::fs::write(dir.join("local_rules.yaml"), local).unwrap();
+    [
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ]
+    .iter()
+    .map(|f| upstream.join(f))
+    .chain([dir.join("local_rules.yaml")])
+    .collect()
+}
+
 /// Which alerts belong to an action.
 #[derive(Clone, Debug)]
 pub enum Tie {
