@@ -20,7 +20,6 @@ mod common;
 use common::live::*;
 use common::netns::NetNs;
 use common::Agent;
-use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -66,14 +65,8 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
         return;
     };
     let me = std::process::id();
-    let dir = std::env::temp_dir().join(format!("peregrine-incubating-rules-{me}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
     // Other users run programs from here (Non sudo setuid).
-    for d in [&dir, &bin] {
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let (dir, bin) = work_dir("incubating-rules");
     let home = PathBuf::from(format!("/home/peregrine-test-{me}"));
     let ssh_dir = home.join(".ssh");
     std::fs::create_dir_all(&ssh_dir).unwrap();
@@ -728,18 +721,5 @@ fn incubating_rules_fire_live_and_near_actions_stay_silent() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&home);
 
-    let failures = check(&cases, &alerts);
-    let fired: BTreeSet<&str> = cases
-        .iter()
-        .filter(|c| c.fires.is_some())
-        .map(|c| c.rule)
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
-    eprintln!("{} cases, {} rules fired live", cases.len(), fired.len());
+    assert_cases(&cases, &alerts);
 }

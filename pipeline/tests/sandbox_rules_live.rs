@@ -26,8 +26,6 @@ mod common;
 use common::live::*;
 use common::netns::NetNs;
 use common::Agent;
-use std::collections::BTreeSet;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -109,13 +107,7 @@ fn sandbox_rules_fire_live_and_near_actions_stay_silent() {
         return;
     };
     let me = std::process::id();
-    let dir = std::env::temp_dir().join(format!("peregrine-sandbox-rules-{me}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for d in [&dir, &bin] {
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let (dir, bin) = work_dir("sandbox-rules");
     let ns = NetNs::new(
         &format!("pg-sandbox-{me}"),
         &["203.0.113.10/32", "198.51.100.7/32", "198.51.100.20/32"],
@@ -873,20 +865,7 @@ fn sandbox_rules_fire_live_and_near_actions_stay_silent() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 
-    let failures = check(&cases, &alerts);
-    let fired: BTreeSet<&str> = cases
-        .iter()
-        .filter(|c| c.fires.is_some())
-        .map(|c| c.rule)
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
-    eprintln!("{} cases, {} rules fired live", cases.len(), fired.len());
+    assert_cases(&cases, &alerts);
 }
 
 /// perl under `name` running `code` with one argument.

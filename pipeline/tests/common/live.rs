@@ -42,6 +42,39 @@ pub fn upstream_and_local(upstream: &Path, dir: &Path, local: &str) -> Vec<PathB
     .collect()
 }
 
+/// A fresh directory for a live rule test's files (`peregrine-NAME-PID` under the temp
+/// directory), with a `bin/` for linked programs; both open to other users, who run
+/// programs from there.
+pub fn work_dir(name: &str) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("peregrine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for d in [&dir, &bin] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (dir, bin)
+}
+
+/// Fails with every case that did not hold; says how many rules fired live otherwise.
+pub fn assert_cases(cases: &[Case], alerts: &[Value]) {
+    let failures = check(cases, alerts);
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    let fired: std::collections::BTreeSet<&str> = cases
+        .iter()
+        .filter(|c| c.fires.is_some())
+        .map(|c| c.rule)
+        .collect();
+    eprintln!("{} cases, {} rules fired live", cases.len(), fired.len());
+}
+
 /// Which alerts belong to an action.
 #[derive(Clone, Debug)]
 pub enum Tie {
