@@ -5,10 +5,11 @@
 //! Needs root, BPF and podman with its API on /run/podman/podman.sock and the two local
 //! images (`.ci/podman-setup.sh` sets all of that up).
 
+mod common;
+
+use common::Agent;
 use serde_json::Value;
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const SOCK: &str = "/run/podman/podman.sock";
@@ -46,92 +47,25 @@ fn skip(test: &str) -> bool {
     false
 }
 
-/// One agent at a time: each sees every container on the host.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-struct Agent {
-    child: Child,
-    dir: PathBuf,
-}
-
-/// A test that fails before `stop` must not leave its agent running.
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Agent {
-    /// The agent with the embedded default config and rules (the seed's), JSON alerts.
-    fn start(name: &str, rules: Option<&str>, extra: &[&str]) -> Agent {
-        let dir = std::env::temp_dir().join(format!(
-            "peregrine-containers-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_peregrine"));
-        if let Some(rules) = rules {
-            std::fs::write(dir.join("rules.yaml"), rules).unwrap();
-            cmd.args(["-r", dir.join("rules.yaml").to_str().unwrap()]);
+/// The agent: the embedded default config and rules (the seed's) unless `rules` is given,
+/// JSON alerts, `extra` as `-o` overrides.
+fn start_agent(name: &str, rules: Option<&str>, extra: &[&str]) -> Agent {
+    let overrides: Vec<String> = extra
+        .iter()
+        .flat_map(|e| ["-o".into(), e.to_string()])
+        .collect();
+    let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
+    match rules {
+        Some(rules) => Agent::start(&format!("containers-{name}"), rules, &overrides),
+        None => {
+            let dir = std::env::temp_dir().join(format!(
+                "peregrine-containers-{name}-{}",
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Agent::start_in(&dir, &[], &overrides)
         }
-        cmd.args(["-o", "json_output=true", "-U"]);
-        if !extra.iter().any(|a| a.starts_with("webserver")) {
-            cmd.args(["-o", "webserver.enabled=false"]);
-        }
-        for e in extra {
-            cmd.args(["-o", e]);
-        }
-        let child = cmd
-            .arg("--stats-file")
-            .arg(dir.join("stats.json"))
-            .stdout(Stdio::from(File::create(dir.join("stdout")).unwrap()))
-            .stderr(Stdio::from(File::create(dir.join("stderr")).unwrap()))
-            .spawn()
-            .expect("start peregrine");
-        let agent = Agent { child, dir };
-        let start = Instant::now();
-        while !agent.stderr().contains("processes read from /proc") {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "agent did not start: {}",
-                agent.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        agent
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default()
-    }
-
-    /// SIGTERM, wait; the alerts and the final stage counters.
-    fn stop(mut self) -> (Vec<Value>, Value) {
-        std::thread::sleep(Duration::from_millis(500));
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "agent exited with {status}: {}",
-            self.stderr()
-        );
-        let alerts = std::fs::read_to_string(self.dir.join("stdout"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect();
-        let stats =
-            serde_json::from_str(&std::fs::read_to_string(self.dir.join("stats.json")).unwrap())
-                .unwrap();
-        (alerts, stats)
     }
 }
 
@@ -170,8 +104,7 @@ fn seed_rules_see_container_metadata_from_the_first_command() {
     if skip("seed_rules_see_container_metadata_from_the_first_command") {
         return;
     }
-    let _serial = serial();
-    let agent = Agent::start("seed", None, &[]);
+    let agent = start_agent("seed", None, &[]);
     let tag = std::process::id();
     let (shadow, id, ls, sh) = (
         format!("peregrine-shadow-{tag}"),
@@ -197,7 +130,7 @@ fn seed_rules_see_container_metadata_from_the_first_command() {
     podman_run(&sh, IMAGE, &["sh", "-c", "true"]);
     podman_run(&pg_shadow, PG_IMAGE, &["cat", "/etc/shadow"]);
     podman_run(&pg_id, PG_IMAGE, &["id"]);
-    let (alerts, stats) = agent.stop();
+    let (alerts, stats) = agent.stop_with_stats();
     let stderr = std::fs::read_to_string(std::env::temp_dir().join(format!(
         "peregrine-containers-seed-{}/stderr",
         std::process::id()
@@ -243,7 +176,6 @@ fn runtime_helpers_are_not_containers() {
     if skip("runtime_helpers_are_not_containers") {
         return;
     }
-    let _serial = serial();
     let rules = r#"
 - rule: Container exec
   desc: every program started in a container
@@ -256,7 +188,7 @@ fn runtime_helpers_are_not_containers() {
   output: "helper (proc.name=%proc.name)"
   priority: DEBUG
 "#;
-    let agent = Agent::start("helpers", Some(rules), &["rule_matching=all"]);
+    let agent = start_agent("helpers", Some(rules), &["rule_matching=all"]);
     let tag = std::process::id();
     let (cat, ls) = (
         format!("peregrine-helpers-cat-{tag}"),
@@ -264,7 +196,7 @@ fn runtime_helpers_are_not_containers() {
     );
     podman_run(&cat, IMAGE, &["cat", "/etc/hostname"]);
     podman_run(&ls, IMAGE, &["ls", "/"]);
-    let (alerts, stats) = agent.stop();
+    let (alerts, stats) = agent.stop_with_stats();
 
     let helpers: Vec<&str> = rule_alerts(&alerts, "Runtime helper exec")
         .iter()
@@ -304,7 +236,6 @@ fn exe_upper_layer_tells_dropped_binaries_from_the_image() {
     if skip("exe_upper_layer_tells_dropped_binaries_from_the_image") {
         return;
     }
-    let _serial = serial();
     let rules = r#"
 - rule: Container exec
   desc: every program started in a container, with where its executable lives
@@ -312,7 +243,7 @@ fn exe_upper_layer_tells_dropped_binaries_from_the_image() {
   output: "exec (proc.name=%proc.name exepath=%proc.exepath upper=%proc.is_exe_upper_layer container.name=%container.name)"
   priority: NOTICE
 "#;
-    let agent = Agent::start("upper", Some(rules), &[]);
+    let agent = start_agent("upper", Some(rules), &[]);
     let name = format!("peregrine-upper-{}", std::process::id());
     podman_run(
         &name,
@@ -323,7 +254,7 @@ fn exe_upper_layer_tells_dropped_binaries_from_the_image() {
             "cp /bin/busybox /tmp/true && /tmp/true && /bin/ls /",
         ],
     );
-    let (alerts, stats) = agent.stop();
+    let (alerts, stats) = agent.stop_with_stats();
     // Rule shards work per process, so alerts of different processes may come out of order.
     let mut mine: Vec<&Value> = rule_alerts(&alerts, "Container exec")
         .into_iter()
@@ -357,10 +288,9 @@ fn measure_lookup_and_hold() {
     if skip("measure_lookup_and_hold") {
         return;
     }
-    let _serial = serial();
     const N: usize = 30;
     let port = 18765;
-    let agent = Agent::start(
+    let agent = start_agent(
         "measure",
         None,
         &[
@@ -386,7 +316,7 @@ fn measure_lookup_and_hold() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&metrics.stdout).into_owned();
-    let (_, stats) = agent.stop();
+    let (_, stats) = agent.stop_with_stats();
     println!("{N} containers, podman run --rm each: {per_container:?} per container");
     for l in text.lines().filter(|l| {
         l.starts_with("peregrine_enrich_container_lookup_seconds")

@@ -118,6 +118,8 @@ impl Agent {
                 "-U",
             ])
             .args(extra)
+            .arg("--stats-file")
+            .arg(dir.join("stats.json"))
             .stdout(Stdio::from(File::create(dir.join("stdout")).unwrap()))
             .stderr(Stdio::from(File::create(dir.join("stderr")).unwrap()))
             .spawn()
@@ -146,7 +148,12 @@ impl Agent {
     }
 
     /// SIGTERM, wait for a clean exit; the alerts, in output order.
-    pub fn stop(mut self) -> Vec<Value> {
+    pub fn stop(self) -> Vec<Value> {
+        self.stop_with_stats().0
+    }
+
+    /// [`Agent::stop`], and the final per-stage counters (`--stats-file`).
+    pub fn stop_with_stats(mut self) -> (Vec<Value>, Value) {
         std::thread::sleep(Duration::from_millis(500));
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
@@ -156,11 +163,15 @@ impl Agent {
             "agent exited with {status}: {}",
             self.stderr()
         );
-        std::fs::read_to_string(self.dir.join("stdout"))
+        let alerts = std::fs::read_to_string(self.dir.join("stdout"))
             .unwrap()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
+            .collect();
+        let stats =
+            serde_json::from_str(&std::fs::read_to_string(self.dir.join("stats.json")).unwrap())
+                .unwrap();
+        (alerts, stats)
     }
 }
 
