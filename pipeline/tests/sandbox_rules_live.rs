@@ -635,7 +635,9 @@ fn sandbox_rules_fire_live_and_near_actions_stay_silent() {
     ));
 
     // Basic Interactive Reconnaissance: id on a terminal, leading its process group.
-    run(Command::new("script").args(["-qec", "id -u root", "/dev/null"]));
+    // `exec` so id replaces the session's shell whatever $SHELL is: dash (CI's
+    // /bin/sh) forks a last command where bash execs it.
+    run(Command::new("script").args(["-qec", "exec id -u root", "/dev/null"]));
     let pid = run(Command::new("id").args(["-g", "root"]));
     cases.push(fires(
         "id on a terminal",
