@@ -17,6 +17,14 @@ pub const MAGIC: &[u8] = b"PEREGRINE-CAPTURE\n";
 pub const FORMAT_VERSION: u32 = 1;
 /// No record or header is larger than this; a bigger length means a corrupt file.
 pub const MAX_RECORD: u32 = 16 << 20;
+/// Deepest MessagePack nesting a record may have. Each recorded ancestor of a process adds
+/// one level, and the enricher keeps at most 512 of them, so this leaves room for the rest
+/// of the event while keeping a crafted record (a thousand parents deep) from overflowing
+/// the decoding thread's stack; such a record is skipped like any that does not decode.
+pub const MAX_NESTING: usize = 600;
+/// Stack for threads that decode records: recursion down to [`MAX_NESTING`] fits in it
+/// with room to spare, in debug builds too. Only the pages touched take memory.
+pub const DECODE_STACK: usize = 64 << 20;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CaptureHeader {
@@ -166,6 +174,13 @@ fn read_exact_or_eof(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
     Ok(true)
 }
 
+/// One event record, refused when nested deeper than [`MAX_NESTING`].
+fn decode_event(bytes: &[u8]) -> Result<Event, rmp_serde::decode::Error> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    de.set_max_depth(MAX_NESTING);
+    Event::deserialize(&mut de)
+}
+
 impl<R: Read> CaptureReader<R> {
     pub fn new(mut input: R, path: &Path) -> Result<CaptureReader<R>, CaptureError> {
         let path_buf = path.to_path_buf();
@@ -254,13 +269,11 @@ impl<R: Read> CaptureReader<R> {
             return Some(Err(self.fail(start, e)));
         }
         self.offset += 4 + len as u64;
-        Some(
-            rmp_serde::from_slice::<Event>(&self.buf).map_err(|e| CaptureError::Record {
-                path: self.path.clone(),
-                offset: start,
-                reason: format!("event record does not decode: {e}"),
-            }),
-        )
+        Some(decode_event(&self.buf).map_err(|e| CaptureError::Record {
+            path: self.path.clone(),
+            offset: start,
+            reason: format!("event record does not decode: {e}"),
+        }))
     }
 
     fn fail(&mut self, offset: u64, e: io::Error) -> CaptureError {
@@ -284,6 +297,8 @@ impl<R: Read> CaptureReader<R> {
 mod tests {
     use super::*;
     use peregrine_event::synth::{Generator, SynthConfig};
+    use peregrine_event::ProcessInfo;
+    use std::sync::Arc;
 
     fn header() -> CaptureHeader {
         CaptureHeader {
@@ -401,5 +416,58 @@ mod tests {
         newer.extend(head);
         let (_, e) = read_all(&newer);
         assert!(e[0].to_string().contains("version 99"), "{}", e[0]);
+    }
+
+    /// An event whose process has `depth` ancestors.
+    fn nested(depth: usize) -> Event {
+        let mut ev = Generator::new(SynthConfig::default())
+            .find(|e| e.process.is_some())
+            .unwrap();
+        let base = ProcessInfo::clone(ev.process.as_deref().unwrap());
+        let mut chain: Option<Arc<ProcessInfo>> = None;
+        for pid in 0..=depth {
+            let mut p = base.clone();
+            p.pid = pid as i64 + 1;
+            p.parent = chain.take();
+            chain = Some(Arc::new(p));
+        }
+        ev.process = chain;
+        ev
+    }
+
+    /// On a stack the size the source thread gets, as the agent decodes.
+    fn on_decode_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(DECODE_STACK)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn records_nested_past_the_bound_are_skipped_not_a_stack_overflow() {
+        let (ok, errs) = on_decode_stack(|| {
+            let path = tmp("deep");
+            let mut w = CaptureWriter::create(&path, &header()).unwrap();
+            // As deep as the enricher ever makes, then far past the bound.
+            for depth in [512, 900, 3_000, 3] {
+                w.write(&nested(depth)).unwrap();
+            }
+            w.finish().unwrap();
+            let mut r = CaptureReader::open(&path).unwrap();
+            let (mut ok, mut errs) = (Vec::new(), Vec::new());
+            while let Some(ev) = r.next_event() {
+                match ev {
+                    Ok(ev) => ok.push(ev.process.unwrap().ancestors().count()),
+                    Err(e) => errs.push(e.to_string()),
+                }
+            }
+            std::fs::remove_file(&path).ok();
+            (ok, errs)
+        });
+        assert_eq!(ok, vec![512, 3]);
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs.iter().all(|e| e.contains("depth limit")), "{errs:?}");
     }
 }

@@ -87,7 +87,13 @@ fn spawn(
     name: String,
     f: impl FnOnce() + Send + 'static,
 ) -> std::io::Result<()> {
-    let handle = std::thread::Builder::new().name(name.clone()).spawn(f)?;
+    // The source may decode capture records, whose nesting the reader bounds to what
+    // this stack holds (`capture::DECODE_STACK`); the other stages do not recurse.
+    let mut builder = std::thread::Builder::new().name(name.clone());
+    if name == "source" {
+        builder = builder.stack_size(crate::capture::DECODE_STACK);
+    }
+    let handle = builder.spawn(f)?;
     threads.push((name, handle));
     Ok(())
 }

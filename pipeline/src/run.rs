@@ -417,7 +417,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     // A capture that could not be read to its end fails the run, after what it did hold
     // went through (fail closed: the operator must not take a partial replay for a whole).
     if let Some(why) = replay_failure.and_then(|f| f.lock().ok()?.clone()) {
-        tracing::error!("the capture was not replayed to its end: {why}");
+        tracing::error!("{why}");
         return Ok(1);
     }
     Ok(0)

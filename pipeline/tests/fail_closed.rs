@@ -3,8 +3,10 @@
 
 use peregrine::capture::{CaptureHeader, CaptureWriter, FORMAT_VERSION};
 use peregrine_event::synth::{Generator, SynthConfig};
+use peregrine_event::ProcessInfo;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -81,6 +83,85 @@ fn a_truncated_capture_fails_the_replay_after_replaying_what_it_holds() {
         log.contains("events replayed"),
         "says how far it got: {log}"
     );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// An event whose process has `depth` ancestors (a crafted record: the enricher keeps at
+/// most 512).
+fn nested(gen: &mut Generator, depth: usize) -> peregrine_event::Event {
+    let mut ev = loop {
+        let ev = gen.next_event();
+        if ev.process.is_some() {
+            break ev;
+        }
+    };
+    let base = ProcessInfo::clone(ev.process.as_deref().unwrap());
+    let mut chain: Option<Arc<ProcessInfo>> = None;
+    for pid in 0..=depth {
+        let mut p = base.clone();
+        p.pid = pid as i64 + 1;
+        p.parent = chain.take();
+        chain = Some(Arc::new(p));
+    }
+    ev.process = chain;
+    ev
+}
+
+/// Records that do not decode (here: nested 900 parents deep, once an abort of the agent)
+/// are skipped, the rest replays, and the run fails saying how many and where.
+#[test]
+fn a_capture_with_undecodable_records_replays_the_rest_and_fails() {
+    let d = dir("nested");
+    let path = d.join("nested.cap");
+    let header = CaptureHeader {
+        version: FORMAT_VERSION,
+        hostname: "h".into(),
+        created_ns: 1,
+        producer: "test".into(),
+    };
+    // Building and dropping a chain this deep recurses: give it room.
+    let p = path.clone();
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let mut w = CaptureWriter::create(&p, &header).unwrap();
+            let mut gen = Generator::new(SynthConfig::default());
+            for i in 0..100 {
+                let ev = if i == 50 {
+                    nested(&mut gen, 900)
+                } else {
+                    gen.next_event()
+                };
+                w.write(&ev).unwrap();
+            }
+            w.finish().unwrap();
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let stats = d.join("stats.json");
+    let out = peregrine(&[
+        "--source",
+        &format!("replay:{}", path.display()),
+        "--stats-file",
+        &stats.display().to_string(),
+    ]);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("the capture was not replayed whole: 1 records did not decode")
+            && log.contains("99 events replayed")
+            && log.contains("depth limit"),
+        "{log}"
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let source = &stats.as_array().unwrap()[0];
+    assert_eq!(source["stage"], "source");
+    assert_eq!(
+        source["dropped_by_reason"][3],
+        serde_json::json!(["malformed", 1])
+    );
+    assert_eq!(source["out"], 99);
     std::fs::remove_dir_all(&d).ok();
 }
 

@@ -1,6 +1,7 @@
 //! Replays a capture file. Records that do not decode are skipped and counted (their
-//! warnings rate-limited); a truncated or unreadable file ends the replay, and the failure,
-//! with how far the replay got, is left in [`ReplayFailure`] so the agent exits non-zero.
+//! warnings rate-limited) and fail the run once the rest is replayed; a truncated or
+//! unreadable file ends the replay. Either way the failure, with how far the replay got, is
+//! left in [`ReplayFailure`] so the agent exits non-zero.
 
 use super::{Pacer, Pull, Source};
 use crate::capture::{CaptureError, CaptureReader};
@@ -17,6 +18,8 @@ pub struct ReplaySource {
     malformed: u64,
     replayed: u64,
     failure: ReplayFailure,
+    /// Where the first skipped record starts and why it did not decode.
+    first_skipped: Option<String>,
     /// Skipped records not yet reported, and when the last report was.
     unreported: u64,
     last_report: Option<Instant>,
@@ -33,6 +36,7 @@ impl ReplaySource {
             malformed: 0,
             replayed: 0,
             failure: ReplayFailure::default(),
+            first_skipped: None,
             unreported: 0,
             last_report: None,
         })
@@ -43,8 +47,15 @@ impl ReplaySource {
         self.failure.clone()
     }
 
+    /// Keeps the first reason the replay failed.
+    fn fail(&self, why: String) {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        failure.get_or_insert(why);
+    }
+
     fn skipped(&mut self, e: &CaptureError) {
         self.malformed += 1;
+        self.first_skipped.get_or_insert_with(|| e.to_string());
         self.unreported += 1;
         if self
             .last_report
@@ -80,14 +91,23 @@ impl Source for ReplaySource {
                 Some(Err(e)) if e.is_skippable() => self.skipped(&e),
                 Some(Err(e)) => {
                     let why = format!(
-                        "{e} (after {} events replayed, {} records skipped)",
+                        "the capture was not replayed to its end: {e} (after {} events replayed, {} records skipped)",
                         self.replayed, self.malformed
                     );
                     tracing::error!("capture replay stopped: {why}");
-                    *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                    self.fail(why);
                     break;
                 }
-                None => break,
+                None => {
+                    if let Some(first) = &self.first_skipped {
+                        let why = format!(
+                            "the capture was not replayed whole: {} records did not decode and were skipped ({} events replayed); the first: {first}",
+                            self.malformed, self.replayed
+                        );
+                        self.fail(why);
+                    }
+                    break;
+                }
             }
         }
         if batch.is_empty() {
