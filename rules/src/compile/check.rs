@@ -9,6 +9,7 @@ use crate::eval::pmatch::PathTrie;
 use crate::eval::{Check, EvtSet, Node, SlotDef};
 use crate::fields::{self, FieldError, FieldType};
 use peregrine_event::EventType;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -298,58 +299,77 @@ pub(crate) fn estimate(node: &Node) -> (f64, f64) {
 /// Merges `or`-ed string checks on one operand: equalities into one set, prefixes into one
 /// multi-prefix test (`fd.name startswith /etc or fd.name startswith /usr/bin …`).
 fn fold_or_checks(nodes: Vec<Node>) -> Vec<Node> {
+    // Each operand's checks of one family go into the first of them, built once at the
+    // end: merging pairwise as they come would rebuild the set for every term (quadratic
+    // in a 20,000-term `or`).
     let mut out: Vec<Node> = Vec::with_capacity(nodes.len());
+    let mut groups: HashMap<(usize, Family), (usize, Vec<StrMatcher>)> = HashMap::new();
     for n in nodes {
-        if let Node::Check(c) = &n {
-            if !c.negate {
-                if let Some(prev) = out.iter_mut().find_map(|p| match p {
-                    Node::Check(pc)
-                        if pc.slot == c.slot
-                            && !pc.negate
-                            && mergeable(&pc.matcher, &c.matcher) =>
-                    {
-                        Some(pc)
-                    }
-                    _ => None,
-                }) {
+        let key = match &n {
+            Node::Check(c) if !c.negate => family(&c.matcher).map(|f| (c.slot, f)),
+            _ => None,
+        };
+        if let Some(key) = key {
+            match groups.entry(key) {
+                Entry::Occupied(mut g) => {
                     let Node::Check(c) = n else { unreachable!() };
                     // Checks are shared (`Arc`) only once the ruleset is built.
                     let c = Arc::into_inner(c).expect("unshared while compiling");
-                    let prev = Arc::get_mut(prev).expect("unshared while compiling");
-                    merge_into(&mut prev.matcher, c.matcher);
+                    let Matcher::Str(m) = c.matcher else {
+                        unreachable!()
+                    };
+                    g.get_mut().1.push(m);
                     continue;
+                }
+                Entry::Vacant(g) => {
+                    g.insert((out.len(), Vec::new()));
                 }
             }
         }
         out.push(n);
     }
+    for ((_, f), (at, more)) in groups {
+        if more.is_empty() {
+            continue;
+        }
+        let Node::Check(c) = &mut out[at] else {
+            unreachable!()
+        };
+        let c = Arc::get_mut(c).expect("unshared while compiling");
+        let Matcher::Str(first) = &mut c.matcher else {
+            unreachable!()
+        };
+        let first = std::mem::replace(first, StrMatcher::Eq("".into()));
+        c.matcher = Matcher::Str(merge(f, std::iter::once(first).chain(more)));
+    }
     out
 }
 
-fn mergeable(a: &Matcher, b: &Matcher) -> bool {
-    use StrMatcher::*;
-    matches!(
-        (a, b),
-        (Matcher::Str(Eq(_) | Set(_)), Matcher::Str(Eq(_) | Set(_)))
-            | (
-                Matcher::Str(StartsWith(_) | StartsWithAny(_)),
-                Matcher::Str(StartsWith(_) | StartsWithAny(_))
-            )
-            | (
-                Matcher::Str(Contains(_) | ContainsAny(_)),
-                Matcher::Str(Contains(_) | ContainsAny(_))
-            )
-    )
+/// String checks that merge into one matcher when `or`-ed on the same operand.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Family {
+    Equal,
+    Prefix,
+    Contains,
 }
 
-fn merge_into(dst: &mut Matcher, src: Matcher) {
+fn family(m: &Matcher) -> Option<Family> {
     use StrMatcher::*;
-    let Matcher::Str(d) = dst else { return };
-    let Matcher::Str(s) = src else { return };
-    let merged = match (std::mem::replace(d, Eq("".into())), s) {
-        (a @ (Eq(_) | Set(_)), b @ (Eq(_) | Set(_))) => {
+    match m {
+        Matcher::Str(Eq(_) | Set(_)) => Some(Family::Equal),
+        Matcher::Str(StartsWith(_) | StartsWithAny(_)) => Some(Family::Prefix),
+        Matcher::Str(Contains(_) | ContainsAny(_)) => Some(Family::Contains),
+        _ => None,
+    }
+}
+
+/// One matcher for all of `parts`, which are of family `f`.
+fn merge(f: Family, parts: impl Iterator<Item = StrMatcher>) -> StrMatcher {
+    use StrMatcher::*;
+    match f {
+        Family::Equal => {
             let mut set: FxSet<Box<str>> = FxSet::default();
-            for m in [a, b] {
+            for m in parts {
                 match m {
                     Eq(x) => {
                         set.insert(x);
@@ -360,9 +380,9 @@ fn merge_into(dst: &mut Matcher, src: Matcher) {
             }
             Set(set)
         }
-        (a @ (Contains(_) | ContainsAny(_)), b @ (Contains(_) | ContainsAny(_))) => {
+        Family::Contains => {
             let mut needles: Vec<Box<[u8]>> = Vec::new();
-            for m in [a, b] {
+            for m in parts {
                 match m {
                     Contains(f) => needles.push(f.needle().into()),
                     ContainsAny(n) => needles.extend(n.needles().iter().cloned()),
@@ -371,9 +391,9 @@ fn merge_into(dst: &mut Matcher, src: Matcher) {
             }
             ContainsAny(Box::new(crate::eval::needles::Needles::new(needles)))
         }
-        (a, b) => {
+        Family::Prefix => {
             let mut prefixes = Vec::new();
-            for m in [a, b] {
+            for m in parts {
                 match m {
                     StartsWith(x) => prefixes.push(x),
                     StartsWithAny(xs) => prefixes.extend(xs),
@@ -382,8 +402,7 @@ fn merge_into(dst: &mut Matcher, src: Matcher) {
             }
             StartsWithAny(prefixes)
         }
-    };
-    *d = merged;
+    }
 }
 
 fn compile_compare(c: &Compare, slots: &mut SlotTable) -> Result<Node, CheckError> {

@@ -184,30 +184,29 @@ fn compile_inner(
         })?;
         macro_asts.push(ast);
     }
-    let mut used_macros: Vec<String> = Vec::new();
-    for i in 0..col.macros.len() {
-        let m = &col.macros[i];
+    let mut expansion = Expansion::default();
+    let by_name: HashMap<&str, usize> = col
+        .macros
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.name.as_str(), i))
+        .collect();
+    for (i, m) in col.macros.iter().enumerate() {
         let mut ast = macro_asts[i].clone();
-        {
-            let visible: HashMap<&str, &Expr> = col
-                .macros
-                .iter()
-                .zip(macro_asts.iter())
-                .filter(|(other, _)| other.index < m.visibility)
-                .map(|(other, ast)| (other.name.as_str(), ast))
-                .collect();
-            macros::inline_macros(&mut ast, &visible, &mut used_macros).map_err(|e| {
-                error(
-                    ErrorCode::Validate,
-                    e.message,
-                    vec![
-                        loc("macro", &m.name, &m.pos),
-                        loc("macro condition", "", &m.condition.pos),
-                        expr_loc(&m.condition, &m.condition.value, e.pos),
-                    ],
-                )
-            })?;
-        }
+        let m_loc = |pos: Pos| {
+            vec![
+                loc("macro", &m.name, &m.pos),
+                loc("macro condition", "", &m.condition.pos),
+                expr_loc(&m.condition, &m.condition.value, pos),
+            ]
+        };
+        let visible = |name: &str| {
+            let &j = by_name.get(name)?;
+            (col.macros[j].index < m.visibility).then_some(&macro_asts[j])
+        };
+        let nodes = macros::inline_macros(&mut ast, &visible, &mut expansion.used_macros)
+            .map_err(|e| error(ErrorCode::Validate, e.message, m_loc(e.pos)))?;
+        expansion.add(nodes, || m_loc(Pos::default()))?;
         macro_asts[i] = ast;
     }
     let all_macros: HashMap<&str, &Expr> = col
@@ -225,7 +224,7 @@ fn compile_inner(
             opts,
             &mut lists,
             &all_macros,
-            &mut used_macros,
+            &mut expansion,
             &mut slots,
             diags,
         )? {
@@ -234,7 +233,7 @@ fn compile_inner(
     }
 
     for m in &col.macros {
-        if !used_macros.contains(&m.name) {
+        if !expansion.used_macros.contains(&m.name) {
             diags.push(warning(
                 WarningCode::UnusedMacro,
                 "Macro not referred to by any other rule/macro",
@@ -254,12 +253,39 @@ fn compile_inner(
     Ok(Ruleset::new(rules, slots.defs))
 }
 
+/// What inlining macros into every macro and rule has done so far.
+#[derive(Default)]
+struct Expansion {
+    /// Macros inlined somewhere, for the unused-macro warnings.
+    used_macros: Vec<String>,
+    /// Nodes of all expanded conditions, against [`macros::MAX_TOTAL_NODES`].
+    nodes: usize,
+}
+
+impl Expansion {
+    /// Counts `nodes` more; past the bound, the error is placed at `at`.
+    fn add(&mut self, nodes: usize, at: impl FnOnce() -> Vec<Location>) -> Result<(), Failure> {
+        self.nodes += nodes;
+        if self.nodes <= macros::MAX_TOTAL_NODES {
+            return Ok(());
+        }
+        Err(error(
+            ErrorCode::Validate,
+            format!(
+                "the rules grow past {} operators and checks in all once their macros are inlined",
+                macros::MAX_TOTAL_NODES
+            ),
+            at(),
+        ))
+    }
+}
+
 fn compile_rule(
     r: &RuleDef,
     opts: &CompileOptions,
     lists: &mut [ExpandedList],
     macros: &HashMap<&str, &Expr>,
-    used_macros: &mut Vec<String>,
+    expansion: &mut Expansion,
     slots: &mut SlotTable,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<Option<CompiledRule>, Failure> {
@@ -355,8 +381,13 @@ fn compile_rule(
             cond_loc(e.pos),
         )
     })?;
-    macros::inline_macros(&mut ast, macros, used_macros)
-        .map_err(|e| error(ErrorCode::Validate, e.message.clone(), cond_loc(e.pos)))?;
+    let nodes = macros::inline_macros(
+        &mut ast,
+        &|name| macros.get(name).copied(),
+        &mut expansion.used_macros,
+    )
+    .map_err(|e| error(ErrorCode::Validate, e.message.clone(), cond_loc(e.pos)))?;
+    expansion.add(nodes, || vec![rule_loc()])?;
     let mut uses_evt_dir = false;
     ast.walk(&mut |e| {
         if let Expr::Compare(c) = e {

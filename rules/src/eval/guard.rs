@@ -119,12 +119,25 @@ struct SlotBuilder {
     prefixes: Vec<(Box<str>, Sat)>,
     suffixes: Vec<(Box<str>, Sat)>,
     contains: Vec<(Box<[u8]>, Sat)>,
+    /// Where each key is in its list: a linear search made adding 20,000 patterns quadratic.
+    prefix_at: FxMap<Box<str>, usize>,
+    suffix_at: FxMap<Box<str>, usize>,
+    contains_at: FxMap<Box<[u8]>, usize>,
 }
 
-fn add_to<K: PartialEq>(list: &mut Vec<(K, Sat)>, key: K, sat: &Sat) {
-    match list.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, m)) => m.add(sat),
-        None => list.push((key, *sat)),
+/// Adds `sat` to `key`'s entry in `list`, appending the key the first time.
+fn add_to<K: Eq + std::hash::Hash + Clone>(
+    list: &mut Vec<(K, Sat)>,
+    at: &mut FxMap<K, usize>,
+    key: K,
+    sat: &Sat,
+) {
+    match at.get(&key) {
+        Some(&i) => list[i].1.add(sat),
+        None => {
+            at.insert(key.clone(), list.len());
+            list.push((key, *sat));
+        }
     }
 }
 
@@ -136,22 +149,40 @@ impl SlotBuilder {
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             contains: Vec::new(),
+            prefix_at: FxMap::default(),
+            suffix_at: FxMap::default(),
+            contains_at: FxMap::default(),
         }
     }
 
     /// Adds `index`, satisfying `sat`.
     fn add(&mut self, index: &Index, sat: &Sat) {
         for p in &index.contains {
-            add_to(&mut self.contains, p.as_slice().into(), sat);
+            add_to(
+                &mut self.contains,
+                &mut self.contains_at,
+                p.as_slice().into(),
+                sat,
+            );
         }
         for x in &index.exact {
             self.exact.entry(x.as_str().into()).or_default().add(sat);
         }
         for p in &index.prefixes {
-            add_to(&mut self.prefixes, p.as_str().into(), sat);
+            add_to(
+                &mut self.prefixes,
+                &mut self.prefix_at,
+                p.as_str().into(),
+                sat,
+            );
         }
         for p in &index.suffixes {
-            add_to(&mut self.suffixes, p.as_str().into(), sat);
+            add_to(
+                &mut self.suffixes,
+                &mut self.suffix_at,
+                p.as_str().into(),
+                sat,
+            );
         }
     }
 
