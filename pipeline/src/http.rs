@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The counter of rejected requests and connections, by reason (`bad_path`,
-/// `tls_handshake`, `malformed_http`, `slow_request`).
+/// `tls_handshake`, `malformed_http`, and `slow_request` when the HTTP layer reports one).
 pub const REJECTED_METRIC: &str = "peregrine_webserver_rejected_total";
 
 #[derive(Clone, Debug)]

@@ -353,7 +353,12 @@ fn input_over_mutual_tls_with_clear_paths_and_a_bearer_token() {
         "only the authorised post: {text}"
     );
 
+    // Malformed HTTP is counted too (the web server, plain here).
+    let garbage = plain(s.web_port, "GARBAGE\r\n\r\n");
+    assert_eq!(status_of(&garbage), "400", "{garbage}");
     let metrics = plain(s.web_port, &get("/metrics"));
+    let web = "peregrine_webserver_rejected_total";
+    assert_eq!(counter(&metrics, web, "malformed_http"), 1, "{metrics}");
     let name = "peregrine_input_rejected_total";
     assert_eq!(counter(&metrics, name, "tls_handshake"), 3, "{metrics}");
     assert_eq!(counter(&metrics, name, "unauthorized"), 3, "{metrics}");

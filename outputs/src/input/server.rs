@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 /// The counter of rejected requests and connections, by reason: `unauthorized`,
 /// `content_type`, `too_large`, `not_json`, `not_alert`, `bad_body`, `bad_method`,
-/// `bad_path`, `tls_handshake`, `malformed_http`, `slow_request`.
+/// `bad_path`, `tls_handshake`, `malformed_http` (and `slow_request` when the HTTP layer
+/// reports one).
 pub const REJECTED_METRIC: &str = "peregrine_input_rejected_total";
 
 /// falcosidekick accepts bodies of any size; 1 MiB is far above any alert.
