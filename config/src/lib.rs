@@ -166,6 +166,22 @@ mod tests {
     }
 
     #[test]
+    fn falcosidekick_tlsserver_environment_variables_set_the_input_tls() {
+        let env = |name: &str| match name {
+            "TLSSERVER_DEPLOY" => Some("true".to_string()),
+            "TLSSERVER_CERTFILE" => Some("/certs/s.crt".to_string()),
+            "TLSSERVER_NOTLSPATHS" => Some("/ping,/healthz".to_string()),
+            "TLSSERVER_NOTLSPORT" => Some("2811".to_string()),
+            _ => None,
+        };
+        let t = build("t.yaml", "", &[], &env).unwrap().outputs.tlsserver;
+        assert!(t.deploy && !t.mutualtls);
+        assert_eq!(t.certfile, std::path::PathBuf::from("/certs/s.crt"));
+        assert_eq!(t.notlsport, 2811);
+        assert_eq!(t.notlspaths, ["/ping", "/healthz"]);
+    }
+
+    #[test]
     fn overrides_and_environment_use_the_lookup() {
         let env = |name: &str| (name == "PORT").then(|| "9000".to_string());
         let overrides = vec!["webserver.listen_port=${PORT}".to_string()];

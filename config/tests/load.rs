@@ -299,7 +299,8 @@ fn every_key_has_its_documented_default() {
     assert!(!w.enabled && !w.prometheus_metrics_enabled && !w.ssl_enabled);
     assert_eq!(w.threadiness, 0);
     assert_eq!(w.listen_port, 8765);
-    assert_eq!(w.listen_address, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    // Loopback, not Falco's 0.0.0.0: nobody else reaches it unless the operator says so.
+    assert_eq!(w.listen_address, IpAddr::V4(Ipv4Addr::LOCALHOST));
     assert_eq!(w.k8s_healthz_endpoint, "/healthz");
     assert_eq!(w.ssl_certificate, PathBuf::from("/etc/falco/falco.pem"));
     let m = &c.metrics;

@@ -19,6 +19,7 @@ pub mod client;
 mod dedup;
 pub mod dest;
 mod dispatch;
+pub mod endpoint;
 mod error;
 pub mod input;
 pub mod record;

@@ -1,16 +1,39 @@
-//! The HTTP server: Prometheus `/metrics`, `/healthz`, `/versions` (Falco's webserver).
+//! The HTTP server: Prometheus `/metrics`, `/healthz`, `/versions` (Falco's webserver), in
+//! clear or HTTPS-only (`webserver.ssl_enabled`). Requests for other paths and failed
+//! handshakes are counted in `peregrine_webserver_rejected_total{reason}` with at most one
+//! warning per 10 s.
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse};
+use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
+use peregrine_outputs::endpoint::{self, Identity, Rejections};
+use rustls::ServerConfig;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The counter of rejected requests and connections, by reason (`bad_path`,
+/// `tls_handshake`, `malformed_http`, and `slow_request` when the HTTP layer reports one).
+pub const REJECTED_METRIC: &str = "peregrine_webserver_rejected_total";
 
 #[derive(Clone, Debug)]
 pub struct WebSettings {
-    pub listen_address: String,
+    pub listen_address: IpAddr,
     pub listen_port: u16,
     pub healthz_endpoint: String,
     /// Serve `/metrics` (Falco: `webserver.prometheus_metrics_enabled` and `metrics.enabled`).
     pub metrics: bool,
     pub threads: usize,
+    /// HTTPS only, with these settings (see [`tls_settings`]).
+    pub tls: Option<ServerConfig>,
+}
+
+/// The HTTPS settings of `webserver.ssl_certificate`: one PEM file with the certificate chain
+/// and its private key, as Falco reads it. An unusable file is an error that names it and
+/// says what is wrong.
+pub fn tls_settings(pem: &Path) -> anyhow::Result<ServerConfig> {
+    endpoint::server_config(Identity::Bundle(pem), None)
+        .context("webserver.ssl_enabled is true but webserver.ssl_certificate is unusable")
 }
 
 async fn metrics(handle: web::Data<Option<PrometheusHandle>>) -> HttpResponse {
@@ -37,23 +60,51 @@ async fn versions() -> HttpResponse {
     HttpResponse::Ok().json(body)
 }
 
-/// Starts the server on the current actix system; returns once it is bound.
+async fn bad_path(req: HttpRequest, rejections: web::Data<Arc<Rejections>>) -> HttpResponse {
+    rejections.reject("bad_path", req.peer_addr(), || {
+        let path: String = req.path().chars().take(100).collect();
+        format!("{} {path:?}", req.method())
+    });
+    HttpResponse::NotFound().finish()
+}
+
+/// Binds and builds the server on the current actix system (spawn it to run); returns it
+/// with the bound address.
 pub fn start(
     settings: &WebSettings,
     handle: Option<PrometheusHandle>,
-) -> std::io::Result<actix_web::dev::Server> {
+) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
+    let listener = endpoint::bind(
+        settings.listen_address,
+        settings.listen_port,
+        settings.tls.clone(),
+    )
+    .with_context(|| {
+        format!(
+            "binding the web server to {}:{}",
+            settings.listen_address, settings.listen_port
+        )
+    })?;
+    let addr = listener.local_addr()?;
     let handle = web::Data::new(if settings.metrics { handle } else { None });
+    let rejections = web::Data::new(Arc::new(Rejections::new(REJECTED_METRIC, "web server")));
+    let counted = rejections.get_ref().clone();
     let health = settings.healthz_endpoint.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(handle.clone())
-            .route("/metrics", web::get().to(metrics))
-            .route(&health, web::get().to(healthz))
-            .route("/versions", web::get().to(versions))
-    })
-    .workers(settings.threads.max(1))
-    .disable_signals()
-    .bind((settings.listen_address.as_str(), settings.listen_port))?
-    .run();
-    Ok(server)
+    let server = endpoint::serve(
+        "webserver",
+        listener,
+        settings.threads,
+        counted,
+        move || {
+            App::new()
+                .app_data(handle.clone())
+                .app_data(rejections.clone())
+                .route("/metrics", web::get().to(metrics))
+                .route(&health, web::get().to(healthz))
+                .route("/versions", web::get().to(versions))
+                .default_service(web::to(bad_path))
+        },
+    )
+    .context("starting the web server")?;
+    Ok((server, addr))
 }

@@ -264,6 +264,61 @@ pub fn container_config(c: &peregrine_config::Containers) -> ContainerConfig {
     out
 }
 
+/// How far a listener on `ip` reaches, for its startup line: loopback is Peregrine's
+/// default, unlike Falco's and falcosidekick's every address.
+fn reach(ip: std::net::IpAddr, key: &str) -> String {
+    if ip.is_loopback() {
+        format!(" (loopback only, Peregrine's default; set {key}=0.0.0.0 to accept other hosts)")
+    } else if ip.is_unspecified() {
+        " (every address)".into()
+    } else {
+        String::new()
+    }
+}
+
+/// Starts the sidekick input's servers on the current actix system.
+fn start_input(
+    input: &peregrine_outputs::input::InputServer,
+    outputs: peregrine_outputs::Outputs,
+) -> Result<()> {
+    let started = peregrine_outputs::input::serve(input, outputs).with_context(|| {
+        format!(
+            "starting the falcosidekick input on {}:{}",
+            input.address, input.port
+        )
+    })?;
+    for server in started.servers {
+        actix_rt::spawn(server);
+    }
+    let mode = match (&input.tls, input.clear.as_ref().map(|c| &c.1)) {
+        (None, _) => "http".to_string(),
+        (Some(_), paths) => {
+            let mutual = if input.mutual_tls {
+                "mutual TLS"
+            } else {
+                "TLS"
+            };
+            match (started.clear_addr, paths) {
+                (Some(clear), Some(paths)) => {
+                    format!("https ({mutual}; {} in clear on {clear})", paths.join(", "))
+                }
+                _ => format!("https ({mutual})"),
+            }
+        }
+    };
+    let token = if input.bearer_token.is_some() {
+        ", bearer token required"
+    } else {
+        ""
+    };
+    tracing::info!(
+        "falcosidekick-compatible input listening on {} ({mode}{token}){}",
+        started.addr,
+        reach(started.addr.ip(), "outputs.listenaddress")
+    );
+    Ok(())
+}
+
 pub fn run(opts: RunOptions) -> Result<i32> {
     let mut overrides = opts.overrides.clone();
     if opts.unbuffered {
@@ -279,6 +334,21 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
+    // TLS files are read before anything starts: a listener the operator asked to protect
+    // must not come up unprotected, nor the agent without it.
+    let web_tls = if cfg.webserver.enabled && cfg.webserver.ssl_enabled {
+        Some(http::tls_settings(&cfg.webserver.ssl_certificate)?)
+    } else {
+        None
+    };
+    let input = if cfg.outputs.listenport != 0 {
+        Some(
+            peregrine_outputs::input::InputServer::from_config(&cfg.outputs)
+                .context("outputs.tlsserver: the sidekick input's TLS settings are unusable")?,
+        )
+    } else {
+        None
+    };
     let cfg = Arc::new(cfg);
     let mut kernel = if opts.source.is_none() && cfg.engine.kind == EngineKind::ModernEbpf {
         Some(start_kernel(&cfg)?)
@@ -340,22 +410,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         let input_outputs = outputs.clone();
         let pipeline = Pipeline::start(&settings, src, enricher, ruleset, outputs)
             .context("starting the pipeline")?;
-        let o = &cfg.outputs;
-        if o.listenport != 0 {
-            let address = o.listenaddress.to_string();
-            let (server, _) =
-                peregrine_outputs::input::start(&address, o.listenport, input_outputs)
-                    .with_context(|| {
-                        format!(
-                            "starting the falcosidekick input on {address}:{}",
-                            o.listenport
-                        )
-                    })?;
-            actix_rt::spawn(server);
-            tracing::info!(
-                "falcosidekick-compatible input listening on {address}:{}",
-                o.listenport
-            );
+        if let Some(input) = &input {
+            start_input(input, input_outputs)?;
         }
         let reload_cfg = (opts.config.clone(), overrides.clone(), opts.rules.clone());
         let reloader = Box::new(move || {
@@ -377,19 +433,19 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         let sup = Supervisor::new(pipeline, reloader, watch, on_finish).start();
         if cfg.webserver.enabled {
             let web = WebSettings {
-                listen_address: cfg.webserver.listen_address.to_string(),
+                listen_address: cfg.webserver.listen_address,
                 listen_port: cfg.webserver.listen_port,
                 healthz_endpoint: cfg.webserver.k8s_healthz_endpoint.clone(),
                 metrics: cfg.webserver.prometheus_metrics_enabled && cfg.metrics.enabled,
                 threads: cfg.webserver.threadiness as usize,
+                tls: web_tls.clone(),
             };
-            let server =
-                http::start(&web, metrics_handle.clone()).context("starting the web server")?;
+            let (server, addr) = http::start(&web, metrics_handle.clone())?;
             actix_rt::spawn(server);
+            let scheme = if web.tls.is_some() { "https" } else { "http" };
             tracing::info!(
-                "web server listening on {}:{}",
-                web.listen_address,
-                web.listen_port
+                "web server listening on {scheme}://{addr}{}",
+                reach(addr.ip(), "webserver.listen_address")
             );
         }
         spawn_signal_handlers(sup.clone());

@@ -15,8 +15,9 @@ pub use containers::{Containers, Hold};
 pub use engine::{Engine, EngineKind, ModernEbpf, Replay, Synthetic};
 pub(crate) use outputs::sidekick_env_keys;
 pub use outputs::{
-    BufferOverflow, Common, Delivery, HttpMethod, HttpTls, Loki, LokiFormat, MutualTlsClient,
-    Outputs, Slack, SlackOutputFormat, SyslogDestination, Webhook, SIDEKICK_FOOTER, SIDEKICK_ICON,
+    BufferOverflow, Common, Delivery, HttpMethod, HttpTls, InputAuth, Loki, LokiFormat,
+    MutualTlsClient, Outputs, Slack, SlackOutputFormat, SyslogDestination, TlsServer, Webhook,
+    INPUT_PATHS, SIDEKICK_FOOTER, SIDEKICK_ICON,
 };
 pub use pipeline::{Overflow, Pipeline, QueueConfig, Queues};
 pub use rules::{AppendMatch, AppendOutputEntry, RuleSelection, RuleSelector};

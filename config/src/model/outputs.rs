@@ -251,13 +251,64 @@ pub struct MutualTlsClient {
     pub cacertfile: PathBuf,
 }
 
+/// `outputs.tlsserver`: falcosidekick's TLS for the input, same keys and defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsServer {
+    /// Serve the input over HTTPS (default false).
+    pub deploy: bool,
+    /// PEM certificate chain (default `/etc/certs/server/server.crt`).
+    pub certfile: PathBuf,
+    /// PEM private key (default `/etc/certs/server/server.key`).
+    pub keyfile: PathBuf,
+    /// Require a client certificate signed by `cacertfile` (default false; needs `deploy`).
+    pub mutualtls: bool,
+    /// PEM CA certificates clients' certificates must chain to
+    /// (default `/etc/certs/server/ca.crt`).
+    pub cacertfile: PathBuf,
+    /// Port of the plain-HTTP listener for `notlspaths` (default 2810).
+    pub notlsport: u16,
+    /// Input paths served on `notlsport` in clear instead of over TLS (default none; e.g.
+    /// `/ping`, `/healthz` for probes that cannot speak TLS).
+    pub notlspaths: Vec<String>,
+}
+
+impl Default for TlsServer {
+    fn default() -> Self {
+        TlsServer {
+            deploy: false,
+            certfile: PathBuf::from("/etc/certs/server/server.crt"),
+            keyfile: PathBuf::from("/etc/certs/server/server.key"),
+            mutualtls: false,
+            cacertfile: PathBuf::from("/etc/certs/server/ca.crt"),
+            notlsport: 2810,
+            notlspaths: Vec::new(),
+        }
+    }
+}
+
+/// The input's paths, the ones `notlspaths` may name.
+pub const INPUT_PATHS: &[&str] = &["/", "/test", "/ping", "/healthz"];
+
+/// `outputs.input`: Peregrine's own settings of the input (falcosidekick has none of these).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputAuth {
+    /// When set, `POST /` and `/test` need `Authorization: Bearer <token>`; a missing or
+    /// wrong one gets 401 (default none).
+    pub bearertoken: Option<String>,
+}
+
 /// `outputs`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outputs {
-    /// The sidekick-compatible HTTP input's address (default `0.0.0.0`).
+    /// The sidekick-compatible HTTP input's address (default `127.0.0.1`: loopback only,
+    /// unlike falcosidekick's every address; write `0.0.0.0` for that).
     pub listenaddress: IpAddr,
     /// Its port; 0 = no input (default 0; falcosidekick listens on 2801).
     pub listenport: u16,
+    /// TLS for the input (`outputs.tlsserver`).
+    pub tlsserver: TlsServer,
+    /// Bearer token for the input (`outputs.input`).
+    pub input: InputAuth,
     /// Static `name: value` pairs added to every alert's output fields for the sidekick
     /// destinations (a value `%VAR` is read from the environment, as in falcosidekick).
     pub customfields: Vec<(String, String)>,
@@ -280,8 +331,10 @@ pub struct Outputs {
 impl Default for Outputs {
     fn default() -> Self {
         Outputs {
-            listenaddress: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            listenaddress: IpAddr::V4(Ipv4Addr::LOCALHOST),
             listenport: 0,
+            tlsserver: TlsServer::default(),
+            input: InputAuth::default(),
             customfields: Vec::new(),
             mutualtlsclient: mutual_tls_files(&PathBuf::from("/etc/certs")),
             cacertfile: None,
@@ -346,6 +399,12 @@ pub(crate) fn sidekick_env_keys() -> Vec<(String, String)> {
             ));
         }
     }
+    for k in TLSSERVER_KEYS {
+        out.push((
+            format!("TLSSERVER_{}", k.to_ascii_uppercase()),
+            format!("outputs.tlsserver.{k}"),
+        ));
+    }
     out
 }
 
@@ -364,6 +423,8 @@ const DESTINATIONS: &[&str] = &[
 const GLOBAL_KEYS: &[&str] = &[
     "listenaddress",
     "listenport",
+    "tlsserver",
+    "input",
     "customfields",
     "mutualtlsfilespath",
     "mutualtlsclient",
@@ -378,7 +439,16 @@ const GLOBAL_IGNORED: &[Ignored] = &[
     ("bracketreplacer", "not supported"),
     ("outputfieldformat", "not supported"),
     ("prometheus", "metrics are served by the webserver"),
-    ("tlsserver", "the input serves plain HTTP"),
+];
+
+const TLSSERVER_KEYS: &[&str] = &[
+    "deploy",
+    "certfile",
+    "keyfile",
+    "mutualtls",
+    "cacertfile",
+    "notlsport",
+    "notlspaths",
 ];
 
 const COMMON_IGNORED: &[Ignored] = &[(
@@ -410,14 +480,34 @@ impl Outputs {
             match e.key.as_str() {
                 "listenaddress" => {
                     let text = string(v, p)?;
-                    out.listenaddress = if text.is_empty() {
-                        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                    let text = text.trim();
+                    if text.is_empty() {
+                        // falcosidekick's "" is every address; here it keeps the loopback
+                        // default, and says so.
+                        cx.warnings.push(ConfigWarning {
+                            path: p.as_str().to_string(),
+                            reason: "\"\" keeps Peregrine's default 127.0.0.1 (falcosidekick: \
+                                     every address); write 0.0.0.0 to accept other hosts"
+                                .into(),
+                            origin: v.origin.clone(),
+                        });
                     } else {
-                        text.parse()
-                            .map_err(|_| invalid(p, "an IPv4 or IPv6 address", v))?
-                    };
+                        out.listenaddress = text
+                            .parse()
+                            .map_err(|_| invalid(p, "an IPv4 or IPv6 address", v))?;
+                    }
                 }
                 "listenport" => out.listenport = integer(v, p, 0, 65535)? as u16,
+                "tlsserver" => out.tlsserver = decode_tlsserver(v, p, cx)?,
+                "input" => {
+                    for (e, p) in cx.section(v, p, &["bearertoken"], &[])? {
+                        let token = string(&e.value, &p)?;
+                        if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                            return Err(invalid(&p, "a token without spaces", &e.value));
+                        }
+                        out.input.bearertoken = (!token.is_empty()).then_some(token);
+                    }
+                }
                 "customfields" => out.customfields = customfields(v, p, cx)?,
                 "mutualtlsfilespath" => files_dir = Some(path_buf(v, p)?),
                 "mutualtlsclient" => client = Some((v, p.clone())),
@@ -447,6 +537,16 @@ impl Outputs {
         if let Some(dir) = files_dir {
             out.mutualtlsclient = mutual_tls_files(&dir);
         }
+        let exposed = out.listenport != 0 && !out.listenaddress.is_loopback();
+        if exposed && out.input.bearertoken.is_some() && !out.tlsserver.deploy {
+            cx.warnings.push(ConfigWarning {
+                path: path.key("input.bearertoken").as_str().to_string(),
+                reason: "sent in clear: the input listens beyond loopback without \
+                         tlsserver.deploy"
+                    .into(),
+                origin: v.origin.clone(),
+            });
+        }
         if let Some((v, p)) = client {
             let keys = ["certfile", "keyfile", "cacertfile"];
             for (e, p) in cx.section(v, &p, &keys, &[])? {
@@ -460,6 +560,67 @@ impl Outputs {
         }
         Ok(out)
     }
+}
+
+/// `outputs.tlsserver`. Asking for mutual TLS without TLS is an error (falcosidekick only
+/// warns and serves plain HTTP: a client check the operator asked for would be missing).
+fn decode_tlsserver(v: &Value, p: &KeyPath, cx: &mut Cx) -> Result<TlsServer, ConfigError> {
+    let mut out = TlsServer::default();
+    let mut mutual = None;
+    for (e, p) in cx.section(v, p, TLSSERVER_KEYS, &[])? {
+        let v = &e.value;
+        match e.key.as_str() {
+            "deploy" => out.deploy = boolean(v, &p)?,
+            "certfile" => out.certfile = path_buf(v, &p)?,
+            "keyfile" => out.keyfile = path_buf(v, &p)?,
+            "mutualtls" => {
+                out.mutualtls = boolean(v, &p)?;
+                mutual = Some((v, p.clone()));
+            }
+            "cacertfile" => out.cacertfile = path_buf(v, &p)?,
+            "notlsport" => out.notlsport = integer(v, &p, 1, 65535)? as u16,
+            "notlspaths" => {
+                let paths = match &v.kind {
+                    // falcosidekick's env form: "/ping,/healthz".
+                    Kind::Scalar(s) => s
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    _ => string_list(v, &p)?,
+                };
+                out.notlspaths.clear();
+                for path in paths {
+                    if path == "/metrics" {
+                        // falcosidekick serves /metrics on its input; Peregrine's webserver does.
+                        cx.warnings.push(ConfigWarning {
+                            path: p.as_str().to_string(),
+                            reason: "/metrics is served by the webserver, not the input".into(),
+                            origin: v.origin.clone(),
+                        });
+                    } else if !INPUT_PATHS.contains(&path.as_str()) {
+                        return Err(invalid(
+                            &p,
+                            format!("input paths among {}", INPUT_PATHS.join(", ")),
+                            v,
+                        ));
+                    } else if !out.notlspaths.contains(&path) {
+                        out.notlspaths.push(path);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let (Some((v, p)), true, false) = (mutual, out.mutualtls, out.deploy) {
+        return Err(invalid(
+            &p,
+            "false unless tlsserver.deploy is true (mutual TLS needs TLS)",
+            v,
+        ));
+    }
+    Ok(out)
 }
 
 /// `customfields`: a mapping, or falcosidekick's env form `"k:v,k2:v2"`.

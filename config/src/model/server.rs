@@ -19,15 +19,17 @@ pub struct Webserver {
     pub threadiness: u32,
     /// Default 8765.
     pub listen_port: u16,
-    /// An IPv4 or IPv6 literal (default `0.0.0.0`).
+    /// An IPv4 or IPv6 literal (default `127.0.0.1`: loopback only, unlike Falco's
+    /// `0.0.0.0`; write `0.0.0.0` to serve every address).
     pub listen_address: IpAddr,
     /// Default `/healthz`.
     pub k8s_healthz_endpoint: String,
     /// Serve `/metrics`; needs `metrics.enabled` too (default false).
     pub prometheus_metrics_enabled: bool,
-    /// Default false.
+    /// Serve HTTPS only, with `ssl_certificate` (default false).
     pub ssl_enabled: bool,
-    /// One PEM file with certificate and key (default `/etc/falco/falco.pem`).
+    /// One PEM file holding the certificate chain and its private key, as Falco reads it
+    /// (default `/etc/falco/falco.pem`); read at startup when `ssl_enabled`.
     pub ssl_certificate: PathBuf,
 }
 
@@ -37,7 +39,7 @@ impl Default for Webserver {
             enabled: false,
             threadiness: 0,
             listen_port: 8765,
-            listen_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            listen_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             k8s_healthz_endpoint: "/healthz".into(),
             prometheus_metrics_enabled: false,
             ssl_enabled: false,

@@ -4,6 +4,7 @@
 pub mod host;
 pub mod live;
 pub mod netns;
+pub mod tls;
 
 use serde_json::Value;
 use std::fs::File;

@@ -1,12 +1,15 @@
 //! The falcosidekick-compatible HTTP input, so a real Falco (its `http_output`) can send
 //! to Peregrine while users migrate: `POST /` with Falco's JSON alert, `/test` (sends
-//! falcosidekick's test event to every destination), `GET /ping` → `pong`, `GET /healthz` → `{"status": "ok"}`. Accepted alerts go to the same
-//! destinations as the agent's own. A body falcosidekick would refuse gets a 400 that says
-//! why.
+//! falcosidekick's test event to every destination), `GET /ping` → `pong`, `GET /healthz` →
+//! `{"status": "ok"}`. Accepted alerts go to the same destinations as the agent's own. A body
+//! falcosidekick would refuse gets a 400 that says why. This module reads alerts; `server`
+//! serves them (TLS, mutual TLS, bearer token, junk accounting).
 
-use crate::dispatch::Outputs;
+mod server;
+
+pub use server::{configure, serve, start, InputServer, Started, REJECTED_METRIC};
+
 use crate::record::parse_rfc3339;
-use actix_web::{web, App, HttpResponse, HttpServer};
 use peregrine_rules::{Alert, Priority};
 use serde_json::Value as Json;
 use std::sync::Arc;
@@ -131,28 +134,6 @@ fn strip_prefix(output: &str, p: Priority) -> &str {
     }
 }
 
-fn count(status: &'static str) {
-    metrics::counter!("falcosecurity_falcosidekick_inputs_total", "source" => "requests", "status" => status)
-        .increment(1);
-}
-
-async fn post_alert(outputs: web::Data<Outputs>, body: web::Bytes) -> HttpResponse {
-    match parse_alert(&body) {
-        Ok(alert) => {
-            count("accepted");
-            outputs.offer(vec![alert]);
-            HttpResponse::Ok().finish()
-        }
-        Err(e) => {
-            count("rejected");
-            tracing::debug!("sidekick input rejected a body: {e}");
-            HttpResponse::BadRequest()
-                .content_type("text/plain; charset=utf-8")
-                .body(format!("Please send a valid request body: {e}\n"))
-        }
-    }
-}
-
 /// The rule name of falcosidekick's test event; outputs take it whatever their
 /// `minimumpriority`.
 pub const TEST_RULE: &str = "Test rule";
@@ -173,68 +154,6 @@ pub fn test_alert(time_ns: u64) -> Alert {
         output: "This is a test from falcosidekick".into(),
         output_fields,
     }
-}
-
-/// `/test` (any method): the test event to every destination.
-async fn test_event(outputs: web::Data<Outputs>) -> HttpResponse {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    count("accepted");
-    outputs.offer(vec![test_alert(now)]);
-    HttpResponse::Ok().finish()
-}
-
-async fn not_post() -> HttpResponse {
-    HttpResponse::BadRequest()
-        .content_type("text/plain; charset=utf-8")
-        .body("Please send with post http method\n")
-}
-
-async fn ping() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body("pong\n")
-}
-
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body("{\"status\": \"ok\"}")
-}
-
-/// The input's routes, for mounting on an actix-web `App`.
-pub fn configure(cfg: &mut web::ServiceConfig, outputs: Outputs) {
-    cfg.app_data(web::Data::new(outputs))
-        // falcosidekick accepts bodies of any size; 1 MiB is far above any alert.
-        .app_data(web::PayloadConfig::new(1 << 20))
-        .route("/", web::post().to(post_alert))
-        .route("/", web::to(not_post))
-        .route("/test", web::to(test_event))
-        .route("/ping", web::get().to(ping))
-        .route("/healthz", web::get().to(healthz));
-}
-
-/// Starts the input on the current actix system; returns once bound, with the address it
-/// is bound to (port 0 picks a free one).
-pub fn start(
-    address: &str,
-    port: u16,
-    outputs: Outputs,
-) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
-    let server = HttpServer::new(move || {
-        let outputs = outputs.clone();
-        App::new().configure(move |c| configure(c, outputs))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind((address, port))?;
-    let bound = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| std::io::Error::other("the input is bound to no address"))?;
-    Ok((server.run(), bound))
 }
 
 #[cfg(test)]
