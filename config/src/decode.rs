@@ -85,7 +85,7 @@ impl Cx {
             if let Some((_, reason)) = ignored.iter().find(|(k, _)| *k == entry.key) {
                 self.warnings.push(ConfigWarning {
                     path: key_path.as_str().to_string(),
-                    reason: (*reason).to_string(),
+                    reason: format!("ignored: {reason}"),
                     origin: entry.key_origin.clone(),
                 });
             } else if !known.contains(&entry.key.as_str()) {

@@ -2,8 +2,13 @@
 //! `${VAR}` becomes the variable's value (empty if unset), `$${VAR}` the literal text
 //! `${VAR}`, and a `${` without a closing `}` leaves the rest of the value untouched.
 
-/// Expands `${VAR}` references in `text`, looking variables up with `lookup`.
-pub(crate) fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+/// Expands `${VAR}` references in `text`, looking variables up with `lookup` and calling
+/// `unset` with the name of each variable that is not set.
+pub(crate) fn expand(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut dyn FnMut(&str),
+) -> String {
     if !text.contains('$') {
         return text.to_string();
     }
@@ -26,8 +31,9 @@ pub(crate) fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Str
                 out.push_str(tail);
                 return out;
             };
-            if let Some(value) = lookup(&reference[..close]) {
-                out.push_str(&value);
+            match lookup(&reference[..close]) {
+                Some(value) => out.push_str(&value),
+                None => unset(&reference[..close]),
             }
             rest = &reference[close + 1..];
         } else {
@@ -59,6 +65,10 @@ mod tests {
         }
     }
 
+    fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+        super::expand(text, lookup, &mut |_| {})
+    }
+
     #[test]
     fn expands_references_and_keeps_escaped_ones() {
         assert_eq!(expand("${HOME}/x", &env), "/root/x");
@@ -71,5 +81,15 @@ mod tests {
         assert_eq!(expand("$${HOME", &env), "$${HOME");
         assert_eq!(expand("$", &env), "$");
         assert_eq!(expand("é${PORT}ü", &env), "é9000ü");
+    }
+
+    #[test]
+    fn unset_references_are_named() {
+        let mut names = Vec::new();
+        let out = super::expand("${A}:${PORT}:$${B}:${C}", &env, &mut |n| {
+            names.push(n.to_string())
+        });
+        assert_eq!(out, ":9000:${B}:");
+        assert_eq!(names, ["A", "C"]);
     }
 }

@@ -67,21 +67,18 @@ pub enum ConfigError {
     Override { text: String, reason: String },
 }
 
-/// A known falco.yaml key that Peregrine accepts but does not act on.
+/// Something in the configuration that loads but may not do what its writer meant: a known
+/// falco.yaml key Peregrine does not act on, a variable that is not set, …
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigWarning {
     pub path: String,
-    /// Why it is ignored.
+    /// What is wrong (`ignored: …` for a key Peregrine does not act on).
     pub reason: String,
     pub origin: Origin,
 }
 
 impl fmt::Display for ConfigWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "ignored: {} ({}) ({})",
-            self.path, self.reason, self.origin
-        )
+        write!(f, "{}: {} ({})", self.path, self.reason, self.origin)
     }
 }

@@ -107,13 +107,47 @@ fn build(
     for o in &overrides {
         o.apply(&mut root)?;
     }
-    root.for_each_scalar_mut(&mut |s| {
-        if s.contains('$') {
-            *s = env::expand(s, lookup);
+    // Falco expands an unset variable to nothing; so do we, but never without a word, and
+    // never to switch a destination off: an address that is only unset variables is an
+    // error (leave the key empty to turn a destination off on purpose).
+    let mut unset: Vec<(String, String, Origin)> = Vec::new();
+    let mut emptied: Option<ConfigError> = None;
+    root.for_each_scalar_at_mut("", &mut |path, origin, s| {
+        if !s.contains('$') {
+            return;
         }
+        let mut missing = Vec::new();
+        *s = env::expand(s, lookup, &mut |name| missing.push(name.to_string()));
+        if !missing.is_empty() && s.trim().is_empty() && model::is_destination_address(path) {
+            emptied.get_or_insert_with(|| ConfigError::Invalid {
+                path: path.to_string(),
+                expected: "a destination address (leave the key empty to turn the destination off)"
+                    .into(),
+                found: format!(
+                    "nothing: environment variable {} is not set",
+                    missing.join(", ")
+                ),
+                origin: origin.clone(),
+            });
+        }
+        unset.extend(
+            missing
+                .into_iter()
+                .map(|name| (path.to_string(), name, origin.clone())),
+        );
     });
+    if let Some(e) = emptied {
+        return Err(e);
+    }
     let mut config = Config::decode(&root)?;
     config.embedded = false;
+    for (path, name, origin) in unset {
+        config.warnings.push(ConfigWarning {
+            path,
+            reason: format!("environment variable {name} is not set; it expands to nothing"),
+            origin,
+        });
+    }
     Ok(config)
 }
 
@@ -162,6 +196,50 @@ mod tests {
         assert_eq!(
             c.outputs.customfields,
             vec![("a".into(), "1".into()), ("b".into(), "2".into())]
+        );
+    }
+
+    /// An unset `${VAR}` expands to nothing, as in Falco, but with a warning; an address
+    /// that would be emptied by it (turning the destination off unseen) is an error.
+    #[test]
+    fn unset_variables_are_reported_and_never_turn_a_destination_off() {
+        let env = |name: &str| (name == "SET").then(|| "https://hooks.invalid/x".to_string());
+        let text = "outputs:\n  slack:\n    webhookurl: ${SLACK_URL}\n";
+        let e = build("t.yaml", text, &[], &env).unwrap_err().to_string();
+        assert!(
+            e.contains("outputs.slack.webhookurl")
+                && e.contains("environment variable SLACK_URL is not set")
+                && e.contains("t.yaml:3:17"),
+            "{e}"
+        );
+        for key in ["loki:\n    hostport", "webhook:\n    address"] {
+            let text = format!("outputs:\n  {key}: \"${{NOPE}}\"\n");
+            assert!(build("t.yaml", &text, &[], &env).is_err(), "{text}");
+        }
+        // Set, or empty on purpose: no error.
+        let text = "outputs:\n  slack:\n    webhookurl: ${SET}\n";
+        let c = build("t.yaml", text, &[], &env).unwrap();
+        assert_eq!(
+            c.outputs.slack.unwrap().webhookurl,
+            "https://hooks.invalid/x"
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = build(
+            "t.yaml",
+            "outputs:\n  slack:\n    webhookurl: ''\n",
+            &[],
+            &env,
+        )
+        .unwrap();
+        assert!(c.outputs.slack.is_none());
+        // Elsewhere an unset variable is a warning naming the key and the variable.
+        let text = "outputs:\n  slack:\n    webhookurl: ${SET}\n    channel: '#${ROOM}'\n";
+        let c = build("t.yaml", text, &[], &env).unwrap();
+        assert_eq!(c.outputs.slack.unwrap().channel, "#");
+        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            w,
+            ["outputs.slack.channel: environment variable ROOM is not set; it expands to nothing (t.yaml:4:14)"]
         );
     }
 

@@ -100,15 +100,28 @@ impl Value {
         }
     }
 
-    /// Applies `f` to every scalar value (not to keys).
-    pub fn for_each_scalar_mut(&mut self, f: &mut dyn FnMut(&mut String)) {
+    /// Applies `f` to every scalar value (not to keys), with its dotted key path (list
+    /// items as `key[i]`) and where it came from.
+    pub fn for_each_scalar_at_mut(
+        &mut self,
+        path: &str,
+        f: &mut dyn FnMut(&str, &Origin, &mut String),
+    ) {
         match &mut self.kind {
             Kind::Null => {}
-            Kind::Scalar(s) => f(s),
-            Kind::Seq(items) => items.iter_mut().for_each(|v| v.for_each_scalar_mut(f)),
-            Kind::Map(entries) => entries
+            Kind::Scalar(s) => f(path, &self.origin, s),
+            Kind::Seq(items) => items
                 .iter_mut()
-                .for_each(|e| e.value.for_each_scalar_mut(f)),
+                .enumerate()
+                .for_each(|(i, v)| v.for_each_scalar_at_mut(&format!("{path}[{i}]"), f)),
+            Kind::Map(entries) => entries.iter_mut().for_each(|e| {
+                let path = if path.is_empty() {
+                    e.key.clone()
+                } else {
+                    format!("{path}.{}", e.key)
+                };
+                e.value.for_each_scalar_at_mut(&path, f)
+            }),
         }
     }
 }

@@ -215,7 +215,7 @@ fn full_falco_yaml_loads_with_ignored_keys_reported() {
         ]
     );
     let first = c.warnings[0].to_string();
-    assert!(first.starts_with("ignored: config_files ("), "{first}");
+    assert!(first.starts_with("config_files: ignored: "), "{first}");
     assert!(first.ends_with("(falco.yaml:2:1)"), "{first}");
 
     assert_eq!(c.rules_files.len(), 3);

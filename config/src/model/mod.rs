@@ -13,7 +13,7 @@ mod system;
 pub use channels::{FileOutput, HttpOutput, ProgramOutput, StdoutOutput, SyslogOutput};
 pub use containers::{Containers, Hold};
 pub use engine::{Engine, EngineKind, ModernEbpf, Replay, Synthetic};
-pub(crate) use outputs::sidekick_env_keys;
+pub(crate) use outputs::{is_destination_address, sidekick_env_keys};
 pub use outputs::{
     BufferOverflow, Common, Delivery, HttpMethod, HttpTls, InputAuth, Loki, LokiFormat,
     MutualTlsClient, Outputs, Slack, SlackOutputFormat, SyslogDestination, TlsServer, Webhook,

@@ -354,6 +354,20 @@ impl Default for Outputs {
     }
 }
 
+/// Keys whose value alone decides whether a destination sends anything: an empty value
+/// turns it off (sidekick style) or stops the agent (Falco style).
+pub(crate) fn is_destination_address(path: &str) -> bool {
+    [
+        "outputs.loki.hostport",
+        "outputs.slack.webhookurl",
+        "outputs.webhook.address",
+        "http_output.url",
+        "program_output.program",
+        "file_output.filename",
+    ]
+    .contains(&path)
+}
+
 /// falcosidekick's environment variables this section reads, upper-case path joined with
 /// `_` (`LOKI_HOSTPORT`, `SLACK_MINIMUMPRIORITY`, `CUSTOMFIELDS="k:v,k2:v2"`), with the key
 /// each sets. They override the file; `-o` overrides them.
