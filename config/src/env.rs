@@ -55,7 +55,6 @@ pub(crate) fn process_env(name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     fn env(name: &str) -> Option<String> {
         match name {
