@@ -73,13 +73,11 @@ pub fn from_config(cfg: &Config, unbuffered: bool) -> Result<Outputs, OutputErro
             })?;
         let keep = cfg.file_output.keep_alive;
         // Fail at start when the file cannot be written.
-        FileLines::new(&path, format, keep, buffered)?;
+        FileLines::new(&path, format, keep)?;
         b.add(
             "file",
             &o.file,
-            Box::new(move || {
-                FileLines::new(&path, format, keep, buffered).map_err(|e| e.to_string())
-            }),
+            Box::new(move || FileLines::new(&path, format, keep).map_err(|e| e.to_string())),
         )?;
     }
     if cfg.syslog_output.enabled {

@@ -288,3 +288,47 @@ fn dedup_window_suppresses_identical_alerts_and_counts_them() {
         "dedup is per destination, opt-in"
     );
 }
+
+/// `falco_outputs_total{status="error"}` counts failed alert deliveries, one per alert per
+/// failed attempt, whether the destination sends one alert a request (webhook) or batches
+/// them (Loki): the same alerts failing the same way count the same on both.
+#[test]
+fn the_error_count_is_per_alert_attempt_for_batched_and_single_destinations() {
+    let rx = Receiver::start(Mode::Status(500, None));
+    let cfg = config(&format!(
+        r#"
+stdout_output: {{enabled: false}}
+outputs:
+  timeout: 200ms
+  backoff: 10ms
+  maxbackoff: 50ms
+  draintimeout: 2s
+  maxretries: 2
+  webhook:
+    address: {}
+  loki:
+    hostport: {}
+"#,
+        rx.url("/hook"),
+        rx.url("")
+    ));
+    let o = peregrine_outputs::from_config(&cfg, false).unwrap();
+    o.offer(alerts(0, 4));
+    assert!(wait_until(WAIT, || {
+        let snaps = o.snapshot();
+        find(&snaps, "webhook").dropped == 4 && find(&snaps, "loki").dropped == 4
+    }));
+    let snaps = o.join();
+    let requests = |path: &str| rx.all().iter().filter(|r| r.path.starts_with(path)).count();
+    for name in ["webhook", "loki"] {
+        let s = find(&snaps, name);
+        assert_adds_up(s);
+        assert_eq!(s.dropped_for(DropReason::RetriesExhausted), 4, "{s:?}");
+        assert_eq!(s.failed_attempts, 12, "4 alerts x 3 attempts: {s:?}");
+    }
+    assert_eq!(requests("/hook"), 12, "one request per alert attempt");
+    assert!(
+        requests("/loki") < 12,
+        "Loki batches: fewer requests than alert attempts"
+    );
+}

@@ -145,3 +145,94 @@ fn a_program_per_alert_without_keep_alive() {
     assert_eq!(lines(&out), expected);
     assert_eq!(find(&snaps, "program").sent, 3);
 }
+
+/// A file output on a full disk: the lines that fit are whole and counted as sent, the
+/// line cut short is removed again, and the rest is counted as dropped, never both (a
+/// partial line once stayed in the file and alerts in it were counted as dropped).
+#[test]
+fn a_full_disk_leaves_whole_lines_and_counts_match_the_file() {
+    if !nix_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mount = |args: &[&str]| {
+        std::process::Command::new(args[0])
+            .args(&args[1..])
+            .status()
+            .unwrap()
+            .success()
+    };
+    let at = dir.path().display().to_string();
+    assert!(mount(&[
+        "mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", &at
+    ]));
+    let path = dir.path().join("alerts.json");
+    let cfg = config(&format!(
+        "stdout_output: {{enabled: false}}\njson_output: true\nfile_output: {{enabled: true, keep_alive: true, filename: {}}}\noutputs: {{draintimeout: 500ms, backoff: 10ms, maxbackoff: 20ms, maxretries: 2}}\n",
+        path.display()
+    ));
+    let o = peregrine_outputs::from_config(&cfg, false).unwrap();
+    let alerts: Vec<_> = (0..100)
+        .map(|i| {
+            alert(
+                "r",
+                Priority::Error,
+                1_700_000_000_000_000_000 + i,
+                json!({"n": i, "pad": "x".repeat(200)}),
+            )
+        })
+        .collect();
+    for chunk in alerts.chunks(7) {
+        o.offer(chunk.to_vec());
+    }
+    let snaps = o.join();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(mount(&["umount", &at]));
+    let s = find(&snaps, "file");
+    assert_adds_up(s);
+    assert!(
+        text.ends_with('\n'),
+        "no partial line: {:?}",
+        &text[text.len() - 40..]
+    );
+    let written: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["output_fields"]["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        !written.is_empty() && written.len() < 100,
+        "{}",
+        written.len()
+    );
+    assert_eq!(
+        written,
+        (0..written.len() as u64).collect::<Vec<_>>(),
+        "in order, once each"
+    );
+    assert_eq!(
+        s.sent,
+        written.len() as u64,
+        "sent is what is in the file: {s:?}"
+    );
+    assert_eq!(s.dropped, 100 - s.sent, "{s:?}");
+}
+
+/// Root is needed to mount the small file system; without it the test says why.
+fn nix_root() -> bool {
+    if std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    {
+        return true;
+    }
+    if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+        panic!("needs root to mount a tmpfs, and PEREGRINE_REQUIRE_PRIVILEGED=1");
+    }
+    eprintln!("skipping: needs root to mount a small tmpfs");
+    false
+}

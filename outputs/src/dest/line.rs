@@ -124,18 +124,59 @@ impl Deliver for Stdout {
 }
 
 /// Appends to a file. With `keep_alive: false` (Falco's default) the file is opened for
-/// each batch, so rotation by other tools needs no signal.
+/// each batch, so rotation by other tools needs no signal. Each batch is one `write` of
+/// whole lines; a write cut short (a full disk) keeps the lines that made it, removes the
+/// part of a line that did not, and reports only the rest as undelivered. Nothing is held
+/// in user space between batches, so Falco's `buffered_outputs` changes nothing here.
 pub struct FileLines {
     path: PathBuf,
     format: LineFormat,
     keep_alive: bool,
-    buffered: bool,
-    file: Option<BufWriter<File>>,
+    file: Option<File>,
     buf: Vec<u8>,
+    /// Where each rendered line of `buf` ends.
+    ends: Vec<usize>,
 }
 
 fn open(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Appends `buf` (lines ending at `ends`) to `f`. On an error, the bytes past the last
+/// whole line written are cut off again; returns the lines written and the error.
+fn append_lines(f: &mut File, buf: &[u8], ends: &[usize]) -> (usize, Option<io::Error>) {
+    // An append-mode write lands at the end: where it started is the length before it.
+    let start = f.metadata().map(|m| m.len());
+    let mut written = 0;
+    while written < buf.len() {
+        match f.write(&buf[written..]) {
+            Ok(0) => {
+                return cut_back(f, start, written, ends, io::ErrorKind::WriteZero.into());
+            }
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return cut_back(f, start, written, ends, e),
+        }
+    }
+    (ends.len(), None)
+}
+
+fn cut_back(
+    f: &mut File,
+    start: io::Result<u64>,
+    written: usize,
+    ends: &[usize],
+    e: io::Error,
+) -> (usize, Option<io::Error>) {
+    let whole = ends.partition_point(|&end| end <= written);
+    let keep = whole.checked_sub(1).map_or(0, |i| ends[i]);
+    if written > keep {
+        let cut = start.and_then(|start| f.set_len(start + keep as u64));
+        if let Err(cut) = cut {
+            tracing::error!("could not remove a partly written alert line: {cut}");
+        }
+    }
+    (whole, Some(e))
 }
 
 impl FileLines {
@@ -144,7 +185,6 @@ impl FileLines {
         path: &Path,
         format: LineFormat,
         keep_alive: bool,
-        buffered: bool,
     ) -> Result<FileLines, OutputError> {
         let file = open(path).map_err(|source| OutputError::Open {
             path: path.to_path_buf(),
@@ -154,37 +194,42 @@ impl FileLines {
             path: path.to_path_buf(),
             format,
             keep_alive,
-            buffered,
-            file: keep_alive.then(|| BufWriter::new(file)),
+            file: keep_alive.then_some(file),
             buf: Vec::new(),
+            ends: Vec::new(),
         })
     }
 }
 
 impl Deliver for FileLines {
     async fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<usize, DeliveryError> {
-        self.format.render_batch(batch, &mut self.buf);
-        let what = || format!("writing {}", self.path.display());
-        let result = match self.file.as_mut() {
-            Some(f) => {
-                f.write_all(&self.buf)
-                    .and_then(|_| if self.buffered { Ok(()) } else { f.flush() })
-            }
-            None => open(&self.path).and_then(|mut f| f.write_all(&self.buf)),
-        };
-        if let Err(e) = result {
-            // Reopen on the next attempt (the file may have been removed or rotated).
-            if self.keep_alive {
-                self.file = open(&self.path).ok().map(BufWriter::new);
-            }
-            return Err(io_error(&what(), e));
+        self.buf.clear();
+        self.ends.clear();
+        for r in batch {
+            self.format.render(&r.alert, &mut self.buf);
+            self.ends.push(self.buf.len());
         }
-        Ok(batch.len())
-    }
-
-    async fn finish(&mut self) {
-        if let Some(f) = self.file.as_mut() {
-            let _ = f.flush();
+        let what = || format!("writing {}", self.path.display());
+        let mut opened;
+        let file = match self.file.as_mut() {
+            Some(f) => f,
+            None => {
+                opened = open(&self.path).map_err(|e| io_error(&what(), e))?;
+                &mut opened
+            }
+        };
+        let (written, error) = append_lines(file, &self.buf, &self.ends);
+        match error {
+            // The lines that made it are delivered; the worker tries the rest again.
+            Some(_) if written > 0 => Ok(written),
+            Some(e) => {
+                // Reopen on the next attempt (the file may have been removed or rotated).
+                if self.keep_alive {
+                    self.file = open(&self.path).ok();
+                }
+                Err(io_error(&what(), e))
+            }
+            None => Ok(batch.len()),
         }
     }
 }
