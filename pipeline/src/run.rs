@@ -195,6 +195,14 @@ fn init_logging(cfg: &Config) {
 
 /// Falco-style summary lines (operators grep the log for "Events processed").
 fn summarize(stats: &[StageSnapshot]) {
+    for line in summary(stats) {
+        tracing::info!("{line}");
+    }
+}
+
+/// The shutdown summary. Events (source, enrich, rules) and alerts (the hand-off to the
+/// outputs and each destination) are counted apart: one is not the other.
+fn summary(stats: &[StageSnapshot]) -> Vec<String> {
     let get = |name: &str| {
         stats
             .iter()
@@ -203,17 +211,95 @@ fn summarize(stats: &[StageSnapshot]) {
             .unwrap_or_default()
     };
     let (src, rules, outs) = (get("source"), get("rules"), get("outputs"));
-    let dropped: u64 = stats.iter().map(|s| s.dropped).sum();
-    tracing::info!("Events processed: {}", rules.received);
-    tracing::info!(
-        "Events detected: {} (alerts: {})",
-        rules.passed,
-        outs.received
-    );
-    tracing::info!(
-        "Events read: {}, dropped in the pipeline: {dropped}",
-        src.received
-    );
+    let is_alert_stage =
+        |s: &&StageSnapshot| s.stage == "outputs" || s.stage.starts_with("output.");
+    let reasons = |stages: &mut dyn Iterator<Item = &StageSnapshot>| {
+        let mut by: Vec<(String, u64)> = Vec::new();
+        for s in stages {
+            for (r, n) in s.dropped_by_reason.iter().filter(|(_, n)| *n > 0) {
+                match by.iter_mut().find(|(k, _)| k == r) {
+                    Some((_, total)) => *total += n,
+                    None => by.push((r.clone(), *n)),
+                }
+            }
+        }
+        let total: u64 = by.iter().map(|(_, n)| n).sum();
+        let detail: Vec<String> = by.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+        if detail.is_empty() {
+            total.to_string()
+        } else {
+            format!("{total} ({})", detail.join(", "))
+        }
+    };
+    let mut out = vec![
+        format!("Events processed: {}", rules.received),
+        format!(
+            "Events detected: {} (alerts: {})",
+            rules.passed, outs.received
+        ),
+        format!(
+            "Events read: {}, dropped in the pipeline: {}",
+            src.received,
+            reasons(&mut stats.iter().filter(|s| !is_alert_stage(s)))
+        ),
+        format!(
+            "Alerts dropped before a destination: {}",
+            reasons(&mut std::iter::once(&outs))
+        ),
+    ];
+    for d in stats.iter().filter(|s| s.stage.starts_with("output.")) {
+        out.push(format!(
+            "Destination {}: {} alerts sent, dropped: {}",
+            &d.stage["output.".len()..],
+            d.passed,
+            reasons(&mut std::iter::once(d))
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    fn stage(name: &str, received: u64, passed: u64, drops: &[(&str, u64)]) -> StageSnapshot {
+        StageSnapshot {
+            stage: name.into(),
+            received,
+            passed,
+            dropped: drops.iter().map(|(_, n)| n).sum(),
+            dropped_by_reason: drops.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn alerts_dropped_by_destinations_are_not_counted_as_dropped_events() {
+        let stats = vec![
+            stage("source", 1000, 990, &[("malformed", 10)]),
+            stage("enrich", 990, 985, &[("queue_full", 5)]),
+            stage("rules", 985, 40, &[]),
+            stage("outputs", 40, 40, &[]),
+            stage("output.stdout", 40, 40, &[]),
+            stage(
+                "output.loki",
+                40,
+                33,
+                &[("retries_exhausted", 4), ("shutdown", 3)],
+            ),
+        ];
+        assert_eq!(
+            summary(&stats),
+            [
+                "Events processed: 985",
+                "Events detected: 40 (alerts: 40)",
+                "Events read: 1000, dropped in the pipeline: 15 (malformed: 10, queue_full: 5)",
+                "Alerts dropped before a destination: 0",
+                "Destination stdout: 40 alerts sent, dropped: 0",
+                "Destination loki: 33 alerts sent, dropped: 7 (retries_exhausted: 4, shutdown: 3)",
+            ]
+        );
+    }
 }
 
 /// The enricher's container settings from `containers:`; says which runtime sockets exist.
