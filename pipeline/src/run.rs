@@ -258,50 +258,6 @@ fn summary(stats: &[StageSnapshot]) -> Vec<String> {
     out
 }
 
-#[cfg(test)]
-mod summary_tests {
-    use super::*;
-
-    fn stage(name: &str, received: u64, passed: u64, drops: &[(&str, u64)]) -> StageSnapshot {
-        StageSnapshot {
-            stage: name.into(),
-            received,
-            passed,
-            dropped: drops.iter().map(|(_, n)| n).sum(),
-            dropped_by_reason: drops.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn alerts_dropped_by_destinations_are_not_counted_as_dropped_events() {
-        let stats = vec![
-            stage("source", 1000, 990, &[("malformed", 10)]),
-            stage("enrich", 990, 985, &[("queue_full", 5)]),
-            stage("rules", 985, 40, &[]),
-            stage("outputs", 40, 40, &[]),
-            stage("output.stdout", 40, 40, &[]),
-            stage(
-                "output.loki",
-                40,
-                33,
-                &[("retries_exhausted", 4), ("shutdown", 3)],
-            ),
-        ];
-        assert_eq!(
-            summary(&stats),
-            [
-                "Events processed: 985",
-                "Events detected: 40 (alerts: 40)",
-                "Events read: 1000, dropped in the pipeline: 15 (malformed: 10, queue_full: 5)",
-                "Alerts dropped before a destination: 0",
-                "Destination stdout: 40 alerts sent, dropped: 0",
-                "Destination loki: 33 alerts sent, dropped: 7 (retries_exhausted: 4, shutdown: 3)",
-            ]
-        );
-    }
-}
-
 /// The enricher's container settings from `containers:`; says which runtime sockets exist.
 pub fn container_config(c: &peregrine_config::Containers) -> ContainerConfig {
     let out = ContainerConfig {
@@ -589,4 +545,48 @@ fn spawn_signal_handlers(sup: actix::Addr<Supervisor>) {
             sup.do_send(Reload("SIGHUP".into()));
         }
     });
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+
+    fn stage(name: &str, received: u64, passed: u64, drops: &[(&str, u64)]) -> StageSnapshot {
+        StageSnapshot {
+            stage: name.into(),
+            received,
+            passed,
+            dropped: drops.iter().map(|(_, n)| n).sum(),
+            dropped_by_reason: drops.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn alerts_dropped_by_destinations_are_not_counted_as_dropped_events() {
+        let stats = vec![
+            stage("source", 1000, 990, &[("malformed", 10)]),
+            stage("enrich", 990, 985, &[("queue_full", 5)]),
+            stage("rules", 985, 40, &[]),
+            stage("outputs", 40, 40, &[]),
+            stage("output.stdout", 40, 40, &[]),
+            stage(
+                "output.loki",
+                40,
+                33,
+                &[("retries_exhausted", 4), ("shutdown", 3)],
+            ),
+        ];
+        assert_eq!(
+            summary(&stats),
+            [
+                "Events processed: 985",
+                "Events detected: 40 (alerts: 40)",
+                "Events read: 1000, dropped in the pipeline: 15 (malformed: 10, queue_full: 5)",
+                "Alerts dropped before a destination: 0",
+                "Destination stdout: 40 alerts sent, dropped: 0",
+                "Destination loki: 33 alerts sent, dropped: 7 (retries_exhausted: 4, shutdown: 3)",
+            ]
+        );
+    }
 }
