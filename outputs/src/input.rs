@@ -222,18 +222,23 @@ pub fn start(
     port: u16,
     outputs: Outputs,
 ) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
+    start_on(std::net::TcpListener::bind((address, port))?, outputs)
+}
+
+/// Starts the input on a listener bound earlier (before the agent dropped the capability
+/// to bind a port below 1024, say), with the address it is bound to.
+pub fn start_on(
+    listener: std::net::TcpListener,
+    outputs: Outputs,
+) -> std::io::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
+    let bound = listener.local_addr()?;
     let server = HttpServer::new(move || {
         let outputs = outputs.clone();
         App::new().configure(move |c| configure(c, outputs))
     })
     .workers(1)
     .disable_signals()
-    .bind((address, port))?;
-    let bound = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| std::io::Error::other("the input is bound to no address"))?;
+    .listen(listener)?;
     Ok((server.run(), bound))
 }
 

@@ -37,9 +37,16 @@ async fn versions() -> HttpResponse {
     HttpResponse::Ok().json(body)
 }
 
-/// Starts the server on the current actix system; returns once it is bound.
+/// Binds the server's port; done before the agent drops its capabilities, so a port below
+/// 1024 needs no capability afterwards.
+pub fn bind(settings: &WebSettings) -> std::io::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind((settings.listen_address.as_str(), settings.listen_port))
+}
+
+/// Starts the server on the current actix system, on a listener from [`bind`].
 pub fn start(
     settings: &WebSettings,
+    listener: std::net::TcpListener,
     handle: Option<PrometheusHandle>,
 ) -> std::io::Result<actix_web::dev::Server> {
     let handle = web::Data::new(if settings.metrics { handle } else { None });
@@ -53,7 +60,7 @@ pub fn start(
     })
     .workers(settings.threads.max(1))
     .disable_signals()
-    .bind((settings.listen_address.as_str(), settings.listen_port))?
+    .listen(listener)?
     .run();
     Ok(server)
 }
