@@ -65,8 +65,13 @@ fn marker_rule(dir: &Path) -> String {
         r#"
 - rule: Marker read
   desc: test
-  condition: evt.type in (open, openat, openat2) and fd.name = "{}/marker"
+  condition: evt.type in (open, openat, openat2) and fd.name = "{0}/marker"
   output: "marker read (proc.name=%proc.name proc.cwd=%proc.cwd user.uid=%user.uid)"
+  priority: WARNING
+- rule: Held closed
+  desc: test
+  condition: evt.type = close and fd.name = "{0}/held"
+  output: "held closed (proc.name=%proc.name proc.cwd=%proc.cwd fd.name=%fd.name)"
   priority: WARNING
 "#,
         dir.display()
@@ -80,19 +85,22 @@ fn shared_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(dir.join("marker"), "x\n").unwrap();
+    std::fs::write(dir.join("held"), "x\n").unwrap();
     dir
 }
 
 /// The running agent holds only the two capabilities in every thread, and with them still
-/// reads the working directory of another user's process started before it (the ptrace
-/// access check on /proc/<pid>/cwd), detects, and reloads rules that need new syscalls.
+/// reads the working directory and open files of another user's process started before it
+/// (/proc/<pid>/cwd: the ptrace access check; /proc/<pid>/fd: mode 0500, owned by that
+/// user), detects, and reloads rules that need new syscalls.
 #[test]
 fn the_running_agent_keeps_two_capabilities_and_still_detects_and_reloads() {
     if skip("the_running_agent_keeps_two_capabilities_and_still_detects_and_reloads") {
         return;
     }
     let dir = shared_dir("detect");
-    // nobody's shell, started before the agent, in `dir`: its cwd comes from /proc only.
+    // nobody's shell, started before the agent, in `dir`, holding `held` open: its cwd and
+    // that file come from /proc only.
     let mut shell = Command::new("setpriv")
         .args([
             "--reuid=65534",
@@ -100,7 +108,7 @@ fn the_running_agent_keeps_two_capabilities_and_still_detects_and_reloads() {
             "--clear-groups",
             "/bin/sh",
             "-c",
-            "read go; cat marker > /dev/null",
+            "exec 3< held; read go; exec 3<&-; cat marker > /dev/null",
         ])
         .current_dir(&dir)
         .stdin(Stdio::piped())
@@ -170,11 +178,16 @@ fn the_running_agent_keeps_two_capabilities_and_still_detects_and_reloads() {
     let f = &marker[0]["output_fields"];
     assert_eq!(f["proc.name"], "cat");
     assert_eq!(f["user.uid"], NOBODY);
-    assert_eq!(
-        f["proc.cwd"],
-        format!("{}/", dir.display()),
-        "the cwd of nobody's shell, read from /proc after the drop"
-    );
+    // The shell's own close: its cwd and the file behind fd 3 are known only from
+    // /proc/<pid>/cwd and /proc/<pid>/fd, read after the drop.
+    let held: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule"] == "Held closed")
+        .collect();
+    assert_eq!(held.len(), 1, "{alerts:#?}");
+    let f = &held[0]["output_fields"];
+    assert_eq!(f["proc.name"], "sh");
+    assert_eq!(f["proc.cwd"], format!("{}/", dir.display()));
     assert_eq!(
         alerts
             .iter()
