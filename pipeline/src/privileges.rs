@@ -15,6 +15,8 @@ pub const CAP_DAC_READ_SEARCH: u32 = 2;
 /// `CAP_SYS_PTRACE`: read `/proc/<pid>/{exe,cwd,root,environ,fd/*}` of processes of other
 /// users or with capabilities the agent no longer has (the ptrace access check).
 pub const CAP_SYS_PTRACE: u32 = 19;
+/// `CAP_SETPCAP`: needed to empty the bounding set.
+const CAP_SETPCAP: u32 = 8;
 
 /// Capability names by number (`include/uapi/linux/capability.h`), for the log.
 const NAMES: [&str; 41] = [
@@ -160,6 +162,9 @@ fn last_cap() -> u32 {
 pub struct Remaining {
     pub effective: u64,
     pub permitted: u64,
+    /// Whether the bounding set could be emptied (it takes CAP_SETPCAP; without it,
+    /// no-new-privs alone keeps children to at most what the agent kept).
+    pub bounding_emptied: bool,
 }
 
 /// Keeps only the capabilities in `keep` that the agent has (effective and permitted),
@@ -170,14 +175,18 @@ pub fn drop_all_but(keep: &[u32]) -> Result<Remaining> {
     if n != 1 {
         bail!("capabilities can only be dropped for the whole agent while it has one thread; {n} run already and would keep every capability");
     }
-    let (_, permitted, _) = capget()?;
+    let (effective, permitted, _) = capget()?;
     let wanted = keep.iter().fold(0u64, |m, &c| m | (1u64 << c));
     let kept = wanted & permitted;
-    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes next.
-    for cap in 0..=last_cap() {
-        if prctl(libc::PR_CAPBSET_READ, cap.into())? == 1 {
-            prctl(libc::PR_CAPBSET_DROP, cap.into())
-                .with_context(|| format!("dropping {} from the bounding set", name(cap)))?;
+    // The bounding set first: dropping from it needs CAP_SETPCAP, which goes next. An agent
+    // started without it (not root, or a container that withheld it) skips this step.
+    let bounding_emptied = effective & (1 << CAP_SETPCAP) != 0;
+    if bounding_emptied {
+        for cap in 0..=last_cap() {
+            if prctl(libc::PR_CAPBSET_READ, cap.into())? == 1 {
+                prctl(libc::PR_CAPBSET_DROP, cap.into())
+                    .with_context(|| format!("dropping {} from the bounding set", name(cap)))?;
+            }
         }
     }
     // SAFETY: integer arguments only, as PR_CAP_AMBIENT_CLEAR_ALL takes them.
@@ -204,5 +213,6 @@ pub fn drop_all_but(keep: &[u32]) -> Result<Remaining> {
     Ok(Remaining {
         effective,
         permitted,
+        bounding_emptied,
     })
 }

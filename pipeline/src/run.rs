@@ -154,10 +154,16 @@ fn drop_privileges(cfg: &Config, kernel: bool) -> Result<()> {
     let left = privileges::drop_all_but(needed_capabilities(kernel))
         .context("dropping capabilities (drop_capabilities: false keeps them, for debugging)")?;
     let kept = privileges::names(left.effective);
-    tracing::info!(
-        "capabilities dropped; kept: {}; bounding, inheritable and ambient sets empty; no-new-privs set",
-        if kept.is_empty() { "none".to_string() } else { kept.join(", ") }
-    );
+    let kept = if kept.is_empty() {
+        "none".to_string()
+    } else {
+        kept.join(", ")
+    };
+    if left.bounding_emptied {
+        tracing::info!("capabilities dropped; kept: {kept}; bounding, inheritable and ambient sets empty; no-new-privs set");
+    } else {
+        tracing::info!("capabilities dropped; kept: {kept}; inheritable and ambient sets empty; no-new-privs set; the bounding set is left as it was (emptying it needs CAP_SETPCAP)");
+    }
     Ok(())
 }
 

@@ -449,3 +449,114 @@ fn a_config_file_others_could_write_is_refused_whatever_it_says() {
     assert!(log.contains("reading the config file"), "{log}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A rules file that becomes writable by others is refused on reload; the rules already
+/// running go on.
+#[test]
+fn a_reload_refuses_a_rules_file_others_can_now_write() {
+    if root_only("a_reload_refuses_a_rules_file_others_can_now_write") {
+        return;
+    }
+    let dir = work_dir("reload");
+    let rules = dir.join("rules.yaml");
+    write(&rules, RULE, 0o644);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peregrine"))
+        .args(["--source", "synthetic:200", "-r", s(&rules)])
+        .args([
+            "-o",
+            "webserver.enabled=false",
+            "-o",
+            "watch_config_files=false",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("stderr")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+    wait_for("the start", || log().contains("rules loaded"));
+    std::fs::set_permissions(&rules, std::fs::Permissions::from_mode(0o646)).unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    wait_for("the rejected reload", || {
+        log().contains("reload (SIGHUP) rejected")
+    });
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let log = log();
+    assert!(status.success(), "{log}");
+    assert!(
+        log.contains(&format!("refusing the rules file {}", rules.display()))
+            && log.contains("writable by others (mode 0646"),
+        "{log}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `drop_capabilities: false` (debugging) keeps what the agent was started with — the state
+/// before the drop existed — and says so.
+#[test]
+fn drop_capabilities_false_keeps_every_capability() {
+    if root_only("drop_capabilities_false_keeps_every_capability") {
+        return;
+    }
+    let dir = work_dir("nodrop");
+    let rules = dir.join("rules.yaml");
+    write(&rules, RULE, 0o644);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peregrine"))
+        .args(["--source", "synthetic:200", "-r", s(&rules)])
+        .args([
+            "-o",
+            "webserver.enabled=false",
+            "-o",
+            "drop_capabilities=false",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("stderr")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+    wait_for("the start", || log().contains("rules loaded"));
+    let mine = std::fs::read_to_string("/proc/self/status").unwrap();
+    let its = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success(), "{}", log());
+    for key in ["CapEff", "CapBnd"] {
+        assert_eq!(caps(&its, key), caps(&mine, key), "{key}");
+    }
+    assert_ne!(caps(&its, "CapEff"), 0);
+    assert!(log().contains("drop_capabilities: false"), "{}", log());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An agent started as an ordinary user (no CAP_SETPCAP) still starts: it cannot empty the
+/// bounding set, says so, and sets no-new-privs.
+#[test]
+fn an_agent_without_capabilities_still_starts() {
+    if root_only("an_agent_without_capabilities_still_starts") {
+        return;
+    }
+    let dir = work_dir("nobody");
+    let rules = dir.join("rules.yaml");
+    write(&rules, RULE, 0o644);
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_peregrine"))
+        .args(["--source", "synthetic", "--events", "50", "-r", s(&rules)])
+        .args(["-o", "webserver.enabled=false"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("kept: none; inheritable and ambient sets empty; no-new-privs set; the bounding set is left as it was"),
+        "{log}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
