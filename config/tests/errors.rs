@@ -201,6 +201,14 @@ fn bad_priority_and_enums() {
         ],
     );
     check(
+        "untrusted_files: ignore\n",
+        &[
+            "untrusted_files: expected one of refuse, warn",
+            r#"found "ignore""#,
+            ":1:18)",
+        ],
+    );
+    check(
         "log_level: verbose\n",
         &[
             "log_level: expected one of emergency",
