@@ -23,7 +23,7 @@ pub use rules::{AppendMatch, AppendOutputEntry, RuleSelection, RuleSelector};
 pub use server::{Metrics, Webserver, MIN_METRICS_INTERVAL};
 pub use system::{BaseSyscalls, DropAction, LogLevel, OutputsQueue, SyscallEventDrops};
 
-use crate::decode::{boolean, choice, invalid, priority, string_list, Cx, Ignored, KeyPath};
+use crate::decode::{boolean, choice, priority, string_list, Cx, Ignored, KeyPath};
 use crate::error::{ConfigError, ConfigWarning, Origin};
 use crate::tree::{Kind, Value};
 use peregrine_rules::compile::AppendOutput;
@@ -222,7 +222,18 @@ impl Config {
     pub(crate) fn decode(root: &Value) -> Result<Config, ConfigError> {
         let top = KeyPath::default();
         if !matches!(root.kind, Kind::Map(_) | Kind::Null) {
-            return Err(invalid(&top, "a mapping of settings", root));
+            // Not the value itself: a file that is no config (a secret given by mistake)
+            // must not have its text printed.
+            return Err(ConfigError::Invalid {
+                path: top.as_str().to_string(),
+                expected: "a mapping of settings".into(),
+                found: match root.kind {
+                    Kind::Seq(_) => "a list",
+                    _ => "a single value",
+                }
+                .into(),
+                origin: root.origin.clone(),
+            });
         }
         reject_both_rules_keys(root)?;
         let mut cx = Cx::default();
