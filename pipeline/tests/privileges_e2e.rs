@@ -560,3 +560,65 @@ fn an_agent_without_capabilities_still_starts() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A free TCP port below 1024 on loopback.
+fn free_low_port() -> u16 {
+    (700..1000)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below 1024")
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// The web server and the sidekick input on ports below 1024 serve after the drop: they
+/// were bound before it, so no CAP_NET_BIND_SERVICE is kept.
+#[test]
+fn ports_below_1024_are_bound_before_the_drop() {
+    if root_only("ports_below_1024_are_bound_before_the_drop") {
+        return;
+    }
+    let dir = work_dir("ports");
+    let rules = dir.join("rules.yaml");
+    write(&rules, RULE, 0o644);
+    let web = free_low_port();
+    let input = (web + 1..1000)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peregrine"))
+        .args(["--source", "synthetic:200", "-r", s(&rules)])
+        .args(["-o", "webserver.enabled=true"])
+        .args(["-o", "webserver.listen_address=127.0.0.1"])
+        .args(["-o", &format!("webserver.listen_port={web}")])
+        .args(["-o", "outputs.listenaddress=127.0.0.1"])
+        .args(["-o", &format!("outputs.listenport={input}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("stderr")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+    wait_for("the servers", || log().contains("web server listening"));
+    let health = http_get(web, "/healthz");
+    let ping = http_get(input, "/ping");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success(), "{}", log());
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(ping.starts_with("HTTP/1.1 200"), "{ping}");
+    assert_eq!(caps(&status, "CapEff"), 0, "{}", log());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
