@@ -54,6 +54,16 @@ pub(crate) fn invalid(path: &KeyPath, expected: impl Into<String>, found: &Value
     }
 }
 
+/// Whether `key` could be a setting's name (a typo of one, say): letters, digits, `_` and
+/// `-`, at most 64 of them.
+fn looks_like_a_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 64
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 impl Cx {
     /// The entries of a mapping section whose values are to be decoded. Unknown keys and
     /// duplicates are errors; ignored keys become warnings; null values are skipped (a key
@@ -89,8 +99,15 @@ impl Cx {
                     origin: entry.key_origin.clone(),
                 });
             } else if !known.contains(&entry.key.as_str()) {
+                // A key no setting could have is not repeated: the file may be some other
+                // file (a secret) given as the config, whose lines must not be printed.
+                let shown = if looks_like_a_key(&entry.key) {
+                    key_path.as_str().to_string()
+                } else {
+                    path.key("<not a setting name>").as_str().to_string()
+                };
                 return Err(ConfigError::UnknownKey {
-                    path: key_path.as_str().to_string(),
+                    path: shown,
                     expected: known.join(", "),
                     origin: entry.key_origin.clone(),
                 });

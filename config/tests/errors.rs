@@ -201,6 +201,14 @@ fn bad_priority_and_enums() {
         ],
     );
     check(
+        "untrusted_files: ignore\n",
+        &[
+            "untrusted_files: expected one of refuse, warn",
+            r#"found "ignore""#,
+            ":1:18)",
+        ],
+    );
+    check(
         "log_level: verbose\n",
         &[
             "log_level: expected one of emergency",
@@ -471,4 +479,25 @@ fn bad_override_values_point_at_the_override() {
             "(-o metrics.interval=1x)",
         ],
     );
+}
+
+#[test]
+fn a_file_that_is_no_config_is_not_printed() {
+    for text in [
+        "root:$y$j9T$s3cr3t:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::\n",
+        "s3cr3t-token-value\n",
+        "[s3cr3t, list]\n",
+        "webserver:\n  s3cr3t key: 1\n",
+    ] {
+        let e = load_str("peregrine.yaml", text, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cr3t"), "{e}");
+        assert!(e.contains("peregrine.yaml:"), "a position instead: {e}");
+    }
+    // A typo of a setting is still named.
+    let e = load_str("peregrine.yaml", "rules_fils: []\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rules_fils: unknown key"), "{e}");
 }

@@ -295,6 +295,8 @@ fn every_key_has_its_documented_default() {
     assert!(c.log_syslog);
     assert_eq!(c.log_level, LogLevel::Info);
     assert!(c.watch_config_files);
+    assert_eq!(c.untrusted_files, UntrustedFiles::Refuse);
+    assert!(c.drop_capabilities);
     let w = &c.webserver;
     assert!(!w.enabled && !w.prometheus_metrics_enabled && !w.ssl_enabled);
     assert_eq!(w.threadiness, 0);
@@ -405,6 +407,8 @@ http_output:
   max_consecutive_timeouts: 0x10
 log_level: debug
 watch_config_files: off
+untrusted_files: warn
+drop_capabilities: false
 webserver:
   enabled: true
   threadiness: 4
@@ -483,6 +487,8 @@ outputs:
     assert_eq!(h.max_consecutive_timeouts, 16);
     assert_eq!(c.log_level, LogLevel::Debug);
     assert!(!c.watch_config_files);
+    assert_eq!(c.untrusted_files, UntrustedFiles::Warn);
+    assert!(!c.drop_capabilities);
     let w = &c.webserver;
     assert!(w.enabled && w.prometheus_metrics_enabled && w.ssl_enabled);
     assert_eq!(w.threadiness, 4);

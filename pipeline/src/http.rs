@@ -68,13 +68,10 @@ async fn bad_path(req: HttpRequest, rejections: web::Data<Arc<Rejections>>) -> H
     HttpResponse::NotFound().finish()
 }
 
-/// Binds and builds the server on the current actix system (spawn it to run); returns it
-/// with the bound address.
-pub fn start(
-    settings: &WebSettings,
-    handle: Option<PrometheusHandle>,
-) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
-    let listener = endpoint::bind(
+/// Binds the server's socket: done before the agent drops its capabilities, so a port
+/// below 1024 needs none afterwards.
+pub fn bind(settings: &WebSettings) -> anyhow::Result<endpoint::Listener> {
+    endpoint::bind(
         settings.listen_address,
         settings.listen_port,
         settings.tls.clone(),
@@ -84,7 +81,16 @@ pub fn start(
             "binding the web server to {}:{}",
             settings.listen_address, settings.listen_port
         )
-    })?;
+    })
+}
+
+/// Builds the server on a socket from [`bind`] on the current actix system (spawn it to
+/// run); returns it with the bound address.
+pub fn start(
+    settings: &WebSettings,
+    listener: endpoint::Listener,
+    handle: Option<PrometheusHandle>,
+) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
     let addr = listener.local_addr()?;
     let handle = web::Data::new(if settings.metrics { handle } else { None });
     let rejections = web::Data::new(Arc::new(Rejections::new(REJECTED_METRIC, "web server")));

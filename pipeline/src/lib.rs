@@ -4,6 +4,7 @@
 
 pub mod capture;
 pub mod detection;
+pub mod file_trust;
 pub mod hostinfo;
 pub mod pipeline;
 pub mod queue;
@@ -15,6 +16,7 @@ pub mod stats;
 pub use pipeline::{Pipeline, PipelineSettings, QueueSettings};
 pub mod cli;
 pub mod http;
+pub mod privileges;
 pub mod rules_load;
 pub mod run;
 pub mod supervisor;

@@ -1,5 +1,6 @@
 //! Loading the rules the configuration names, with Falco's error reporting.
 
+use crate::file_trust;
 use anyhow::{bail, Result};
 use peregrine_config::{Config, MissingRules, RulesSourceSpec};
 use peregrine_rules::engine::RulesSource;
@@ -35,6 +36,13 @@ pub fn sources(cfg: &Config, from_cli: bool) -> Result<Vec<RulesSource>> {
         for m in &listed.missing {
             tracing::warn!("skipping rules_files entry {m}");
         }
+        // The entries (a folder's own modes matter too) and every file they expand to.
+        let checked = paths.iter().chain(listed.files.iter());
+        file_trust::enforce(
+            checked.map(|p| p.as_path()),
+            "rules file",
+            cfg.untrusted_files,
+        )?;
         out.extend(listed.files.iter().map(|p| RulesSource::read(p)));
     }
     if out.is_empty() {

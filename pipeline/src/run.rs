@@ -8,14 +8,14 @@ use crate::source::{ReplayFailure, ReplaySource, Source, SyntheticSource};
 use crate::stage::enrich::{Enricher, HostTables, PassThrough};
 use crate::stats::StageSnapshot;
 use crate::supervisor::{Reload, Shutdown, Supervisor};
-use crate::{hostinfo, rules_load};
+use crate::{file_trust, hostinfo, privileges, rules_load};
 use actix::Actor;
 use anyhow::{bail, Context, Result};
 use peregrine_config::{Config, EngineKind};
 use peregrine_enrich::{ContainerConfig, EnrichConfig, HostEnricher};
 use peregrine_event::synth::SynthConfig;
 use peregrine_event::EventType;
-use peregrine_probes::{KernelProbe, ProbeOptions, Reader};
+use peregrine_probes::{KernelProbe, ProbeOptions, Reader, Ring};
 use peregrine_rules::AlertOptions;
 use peregrine_rules::Ruleset;
 use std::path::PathBuf;
@@ -103,10 +103,11 @@ pub fn kernel_syscalls(ruleset: &Ruleset) -> std::collections::BTreeSet<u32> {
     peregrine_probes::interest::syscall_ids(names)
 }
 
-/// Starts the probes with only the state-tracking syscalls; the rules' own are added with
-/// [`KernelSource::set_syscalls`] once they are compiled. Started before the rules so the
-/// two start-up memory peaks (kernel BTF for CO-RE, rule compilation) do not stack.
-fn start_kernel(cfg: &Config) -> Result<KernelSource> {
+/// Loads and attaches the probes with only the state-tracking syscalls; the rules' own are
+/// added with [`KernelProbe::set_syscalls`] once they are compiled. Started before the rules
+/// so the two start-up memory peaks (kernel BTF for CO-RE, rule compilation) do not stack.
+/// Starts no thread: the readers are started by [`kernel_source`] after the capability drop.
+fn start_probes(cfg: &Config) -> Result<(KernelProbe, Vec<Ring>)> {
     let m = &cfg.engine.modern_ebpf;
     let opts = ProbeOptions {
         cpus_for_each_buffer: m.cpus_for_each_buffer,
@@ -115,8 +116,12 @@ fn start_kernel(cfg: &Config) -> Result<KernelSource> {
         syscalls: peregrine_probes::interest::syscall_ids([]),
         ..ProbeOptions::default()
     };
-    let (probe, rings) = KernelProbe::start(&opts)
-        .context("starting the kernel probes (engine.kind: modern_ebpf; --source synthetic runs without them)")?;
+    KernelProbe::start(&opts)
+        .context("starting the kernel probes (engine.kind: modern_ebpf; --source synthetic runs without them)")
+}
+
+/// The kernel source: the probes and the readers of their ring buffers.
+fn kernel_source(cfg: &Config, probe: KernelProbe, rings: Vec<Ring>) -> Result<KernelSource> {
     let actors = cfg.pipeline.probe_actor_count(rings.len());
     let reader =
         Reader::with_actors(rings, actors).context("setting up the ring buffer readers")?;
@@ -126,6 +131,56 @@ fn start_kernel(cfg: &Config) -> Result<KernelSource> {
         "kernel ring buffers drained"
     );
     Ok(KernelSource::new(probe, reader))
+}
+
+/// The capabilities the running agent keeps (docs/security.md says why): for kernel events,
+/// reading every process's `/proc` entries; for captures and synthetic events, none.
+fn needed_capabilities(kernel: bool) -> &'static [u32] {
+    if kernel {
+        &[privileges::CAP_DAC_READ_SEARCH, privileges::CAP_SYS_PTRACE]
+    } else {
+        &[]
+    }
+}
+
+/// Drops the capabilities the running agent does not need, unless turned off.
+fn drop_privileges(cfg: &Config, kernel: bool) -> Result<()> {
+    if !cfg.drop_capabilities {
+        tracing::warn!(
+            "drop_capabilities: false: the agent keeps every capability it was started with"
+        );
+        return Ok(());
+    }
+    let left = privileges::drop_all_but(needed_capabilities(kernel))
+        .context("dropping capabilities (drop_capabilities: false keeps them, for debugging)")?;
+    let kept = privileges::names(left.effective);
+    let kept = if kept.is_empty() {
+        "none".to_string()
+    } else {
+        kept.join(", ")
+    };
+    if left.bounding_emptied {
+        tracing::info!("capabilities dropped; kept: {kept}; bounding, inheritable and ambient sets empty; no-new-privs set");
+    } else {
+        tracing::info!("capabilities dropped; kept: {kept}; inheritable and ambient sets empty; no-new-privs set; the bounding set is left as it was (emptying it needs CAP_SETPCAP)");
+    }
+    Ok(())
+}
+
+/// Checks the config file before it is read; returns the warning to log when it is read
+/// anyway. Only `-o untrusted_files=...` decides what an untrusted one does: the file cannot
+/// vouch for itself.
+fn check_config_file(
+    path: Option<&std::path::Path>,
+    overrides: &[String],
+) -> Result<Option<String>> {
+    let Some(path) = path else { return Ok(None) };
+    let policy = peregrine_config::load(None, overrides)
+        .context("reading the -o overrides")?
+        .untrusted_files;
+    let mut warning = None;
+    file_trust::enforce_with([path], "config file", policy, |w| warning = Some(w))?;
+    Ok(warning)
 }
 
 /// The source, and for a replay where its failure will be left.
@@ -321,14 +376,16 @@ fn reach(ip: std::net::IpAddr, key: &str) -> String {
 /// Starts the sidekick input's servers on the current actix system.
 fn start_input(
     input: &peregrine_outputs::input::InputServer,
+    bound: peregrine_outputs::input::Bound,
     outputs: peregrine_outputs::Outputs,
 ) -> Result<()> {
-    let started = peregrine_outputs::input::serve(input, outputs).with_context(|| {
-        format!(
-            "starting the falcosidekick input on {}:{}",
-            input.address, input.port
-        )
-    })?;
+    let started =
+        peregrine_outputs::input::serve_bound(input, bound, outputs).with_context(|| {
+            format!(
+                "starting the falcosidekick input on {}:{}",
+                input.address, input.port
+            )
+        })?;
     for server in started.servers {
         actix_rt::spawn(server);
     }
@@ -366,6 +423,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     if opts.unbuffered {
         overrides.push("buffered_outputs=false".into());
     }
+    let config_warning = check_config_file(opts.config.as_deref(), &overrides)?;
     let mut cfg = peregrine_config::load(opts.config.as_deref(), &overrides)
         .context("loading the configuration")?;
     if !opts.rules.is_empty() {
@@ -373,6 +431,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         cfg.rules_files = opts.rules.clone();
     }
     init_logging(&cfg);
+    if let Some(w) = &config_warning {
+        tracing::warn!("{w}");
+    }
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
@@ -392,17 +453,50 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         None
     };
     let cfg = Arc::new(cfg);
-    let mut kernel = if opts.source.is_none() && cfg.engine.kind == EngineKind::ModernEbpf {
-        Some(start_kernel(&cfg)?)
+    let kernel_events = opts.source.is_none() && cfg.engine.kind == EngineKind::ModernEbpf;
+    let probes = if kernel_events {
+        Some(start_probes(&cfg)?)
     } else {
         None
     };
+    // Bound before the capabilities go, so a port below 1024 needs none afterwards.
+    let input = match input {
+        Some(input) => {
+            let bound = peregrine_outputs::input::bind(&input).with_context(|| {
+                format!(
+                    "starting the falcosidekick input on {}:{}",
+                    input.address, input.port
+                )
+            })?;
+            Some((input, bound))
+        }
+        None => None,
+    };
+    let web = WebSettings {
+        listen_address: cfg.webserver.listen_address,
+        listen_port: cfg.webserver.listen_port,
+        healthz_endpoint: cfg.webserver.k8s_healthz_endpoint.clone(),
+        metrics: cfg.webserver.prometheus_metrics_enabled && cfg.metrics.enabled,
+        threads: cfg.webserver.threadiness as usize,
+        tls: web_tls,
+    };
+    let web_listener = if cfg.webserver.enabled {
+        Some(http::bind(&web).context("starting the web server")?)
+    } else {
+        None
+    };
+    // Every thread from here on inherits the reduced set.
+    drop_privileges(&cfg, kernel_events)?;
+
     let ruleset = rules_load::load(&cfg, !opts.rules.is_empty())?;
-    let syscall_requests = kernel.as_ref().map(KernelSource::syscall_requests);
-    if let Some(k) = kernel.as_mut() {
-        k.set_syscalls(&kernel_syscalls(&ruleset))
+    let mut kernel = None;
+    if let Some((mut probe, rings)) = probes {
+        probe
+            .set_syscalls(&kernel_syscalls(&ruleset))
             .context("enabling the syscalls the rules need")?;
+        kernel = Some(kernel_source(&cfg, probe, rings)?);
     }
+    let syscall_requests = kernel.as_ref().map(KernelSource::syscall_requests);
     tracing::info!(
         "{} rules loaded, {} enabled",
         ruleset.rules().len(),
@@ -452,11 +546,14 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         let input_outputs = outputs.clone();
         let pipeline = Pipeline::start(&settings, src, enricher, ruleset, outputs)
             .context("starting the pipeline")?;
-        if let Some(input) = &input {
-            start_input(input, input_outputs)?;
+        if let Some((input, bound)) = input {
+            start_input(&input, bound, input_outputs)?;
         }
         let reload_cfg = (opts.config.clone(), overrides.clone(), opts.rules.clone());
         let reloader = Box::new(move || {
+            if let Some(w) = check_config_file(reload_cfg.0.as_deref(), &reload_cfg.1)? {
+                tracing::warn!("{w}");
+            }
             let mut cfg = peregrine_config::load(reload_cfg.0.as_deref(), &reload_cfg.1)?;
             if !reload_cfg.2.is_empty() {
                 cfg.rules_files = reload_cfg.2.clone();
@@ -473,16 +570,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             *stats_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
         });
         let sup = Supervisor::new(pipeline, reloader, watch, on_finish).start();
-        if cfg.webserver.enabled {
-            let web = WebSettings {
-                listen_address: cfg.webserver.listen_address,
-                listen_port: cfg.webserver.listen_port,
-                healthz_endpoint: cfg.webserver.k8s_healthz_endpoint.clone(),
-                metrics: cfg.webserver.prometheus_metrics_enabled && cfg.metrics.enabled,
-                threads: cfg.webserver.threadiness as usize,
-                tls: web_tls.clone(),
-            };
-            let (server, addr) = http::start(&web, metrics_handle.clone())?;
+        if let Some(listener) = web_listener {
+            let (server, addr) = http::start(&web, listener, metrics_handle.clone())?;
             actix_rt::spawn(server);
             let scheme = if web.tls.is_some() { "https" } else { "http" };
             tracing::info!(

@@ -102,7 +102,9 @@ fn serve_loki(s: TcpStream, accepted: &AtomicU64, bad: &AtomicU64, is_down: &Ato
                 Err(_) => return,
             }
         }
-        r.get_ref().set_read_timeout(Some(Duration::from_secs(10))).ok();
+        r.get_ref()
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .ok();
         let mut len = 0;
         loop {
             let mut h = String::new();
@@ -121,7 +123,9 @@ fn serve_loki(s: TcpStream, accepted: &AtomicU64, bad: &AtomicU64, is_down: &Ato
         if r.read_exact(&mut body).is_err() {
             return;
         }
-        r.get_ref().set_read_timeout(Some(Duration::from_millis(200))).ok();
+        r.get_ref()
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .ok();
         match loki_lines(&body) {
             Some(n) if line.starts_with("POST /loki/api/v1/push ") => {
                 accepted.fetch_add(n, Ordering::Relaxed);
@@ -185,7 +189,10 @@ fn workload(dir: &Path, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
         server.set_nonblocking(true).unwrap();
         let mut rounds = 0;
         while !stop.load(Ordering::Relaxed) {
-            let _ = Command::new("cat").arg(&marker).stdout(Stdio::null()).status();
+            let _ = Command::new("cat")
+                .arg(&marker)
+                .stdout(Stdio::null())
+                .status();
             let _ = Command::new("sh")
                 .args(["-c", "ls /tmp >/dev/null; id -u >/dev/null"])
                 .status();
@@ -277,11 +284,19 @@ fn soak() {
         .arg(&local_rules)
         .args(["-o", "json_output=true", "-o", "webserver.enabled=false"])
         .args(["-o", "stdout_output.enabled=false"])
-        .args(["-o", "file_output.enabled=true", "-o", "file_output.keep_alive=true"])
+        .args([
+            "-o",
+            "file_output.enabled=true",
+            "-o",
+            "file_output.keep_alive=true",
+        ])
         .arg("-o")
         .arg(format!("file_output.filename={}", alerts_file.display()))
         .arg("-o")
-        .arg(format!("outputs.loki.hostport=http://127.0.0.1:{}", loki.port))
+        .arg(format!(
+            "outputs.loki.hostport=http://127.0.0.1:{}",
+            loki.port
+        ))
         .args(["-o", "outputs.loki.format=json"])
         .arg("-o")
         .arg(format!("outputs.webhook.address=http://127.0.0.1:{hook}/"))
@@ -316,7 +331,11 @@ fn soak() {
             unsafe { libc::kill(pid as i32, libc::SIGHUP) };
             next_reload += minute;
         }
-        assert!(child.try_wait().unwrap().is_none(), "agent died: {}", stderr());
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "agent died: {}",
+            stderr()
+        );
     }
     stop.store(true, Ordering::Relaxed);
     let rounds = work.join().unwrap();
@@ -331,7 +350,8 @@ fn soak() {
     let log = stderr();
     assert!(status.success(), "{status}: {log}");
 
-    let stats: Value = serde_json::from_str(&std::fs::read_to_string(&stats_file).unwrap()).unwrap();
+    let stats: Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats_file).unwrap()).unwrap();
     assert_adds_up(&stats);
     let file_lines = std::fs::read_to_string(&alerts_file)
         .unwrap()
@@ -348,14 +368,22 @@ fn soak() {
     );
     let alerts = outs["in"].as_u64().unwrap();
     assert_eq!(rules["out"], outs["in"], "every match became an alert");
-    assert_eq!(file["out"].as_u64().unwrap(), file_lines, "the file holds what it sent");
+    assert_eq!(
+        file["out"].as_u64().unwrap(),
+        file_lines,
+        "the file holds what it sent"
+    );
     assert_eq!(file["in"].as_u64().unwrap(), alerts);
     assert_eq!(
         lk["out"].as_u64().unwrap(),
         loki.accepted.load(Ordering::Relaxed),
         "Loki got what was counted as sent"
     );
-    assert_eq!(loki.bad.load(Ordering::Relaxed), 0, "every push was Loki's JSON");
+    assert_eq!(
+        loki.bad.load(Ordering::Relaxed),
+        0,
+        "every push was Loki's JSON"
+    );
     assert_eq!(wh["out"], 0, "the hanging webhook never answered");
     assert_eq!(wh["dropped"], wh["in"], "its alerts are dropped, by reason");
     let reloaded = log.matches("rules reloaded (SIGHUP)").count() as u64;

@@ -162,7 +162,7 @@ fn fill_snippet(d: &mut Diagnostic, file: &str, content: &str) {
         return;
     }
     let Some(loc) = d.context.last() else { return };
-    if loc.file != file {
+    if loc.file != file || !crate::loader::starts_like_rules(content) {
         return;
     }
     d.snippet = Some(crate::loader::snippet(content, loc.offset));

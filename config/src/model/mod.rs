@@ -24,7 +24,7 @@ pub use rules::{AppendMatch, AppendOutputEntry, RuleSelection, RuleSelector};
 pub use server::{Metrics, Webserver, MIN_METRICS_INTERVAL};
 pub use system::{BaseSyscalls, DropAction, LogLevel, OutputsQueue, SyscallEventDrops};
 
-use crate::decode::{boolean, choice, invalid, priority, string_list, Cx, Ignored, KeyPath};
+use crate::decode::{boolean, choice, priority, string_list, Cx, Ignored, KeyPath};
 use crate::error::{ConfigError, ConfigWarning, Origin};
 use crate::tree::{Kind, Value};
 use peregrine_rules::compile::AppendOutput;
@@ -78,6 +78,14 @@ pub struct Config {
     /// would otherwise run with fewer rules than the operator asked for) or be skipped with a
     /// warning (Falco's behaviour).
     pub rules_files_missing: MissingRules,
+    /// What a config or rules file that others could have written does (writable by group
+    /// or others, owned by another user, or reached through another user's symlink): stop
+    /// the agent (default) or be read with a warning. For the config file itself only a
+    /// `-o` override counts: a file cannot vouch for itself.
+    pub untrusted_files: UntrustedFiles,
+    /// Drop every capability the running agent no longer needs once the probes are attached
+    /// and the listeners bound, and set no-new-privs (default true; false is for debugging).
+    pub drop_capabilities: bool,
     pub webserver: Webserver,
     pub metrics: Metrics,
     pub engine: Engine,
@@ -124,6 +132,8 @@ impl Default for Config {
             log_level: LogLevel::Info,
             watch_config_files: true,
             rules_files_missing: MissingRules::Error,
+            untrusted_files: UntrustedFiles::Refuse,
+            drop_capabilities: true,
             webserver: Webserver::default(),
             metrics: Metrics::default(),
             engine: Engine::default(),
@@ -213,7 +223,18 @@ impl Config {
     pub(crate) fn decode(root: &Value) -> Result<Config, ConfigError> {
         let top = KeyPath::default();
         if !matches!(root.kind, Kind::Map(_) | Kind::Null) {
-            return Err(invalid(&top, "a mapping of settings", root));
+            // Not the value itself: a file that is no config (a secret given by mistake)
+            // must not have its text printed.
+            return Err(ConfigError::Invalid {
+                path: top.as_str().to_string(),
+                expected: "a mapping of settings".into(),
+                found: match root.kind {
+                    Kind::Seq(_) => "a list",
+                    _ => "a single value",
+                }
+                .into(),
+                origin: root.origin.clone(),
+            });
         }
         reject_both_rules_keys(root)?;
         let mut cx = Cx::default();
@@ -271,6 +292,17 @@ impl Config {
                     &[("error", MissingRules::Error), ("skip", MissingRules::Skip)],
                 )?
             }
+            "untrusted_files" => {
+                self.untrusted_files = choice(
+                    v,
+                    p,
+                    &[
+                        ("refuse", UntrustedFiles::Refuse),
+                        ("warn", UntrustedFiles::Warn),
+                    ],
+                )?
+            }
+            "drop_capabilities" => self.drop_capabilities = boolean(v, p)?,
             "webserver" => self.webserver = Webserver::decode(v, p, cx)?,
             "metrics" => self.metrics = Metrics::decode(v, p, cx)?,
             "engine" => self.engine = Engine::decode(v, p, cx)?,
@@ -295,6 +327,15 @@ pub enum MissingRules {
     Error,
     /// Skip it with a warning, as Falco does.
     Skip,
+}
+
+/// `untrusted_files`: what a config or rules file others could have written does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UntrustedFiles {
+    /// Refuse to start (or to reload), naming the file, its owner and mode, and why.
+    Refuse,
+    /// Read it anyway, with a warning saying the same.
+    Warn,
 }
 
 /// Falco refuses a config that sets both the deprecated `rules_file` and `rules_files`.
@@ -338,6 +379,8 @@ const TOP_KEYS: &[&str] = &[
     "log_level",
     "watch_config_files",
     "rules_files_missing",
+    "untrusted_files",
+    "drop_capabilities",
     "webserver",
     "metrics",
     "engine",

@@ -7,7 +7,9 @@
 
 mod server;
 
-pub use server::{configure, serve, start, InputServer, Started, REJECTED_METRIC};
+pub use server::{
+    bind, configure, serve, serve_bound, start, Bound, InputServer, Started, REJECTED_METRIC,
+};
 
 use crate::record::parse_rfc3339;
 use peregrine_rules::{Alert, Priority};

@@ -324,9 +324,38 @@ pub fn configure(cfg: &mut web::ServiceConfig, outputs: Outputs) {
     cfg.default_service(web::to(bad_path));
 }
 
+/// The input's sockets, bound but not served yet.
+pub struct Bound {
+    main: endpoint::Listener,
+    /// The clear port for `tlsserver.notlspaths`, when it has paths.
+    clear: Option<endpoint::Listener>,
+}
+
+/// Binds the input's sockets: done before the agent drops its capabilities, so a port
+/// below 1024 needs none afterwards.
+pub fn bind(settings: &InputServer) -> std::io::Result<Bound> {
+    let main = endpoint::bind(settings.address, settings.port, settings.tls.clone())?;
+    let clear = match (&settings.tls, &settings.clear) {
+        (Some(_), Some((port, paths))) if !paths.is_empty() => {
+            Some(endpoint::bind(settings.address, *port, None)?)
+        }
+        _ => None,
+    };
+    Ok(Bound { main, clear })
+}
+
 /// Binds and builds the input's servers on the current actix system (spawn them to run);
 /// returns once bound.
 pub fn serve(settings: &InputServer, outputs: Outputs) -> std::io::Result<Started> {
+    serve_bound(settings, bind(settings)?, outputs)
+}
+
+/// Builds the input's servers on sockets from [`bind`] (spawn them to run).
+pub fn serve_bound(
+    settings: &InputServer,
+    bound: Bound,
+    outputs: Outputs,
+) -> std::io::Result<Started> {
     let data = state(outputs, settings.bearer_token.clone());
     let rejections = data.rejections.clone();
     let clear_paths = match (&settings.tls, &settings.clear) {
@@ -347,7 +376,7 @@ pub fn serve(settings: &InputServer, outputs: Outputs) -> std::io::Result<Starte
                 .default_service(web::to(bad_path))
         }
     };
-    let main = endpoint::bind(settings.address, settings.port, settings.tls.clone())?;
+    let main = bound.main;
     let addr = main.local_addr()?;
     let mut servers = vec![endpoint::serve(
         "sidekick-input",
@@ -357,18 +386,15 @@ pub fn serve(settings: &InputServer, outputs: Outputs) -> std::io::Result<Starte
         app(data.clone(), main_paths),
     )?];
     let mut clear_addr = None;
-    if let (Some(_), Some((port, _))) = (&settings.tls, &settings.clear) {
-        if !clear_paths.is_empty() {
-            let clear = endpoint::bind(settings.address, *port, None)?;
-            clear_addr = Some(clear.local_addr()?);
-            servers.push(endpoint::serve(
-                "sidekick-input-clear",
-                clear,
-                1,
-                rejections,
-                app(data, clear_paths),
-            )?);
-        }
+    if let Some(clear) = bound.clear.filter(|_| !clear_paths.is_empty()) {
+        clear_addr = Some(clear.local_addr()?);
+        servers.push(endpoint::serve(
+            "sidekick-input-clear",
+            clear,
+            1,
+            rejections,
+            app(data, clear_paths),
+        )?);
     }
     Ok(Started {
         servers,

@@ -80,7 +80,7 @@ impl Ctx {
         let snippet = self
             .locations
             .last()
-            .filter(|l| l.file == file)
+            .filter(|l| l.file == file && starts_like_rules(content))
             .map(|l| snippet(content, l.offset));
         Diagnostic {
             code,
@@ -118,6 +118,20 @@ impl LoadError {
             ctx: ctx.clone(),
         }
     }
+}
+
+/// Whether `content` starts as rules files do, with a YAML sequence (`- item` or `[`), once
+/// blank lines, comments, directives and document markers are passed. Only such files get
+/// snippets: a rules path that names some other file (a symlink to a secret, say) gets
+/// positions only, so the agent never prints that file's lines in its errors.
+pub(crate) fn starts_like_rules(content: &str) -> bool {
+    let first = content.lines().map(str::trim).find(|l| {
+        !(l.is_empty() || l.starts_with('#') || l.starts_with('%') || *l == "---" || *l == "...")
+    });
+    first.is_none_or(|l| {
+        let l = l.strip_prefix("--- ").map_or(l, str::trim_start);
+        l == "-" || l.starts_with("- ") || l.starts_with("-\t") || l.starts_with('[')
+    })
 }
 
 /// The line around byte `offset` (at most [`SNIPPET_WIDTH`] bytes, `...` where cut) and a

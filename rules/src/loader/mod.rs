@@ -38,6 +38,7 @@ mod version;
 mod tests;
 
 pub use context::snippet;
+pub(crate) use context::starts_like_rules;
 pub use exceptions::{exception_condition, exception_fields};
 pub use files::{rules_files, MissingEntry, RulesFiles};
 pub use render::{render_json, render_json_results, render_summary, render_text};

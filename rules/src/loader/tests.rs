@@ -807,9 +807,12 @@ fn check(case: &Bad) -> Option<String> {
             case.name, case.item, e.context
         ));
     }
-    match e.snippet.as_deref() {
-        Some(s) if s.ends_with("^\n") => None,
-        other => Some(format!("{}: bad snippet {other:?}", case.name)),
+    // Falco shows the line under every error; Peregrine only for files that start as rules
+    // do (a sequence), so that a path naming some other file never has its lines printed.
+    match (e.snippet.as_deref(), context::starts_like_rules(case.yaml)) {
+        (Some(s), true) if s.ends_with("^\n") => None,
+        (None, false) => None,
+        (other, _) => Some(format!("{}: bad snippet {other:?}", case.name)),
     }
 }
 
@@ -1074,4 +1077,26 @@ fn never_panics_on_odd_structures() {
     ] {
         let _ = load(yaml);
     }
+}
+
+#[test]
+fn a_file_that_is_not_rules_shaped_gets_positions_but_none_of_its_lines() {
+    // What a rules path symlinked to /etc/shadow would show.
+    let secret = "root:$y$j9T$s3cr3tHash:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::\n";
+    let (_, diags) = load(secret);
+    assert!(diags.iter().any(|d| d.is_error()), "{diags:#?}");
+    let text = render_text(FILE, &diags);
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("root:"),
+        "{text}"
+    );
+    assert!(text.contains("Rules content is not yaml"), "{text}");
+    // A parse error deep in a file that is not rules: still no line of it.
+    let (_, diags) = load("user: x\npassword: a: b\n");
+    let text = render_text(FILE, &diags);
+    assert!(!text.contains("password"), "{text}");
+    // A rules file keeps Falco's snippet under its errors.
+    let (_, diags) = load("# rules\n---\n- list: bad_list\n");
+    let text = render_text(FILE, &diags);
+    assert!(text.contains("- list: bad_list\n  ^"), "{text}");
 }
