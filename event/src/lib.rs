@@ -7,6 +7,7 @@ mod event;
 pub mod flags;
 pub mod hostnet;
 mod params;
+pub mod ratelimit;
 mod syscalls;
 mod types;
 

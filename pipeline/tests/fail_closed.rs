@@ -3,10 +3,11 @@
 
 use peregrine::capture::{CaptureHeader, CaptureWriter, FORMAT_VERSION};
 use peregrine_event::synth::{Generator, SynthConfig};
-use peregrine_event::ProcessInfo;
+mod common;
+
+use common::text;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -29,14 +30,6 @@ fn peregrine(args: &[&str]) -> Output {
         ])
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A capture of `n` synthetic events; its length in bytes.
@@ -86,27 +79,6 @@ fn a_truncated_capture_fails_the_replay_after_replaying_what_it_holds() {
     std::fs::remove_dir_all(&d).ok();
 }
 
-/// An event whose process has `depth` ancestors (a crafted record: the enricher keeps at
-/// most 512).
-fn nested(gen: &mut Generator, depth: usize) -> peregrine_event::Event {
-    let mut ev = loop {
-        let ev = gen.next_event();
-        if ev.process.is_some() {
-            break ev;
-        }
-    };
-    let base = ProcessInfo::clone(ev.process.as_deref().unwrap());
-    let mut chain: Option<Arc<ProcessInfo>> = None;
-    for pid in 0..=depth {
-        let mut p = base.clone();
-        p.pid = pid as i64 + 1;
-        p.parent = chain.take();
-        chain = Some(Arc::new(p));
-    }
-    ev.process = chain;
-    ev
-}
-
 /// Records that do not decode (here: nested 900 parents deep, once an abort of the agent)
 /// are skipped, the rest replays, and the run fails saying how many and where.
 #[test]
@@ -128,7 +100,7 @@ fn a_capture_with_undecodable_records_replays_the_rest_and_fails() {
             let mut gen = Generator::new(SynthConfig::default());
             for i in 0..100 {
                 let ev = if i == 50 {
-                    nested(&mut gen, 900)
+                    common::nested_event(&mut gen, 900)
                 } else {
                     gen.next_event()
                 };

@@ -5,14 +5,13 @@
 
 mod common;
 
+use common::{peregrine, text};
 use peregrine::capture::{CaptureHeader, CaptureWriter, FORMAT_VERSION};
 use peregrine_event::synth::{Generator, SynthConfig};
-use peregrine_event::ProcessInfo;
 use std::io::{Read, Write};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BEGIN: &str = "<!-- hostile-inputs:begin (made by pipeline/tests/hostile_inputs.rs) -->\n";
@@ -24,21 +23,6 @@ struct Case {
     before: &'static str,
     /// Runs the input in a fresh directory, asserts, and says what happened.
     run: fn(&Path) -> String,
-}
-
-fn peregrine(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_peregrine"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn s(p: &Path) -> &str {
@@ -67,26 +51,6 @@ fn capture(path: &Path, events: Vec<peregrine_event::Event>) {
     w.finish().unwrap();
 }
 
-/// An event whose process has `depth` ancestors.
-fn nested(gen: &mut Generator, depth: usize) -> peregrine_event::Event {
-    let mut ev = loop {
-        let ev = gen.next_event();
-        if ev.process.is_some() {
-            break ev;
-        }
-    };
-    let base = ProcessInfo::clone(ev.process.as_deref().unwrap());
-    let mut chain: Option<Arc<ProcessInfo>> = None;
-    for pid in 0..=depth {
-        let mut p = base.clone();
-        p.pid = pid as i64 + 1;
-        p.parent = chain.take();
-        chain = Some(Arc::new(p));
-    }
-    ev.process = chain;
-    ev
-}
-
 fn replay(path: &Path) -> (Option<i32>, String) {
     let out = peregrine(&[
         "--source",
@@ -108,7 +72,7 @@ fn deep_capture(dir: &Path) -> String {
             let events = (0..100)
                 .map(|i| {
                     if i == 50 {
-                        nested(&mut gen, 900)
+                        common::nested_event(&mut gen, 900)
                     } else {
                         gen.next_event()
                     }

@@ -5,7 +5,6 @@
 mod error;
 pub mod interest;
 mod loader;
-mod ratelog;
 mod reader;
 pub mod wire;
 

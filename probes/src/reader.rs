@@ -11,10 +11,10 @@
 //! send batches, with how far their rings are known complete, to the reader, which only
 //! merges. Decoding, the costly part, then runs on as many cores as there are actors.
 
-use crate::ratelog::RateLimit;
 use crate::wire::{self, WireError};
 use aya::maps::{MapData, RingBuf};
 use crossbeam_channel::{Receiver, Sender};
+use peregrine_event::ratelimit::RateLimit;
 use peregrine_event::Event;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -4,12 +4,11 @@
 //! requests — a counter per reason and a rate-limited warning, never a log line per request
 //! (`reject`).
 
-mod ratelimit;
 mod reject;
 mod serve;
 mod tls;
 
-pub use ratelimit::{RateLimit, INTERVAL as LOG_INTERVAL};
+pub use peregrine_event::ratelimit::{RateLimit, INTERVAL as LOG_INTERVAL};
 pub use reject::Rejections;
 pub use serve::{bind, serve, Listener};
 pub use tls::{server_config, Identity, TlsSetupError};

@@ -1,7 +1,7 @@
 //! Junk requests cost a counter increment and, at most once per [`super::LOG_INTERVAL`], a
 //! warning that says how many more were rejected since the last one.
 
-use super::ratelimit::RateLimit;
+use peregrine_event::ratelimit::RateLimit;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Instant;

@@ -5,6 +5,7 @@
 
 use super::{Pacer, Pull, Source};
 use crate::capture::{CaptureError, CaptureReader};
+use peregrine_event::ratelimit::RateLimit;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,13 +21,9 @@ pub struct ReplaySource {
     failure: ReplayFailure,
     /// Where the first skipped record starts and why it did not decode.
     first_skipped: Option<String>,
-    /// Skipped records not yet reported, and when the last report was.
-    unreported: u64,
-    last_report: Option<Instant>,
+    /// Warnings about skipped records, at most one per interval.
+    warn: RateLimit,
 }
-
-/// At most one warning about skipped records per this long.
-const SKIP_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 impl ReplaySource {
     pub fn open(path: &Path, rate: Option<u64>) -> Result<ReplaySource, CaptureError> {
@@ -37,8 +34,7 @@ impl ReplaySource {
             replayed: 0,
             failure: ReplayFailure::default(),
             first_skipped: None,
-            unreported: 0,
-            last_report: None,
+            warn: RateLimit::default(),
         })
     }
 
@@ -56,17 +52,11 @@ impl ReplaySource {
     fn skipped(&mut self, e: &CaptureError) {
         self.malformed += 1;
         self.first_skipped.get_or_insert_with(|| e.to_string());
-        self.unreported += 1;
-        if self
-            .last_report
-            .is_none_or(|t| t.elapsed() >= SKIP_REPORT_EVERY)
-        {
+        if let Some(held) = self.warn.admit(Instant::now()) {
             tracing::warn!(
-                skipped = self.unreported,
+                skipped_since_last_warning = held + 1,
                 "skipping capture records that do not decode; the last: {e}"
             );
-            self.unreported = 0;
-            self.last_report = Some(Instant::now());
         }
     }
 }

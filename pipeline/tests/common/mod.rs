@@ -188,3 +188,46 @@ pub fn run(cmd: &str, args: &[&str]) -> u32 {
     assert!(child.wait().unwrap().success(), "{cmd} {args:?}");
     pid
 }
+
+/// An event whose process has `depth` ancestors: a crafted capture record (the enricher
+/// keeps at most 512). Building and dropping a deep chain recurses: call it on a big stack.
+pub fn nested_event(
+    gen: &mut peregrine_event::synth::Generator,
+    depth: usize,
+) -> peregrine_event::Event {
+    use peregrine_event::ProcessInfo;
+    use std::sync::Arc;
+    let mut ev = loop {
+        let ev = gen.next_event();
+        if ev.process.is_some() {
+            break ev;
+        }
+    };
+    let base = ProcessInfo::clone(ev.process.as_deref().unwrap());
+    let mut chain: Option<Arc<ProcessInfo>> = None;
+    for pid in 0..=depth {
+        let mut p = base.clone();
+        p.pid = pid as i64 + 1;
+        p.parent = chain.take();
+        chain = Some(Arc::new(p));
+    }
+    ev.process = chain;
+    ev
+}
+
+/// The agent binary run to its end with `args`.
+pub fn peregrine(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_peregrine"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// stdout then stderr, as text.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

@@ -1,4 +1,5 @@
-//! Rate limiting for warnings about bad kernel records: a flood of them must not flood the log.
+//! Rate limiting for warnings about bad input (kernel records, capture records, rejected
+//! requests): a flood of them must not flood the log.
 
 use std::time::{Duration, Instant};
 
