@@ -1,7 +1,7 @@
 //! Careless or hostile command lines and inputs end in a clear error and a non-zero exit,
 //! never a panic, and never a run that looks complete when it was not (issue 15, point 6).
 
-use peregrine::capture::{CaptureHeader, CaptureWriter, FORMAT_VERSION};
+use peregrine::capture::{CaptureHeader, CaptureWriter, FORMAT_VERSION, MAGIC};
 use peregrine_event::synth::{Generator, SynthConfig};
 mod common;
 
@@ -134,6 +134,37 @@ fn a_capture_with_undecodable_records_replays_the_rest_and_fails() {
         serde_json::json!(["malformed", 1])
     );
     assert_eq!(source["out"], 99);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// A thousand records that do not decode make a warning or two, not a thousand (one WARN
+/// per skipped record once flooded the log), and all are counted.
+#[test]
+fn skipped_records_are_warned_about_at_a_bounded_rate() {
+    let d = dir("corrupt");
+    let path = d.join("corrupt.cap");
+    capture(&path, 1000);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Walk the length prefixes and spoil the start of every record body.
+    let head = u32::from_le_bytes(bytes[MAGIC.len()..MAGIC.len() + 4].try_into().unwrap());
+    let mut at = MAGIC.len() + 4 + head as usize;
+    while at + 4 < bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        bytes[at + 4] = 0xc1; // never used in msgpack
+        at += 4 + len;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let out = peregrine(&["--source", &format!("replay:{}", path.display())]);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("1000 records did not decode and were skipped (0 events replayed)"),
+        "{log}"
+    );
+    let warnings = log
+        .matches("skipping capture records that do not decode")
+        .count();
+    assert!((1..=2).contains(&warnings), "{warnings} warnings: {log}");
     std::fs::remove_dir_all(&d).ok();
 }
 
