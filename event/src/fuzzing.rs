@@ -14,7 +14,6 @@
 // Re-exported so harnesses build strategies without a proptest dependency of their own.
 pub use proptest;
 use proptest::prelude::*;
-use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use std::fmt::Debug;
 use std::io::Write;
@@ -220,12 +219,7 @@ impl Watchdog {
             epoch: Instant::now(),
             done: Arc::default(),
         };
-        let (seed, began, done, epoch) = (
-            w.seed.clone(),
-            w.began.clone(),
-            w.done.clone(),
-            w.epoch,
-        );
+        let (seed, began, done, epoch) = (w.seed.clone(), w.began.clone(), w.done.clone(), w.epoch);
         let name = name.to_string();
         std::thread::Builder::new()
             .name(format!("fuzz-watchdog-{name}"))
@@ -299,7 +293,10 @@ fn rng_for(seed: u64) -> TestRng {
 
 fn shorten(mut s: String, max: usize) -> String {
     if s.len() > max {
-        let cut = (0..=max).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+        let cut = (0..=max)
+            .rev()
+            .find(|&i| s.is_char_boundary(i))
+            .unwrap_or(0);
         let more = s.len() - cut;
         s.truncate(cut);
         s.push_str(&format!("... ({more} bytes more)"));
@@ -476,6 +473,7 @@ pub fn mutated_text(samples: Vec<String>, tokens: Vec<String>) -> BoxedStrategy<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::ValueTree;
 
     fn settings(ms: u64, seed: Option<u64>) -> Settings {
         Settings {
@@ -515,19 +513,14 @@ mod tests {
     #[test]
     fn the_budget_is_respected_and_outcomes_counted() {
         let began = Instant::now();
-        let report = run(
-            "budget",
-            settings(300, None),
-            any::<u8>(),
-            |b| {
-                std::thread::sleep(Duration::from_millis(1));
-                if b % 2 == 0 {
-                    Outcome::Accepted
-                } else {
-                    Outcome::Rejected
-                }
-            },
-        )
+        let report = run("budget", settings(300, None), any::<u8>(), |b| {
+            std::thread::sleep(Duration::from_millis(1));
+            if b % 2 == 0 {
+                Outcome::Accepted
+            } else {
+                Outcome::Rejected
+            }
+        })
         .unwrap();
         let took = began.elapsed();
         assert!(took >= Duration::from_millis(300), "{took:?}");
