@@ -103,7 +103,20 @@ where
     S: Strategy,
     S::Value: Debug,
 {
-    let report = match run(name, Settings::from_env(), strategy, check) {
+    fuzz_with(name, Settings::from_env(), strategy, check)
+}
+
+/// [`fuzz`] with explicit settings instead of the environment's.
+pub fn fuzz_with<S>(
+    name: &str,
+    settings: Settings,
+    strategy: S,
+    check: impl Fn(S::Value) -> Outcome,
+) where
+    S: Strategy,
+    S::Value: Debug,
+{
+    let report = match run(name, settings, strategy, check) {
         Ok(report) => report,
         Err(finding) => panic!("{finding}"),
     };
@@ -316,6 +329,9 @@ enum Edit {
     Insert(u16, Vec<u8>),
     /// Insert one of the target's tokens.
     Token(u16, usize),
+    /// Insert one of the target's tokens at the start of a line (a header, a YAML key):
+    /// where most line-based formats look for a new item.
+    TokenAtLine(u16, usize),
     /// Overwrite with one of the target's tokens.
     ReplaceWithToken(u16, usize),
     Truncate(u16),
@@ -366,6 +382,14 @@ fn apply(buf: &mut Vec<u8>, edit: &Edit, samples: &[Vec<u8>], tokens: &[Vec<u8>]
             let i = at(*pos, len + 1);
             buf.splice(i..i, tokens[t % tokens.len()].iter().copied());
         }
+        Edit::TokenAtLine(pos, t) if !tokens.is_empty() => {
+            let from = at(*pos, len + 1);
+            let i = buf[from..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(0, |nl| from + nl + 1);
+            buf.splice(i..i, tokens[t % tokens.len()].iter().copied());
+        }
         Edit::ReplaceWithToken(pos, t) if !tokens.is_empty() && len > 0 => {
             let tok = &tokens[t % tokens.len()];
             let i = at(*pos, len);
@@ -398,6 +422,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         2 => (any::<u16>(), prop::collection::vec(any::<u8>(), 1..16))
             .prop_map(|(p, b)| Edit::Insert(p, b)),
         3 => (any::<u16>(), any::<usize>()).prop_map(|(p, t)| Edit::Token(p, t)),
+        2 => (any::<u16>(), any::<usize>()).prop_map(|(p, t)| Edit::TokenAtLine(p, t)),
         2 => (any::<u16>(), any::<usize>()).prop_map(|(p, t)| Edit::ReplaceWithToken(p, t)),
         1 => any::<u16>().prop_map(Edit::Truncate),
         2 => (any::<u16>(), any::<usize>(), any::<u16>(), any::<u8>())
@@ -547,8 +572,9 @@ mod tests {
     #[test]
     #[should_panic(expected = "both accepted and rejected")]
     fn a_target_that_accepts_everything_fails() {
-        std::env::set_var("PEREGRINE_FUZZ_SECS", "0.1");
-        fuzz("all-accepted", any::<u8>(), |_| Outcome::Accepted);
+        fuzz_with("all-accepted", settings(100, None), any::<u8>(), |_| {
+            Outcome::Accepted
+        });
     }
 
     #[test]
@@ -569,6 +595,17 @@ mod tests {
         }
         assert!(changed > 400, "{changed}");
         assert!(near > 350, "most inputs keep most of the sample: {near}");
+    }
+
+    #[test]
+    fn tokens_go_in_at_line_starts() {
+        let tokens = [b"X: 1\r\n".to_vec()];
+        let mut buf = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec();
+        apply(&mut buf, &Edit::TokenAtLine(1_000, 0), &[], &tokens);
+        assert_eq!(buf, b"GET / HTTP/1.1\r\nX: 1\r\nHost: a\r\n\r\n");
+        let mut last = b"a\nb".to_vec();
+        apply(&mut last, &Edit::TokenAtLine(65_535, 0), &[], &tokens);
+        assert_eq!(last, b"X: 1\r\na\nb", "no newline after: the first line");
     }
 
     #[test]
