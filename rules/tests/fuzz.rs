@@ -176,11 +176,22 @@ fn events() -> Vec<Event> {
     .collect()
 }
 
+/// `text` without address-name fields (`fd.sip.name`, ...: `fd.sip`): the names such fields
+/// are compared with are resolved through the system's DNS, and fuzzing must send nothing
+/// off this host (nor pile up mutated names to resolve again every 10 s).
+fn without_dns_names(text: &str) -> String {
+    let mut text = text.to_string();
+    while text.contains("ip.name") {
+        text = text.replace("ip.name", "ip");
+    }
+    text
+}
+
 /// Loads `files`, and when they compile, evaluates every event and renders the alerts.
 fn load_and_run(files: &[(&str, String)], events: &[Event]) -> Outcome {
     let sources: Vec<RulesSource> = files
         .iter()
-        .map(|(name, text)| RulesSource::new(*name, text.clone()))
+        .map(|(name, text)| RulesSource::new(*name, without_dns_names(text)))
         .collect();
     let outcome = load_sources(&sources, &CompileOptions::default());
     for d in outcome.diagnostics() {
@@ -320,7 +331,10 @@ fn rule_conditions() {
     };
     for c in CONDITIONS {
         let out = load_sources(
-            &[RulesSource::new("cond.yaml", ruleset(c))],
+            &[RulesSource::new(
+                "cond.yaml",
+                without_dns_names(&ruleset(c)),
+            )],
             &CompileOptions::default(),
         );
         let errors: Vec<String> = out.errors().map(|d| d.to_string()).collect();
