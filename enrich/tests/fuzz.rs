@@ -113,11 +113,15 @@ const HTTP_TOKENS: &[&str] = &[
     "\u{0}",
 ];
 
+/// The fake API's next answers: to a container inspect, to an image inspect, and whether
+/// to hold the connection open after answering.
+type Reply = (Vec<u8>, Vec<u8>, bool);
+
 /// A fake Docker API: answers each connection with the current response, closing the
 /// connection after it or (when told) holding it open until the next connection.
 struct FakeApi {
     socket: PathBuf,
-    reply: Arc<Mutex<(Vec<u8>, Vec<u8>, bool)>>,
+    reply: Arc<Mutex<Reply>>,
 }
 
 impl FakeApi {
@@ -126,7 +130,7 @@ impl FakeApi {
             std::env::temp_dir().join(format!("peregrine-fuzz-docker-{}.sock", std::process::id()));
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket).unwrap();
-        let reply: Arc<Mutex<(Vec<u8>, Vec<u8>, bool)>> = Arc::default();
+        let reply: Arc<Mutex<Reply>> = Arc::default();
         let shared = reply.clone();
         std::thread::spawn(move || {
             let mut held: Option<UnixStream> = None;

@@ -4,7 +4,6 @@
 //! pipelining, huge lengths). A parse is an alert or an error; the server answers or closes,
 //! and still answers a valid request at the end.
 
-use peregrine_event::fuzzing::proptest::prelude::*;
 use peregrine_event::fuzzing::{fuzz, mutated_bytes, mutated_text, Outcome};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
