@@ -8,7 +8,10 @@ use peregrine_event::fuzzing::{fuzz, mutated_bytes, mutated_text, Outcome};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const CONNECTION_GAP: Duration = Duration::from_millis(4);
 
 const ALERTS: &[&str] = &[
     r#"{"output":"16:31:56.746609046: Warning Sensitive file opened for reading (user=root command=cat /etc/shadow file=/etc/shadow)","priority":"Warning","rule":"Read sensitive file untrusted","source":"syscall","tags":["filesystem","mitre_credential_access"],"time":"2026-12-07T02:00:00.123456789Z","hostname":"node-1","output_fields":{"evt.time":1796608800123456789,"fd.name":"/etc/shadow","proc.cmdline":"cat /etc/shadow","user.name":"root","container.id":"host","proc.pid":4242}}"#,
@@ -234,12 +237,20 @@ fn sidekick_http_server() {
         "a valid alert is taken"
     );
     let tokens = HTTP_TOKENS.iter().map(|t| t.as_bytes().to_vec()).collect();
+    // At most one connection per CONNECTION_GAP: a modest load that leaves the loopback's
+    // ports to other tests (a long run still makes tens of thousands).
+    let last = Mutex::new(Instant::now());
     fuzz(
         "sidekick_http_server",
         mutated_bytes(samples.clone(), tokens, 1024),
-        |raw| match exchange(addr, &raw) {
-            Some(200..=299) => Outcome::Accepted,
-            _ => Outcome::Rejected,
+        |raw| {
+            let mut last = last.lock().unwrap();
+            std::thread::sleep(CONNECTION_GAP.saturating_sub(last.elapsed()));
+            *last = Instant::now();
+            match exchange(addr, &raw) {
+                Some(200..=299) => Outcome::Accepted,
+                _ => Outcome::Rejected,
+            }
         },
     );
     // Whatever came before, the server still takes a valid alert and answers a ping.
