@@ -5,6 +5,8 @@
 mod context;
 mod event;
 pub mod flags;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod hostnet;
 mod params;
 pub mod ratelimit;

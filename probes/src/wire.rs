@@ -181,6 +181,9 @@ pub fn decode_reporting(
         });
     }
     let mut params = Vec::with_capacity(n);
+    // Reported once the whole record is known to be framed right: a record refused for a
+    // later parameter was not kept, so none of its values may be reported as kept.
+    let mut bad = Vec::new();
     for (i, spec) in schema.iter().take(n).enumerate() {
         let plen = u16_at(rec, HDR_SIZE + 2 * i) as usize;
         let Some(bytes) = rec.get(pos..pos + plen) else {
@@ -190,7 +193,7 @@ pub fn decode_reporting(
         };
         pos += plen;
         let value = decode_param(spec.kind, bytes).unwrap_or_else(|| {
-            undecoded(WireError::BadParam {
+            bad.push(WireError::BadParam {
                 etype: etype.name(),
                 param: spec.name,
                 kind: kind_name(spec.kind),
@@ -200,6 +203,7 @@ pub fn decode_reporting(
         });
         params.push(value);
     }
+    bad.into_iter().for_each(undecoded);
     let mut ev = Event::new(
         etype,
         h.ts.wrapping_add(boot_to_epoch_ns),
@@ -443,6 +447,21 @@ mod tests {
             &ParamValue::StrList(vec!["-c".into(), "true".into()])
         );
         assert_eq!(ev.param(3), &ParamValue::Absent);
+    }
+
+    /// Found by tests/fuzz.rs: a bad first parameter was reported as "kept, value unknown"
+    /// (and counted) for a record then refused whole for an overrun in a later one.
+    #[test]
+    fn a_refused_record_reports_no_kept_parameter() {
+        let mut rec = record(43, 1, 1, &[&[1], &i(3)]);
+        rec[HDR_SIZE + 2] = 9;
+        let mut bad = Vec::new();
+        let res = decode_reporting(&rec, 0, &mut |e| bad.push(e));
+        assert!(
+            matches!(res, Err(WireError::ParamsOverrun { .. })),
+            "{res:?}"
+        );
+        assert_eq!(bad, vec![], "nothing reported for a refused record");
     }
 
     #[test]

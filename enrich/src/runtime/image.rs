@@ -99,12 +99,33 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     };
     let days = days_from_civil(year as i64, month, day);
     let secs = days * 86_400 + (hour * 3600 + min * 60 + sec) as i64 - offset;
-    (secs >= 0).then(|| secs as u64 * 1_000_000_000 + nanos)
+    // Past 2554 the nanoseconds do not fit in a u64: no time, not a wrapped one.
+    u64::try_from(secs)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by tests/fuzz.rs (a container inspect's `StartedAt`): a year past 2554
+    /// overflowed the nanosecond count (a panic in debug builds, a wrong time in release).
+    #[test]
+    fn times_past_u64_nanoseconds_are_none() {
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59.999999999Z"), None);
+        assert_eq!(parse_rfc3339("2555-01-01T00:00:00Z"), None);
+        assert_eq!(
+            parse_rfc3339("2554-07-21T23:34:33.709551615Z"),
+            Some(u64::MAX)
+        );
+        assert_eq!(parse_rfc3339("2554-07-21T23:34:33.709551616Z"), None);
+        assert_eq!(
+            parse_rfc3339("1970-01-01T00:00:01.5+00:00"),
+            Some(1_500_000_000)
+        );
+    }
 
     #[test]
     fn images_split_like_falco() {
