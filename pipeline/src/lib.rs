@@ -6,6 +6,7 @@ pub mod capture;
 pub mod detection;
 pub mod file_trust;
 pub mod hostinfo;
+pub mod kernel_drops;
 pub mod pipeline;
 pub mod queue;
 pub mod rules_handle;

@@ -3,6 +3,7 @@
 //! stage ends when its input is closed and empty, so nothing accepted is lost; the
 //! destinations then deliver what they hold within their drain time (and count the rest).
 
+use crate::kernel_drops::{DropMonitor, SharedTotals};
 use crate::queue::{depth_probe, edge, DepthProbe, Overflow};
 use crate::rules_handle::RulesHandle;
 use crate::source::Source;
@@ -10,6 +11,7 @@ use crate::stage::enrich::Enricher;
 use crate::stage::rules::ShardContext;
 use crate::stage::{enrich, output, rules, source};
 use crate::stats::{StageSnapshot, StageStats};
+use peregrine_config::SyscallEventDrops;
 use peregrine_outputs::{DestinationSnapshot, Outputs};
 use peregrine_rules::{AlertOptions, RuleMatching, Ruleset};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +54,10 @@ pub struct PipelineSettings {
     pub outputs_queue: QueueSettings,
     pub rule_matching: RuleMatching,
     pub alert: AlertOptions,
+    /// What to do when the kernel drops events (falco.yaml `syscall_event_drops`).
+    pub syscall_event_drops: SyscallEventDrops,
+    /// Set when a `syscall_event_drops` `exit` action stopped the pipeline.
+    pub drop_exit: Arc<AtomicBool>,
 }
 
 impl Default for PipelineSettings {
@@ -68,6 +74,8 @@ impl Default for PipelineSettings {
             outputs_queue: QueueSettings::default(),
             rule_matching: RuleMatching::First,
             alert: AlertOptions::default(),
+            syscall_event_drops: SyscallEventDrops::default(),
+            drop_exit: Arc::default(),
         }
     }
 }
@@ -80,6 +88,8 @@ pub struct Pipeline {
     queues: Vec<(String, DepthProbe)>,
     rules: Arc<RulesHandle>,
     outputs: Outputs,
+    /// The kernel's counters, when the source is the kernel.
+    kernel: Option<SharedTotals>,
 }
 
 fn spawn(
@@ -162,8 +172,20 @@ impl Pipeline {
             settings.batch_size,
             settings.flush_interval,
         );
+        let kernel_totals: Option<SharedTotals> =
+            src.kernel_totals().map(|_| SharedTotals::default());
+        let watch = kernel_totals.clone().map(|totals| source::KernelWatch {
+            totals,
+            monitor: DropMonitor::new(
+                settings.syscall_event_drops.clone(),
+                outputs.clone(),
+                settings.alert.clone(),
+                stop.clone(),
+                settings.drop_exit.clone(),
+            ),
+        });
         spawn(&mut threads, "source".into(), move || {
-            source::run(src, events_tx, st, stop2, batch, wait)
+            source::run(src, events_tx, st, stop2, batch, wait, watch)
         })?;
 
         stages.splice(
@@ -177,6 +199,7 @@ impl Pipeline {
             queues,
             rules: rules_handle,
             outputs,
+            kernel: kernel_totals,
         })
     }
 
@@ -193,9 +216,21 @@ impl Pipeline {
     /// (`output.<name>`: in = received, out = sent, filtered = below minimum priority or
     /// deduplicated; alerts still pending are in none of them).
     pub fn snapshot(&self) -> Vec<StageSnapshot> {
-        let mut all: Vec<StageSnapshot> = self.stages.iter().map(|s| s.snapshot()).collect();
+        let mut all = self.kernel_snapshot();
+        all.extend(self.stages.iter().map(|s| s.snapshot()));
         all.extend(self.outputs.snapshot().iter().map(destination_stage));
         all
+    }
+
+    /// The `kernel` stage (records attempted, dropped by reason), when the source is the
+    /// kernel and has been looked at.
+    fn kernel_snapshot(&self) -> Vec<StageSnapshot> {
+        self.kernel
+            .as_ref()
+            .and_then(|k| k.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .map(|t| t.snapshot())
+            .into_iter()
+            .collect()
     }
 
     /// (queue, depth, capacity) of every edge.
@@ -222,6 +257,7 @@ impl Pipeline {
 
     /// Waits for every stage to drain and end; returns the final counters.
     pub fn join(self) -> Vec<StageSnapshot> {
+        let kernel = self.kernel.clone();
         let snapshot_of = self.stages.clone();
         for (name, handle) in self.threads {
             if handle.join().is_err() {
@@ -229,7 +265,12 @@ impl Pipeline {
             }
         }
         let destinations = self.outputs.join();
-        let mut all: Vec<StageSnapshot> = snapshot_of.iter().map(|s| s.snapshot()).collect();
+        let mut all: Vec<StageSnapshot> = kernel
+            .and_then(|k| k.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .map(|t| t.snapshot())
+            .into_iter()
+            .collect();
+        all.extend(snapshot_of.iter().map(|s| s.snapshot()));
         all.extend(destinations.iter().map(destination_stage));
         all
     }

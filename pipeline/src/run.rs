@@ -90,6 +90,8 @@ fn settings(cfg: &Config) -> PipelineSettings {
             time_iso8601: cfg.time_format_iso_8601,
             utc_offset_secs: hostinfo::utc_offset_secs(),
         },
+        syscall_event_drops: cfg.syscall_event_drops.clone(),
+        drop_exit: Arc::default(),
     }
 }
 
@@ -268,6 +270,7 @@ fn summary(stats: &[StageSnapshot]) -> Vec<String> {
     let (src, rules, outs) = (get("source"), get("rules"), get("outputs"));
     let is_alert_stage =
         |s: &&StageSnapshot| s.stage == "outputs" || s.stage.starts_with("output.");
+    let in_pipeline = |s: &&StageSnapshot| !is_alert_stage(s) && s.stage != "kernel";
     let reasons = |stages: &mut dyn Iterator<Item = &StageSnapshot>| {
         let mut by: Vec<(String, u64)> = Vec::new();
         for s in stages {
@@ -286,7 +289,15 @@ fn summary(stats: &[StageSnapshot]) -> Vec<String> {
             format!("{total} ({})", detail.join(", "))
         }
     };
-    let mut out = vec![
+    let mut out = Vec::new();
+    if let Some(k) = stats.iter().find(|s| s.stage == "kernel") {
+        out.push(format!(
+            "Kernel: {} events sent, dropped before reaching the agent: {}",
+            k.received,
+            reasons(&mut std::iter::once(k))
+        ));
+    }
+    out.extend([
         format!("Events processed: {}", rules.received),
         format!(
             "Events detected: {} (alerts: {})",
@@ -295,13 +306,13 @@ fn summary(stats: &[StageSnapshot]) -> Vec<String> {
         format!(
             "Events read: {}, dropped in the pipeline: {}",
             src.received,
-            reasons(&mut stats.iter().filter(|s| !is_alert_stage(s)))
+            reasons(&mut stats.iter().filter(in_pipeline))
         ),
         format!(
             "Alerts dropped before a destination: {}",
             reasons(&mut std::iter::once(&outs))
         ),
-    ];
+    ]);
     for d in stats.iter().filter(|s| s.stage.starts_with("output.")) {
         out.push(format!(
             "Destination {}: {} alerts sent, dropped: {}",
@@ -504,6 +515,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     );
 
     let settings = settings(&cfg);
+    let drop_exit = settings.drop_exit.clone();
     let (src, replay_failure) = source(&cfg, &opts, kernel)?;
     // Kernel events arrive bare: they need the process, fd and user tables. Captures and
     // synthetic streams carry their context already.
@@ -607,6 +619,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         tracing::error!("{why}");
         return Ok(1);
     }
+    if drop_exit.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(1);
+    }
     Ok(0)
 }
 
@@ -654,6 +669,7 @@ mod summary_tests {
     #[test]
     fn alerts_dropped_by_destinations_are_not_counted_as_dropped_events() {
         let stats = vec![
+            stage("kernel", 1200, 1000, &[("buffer_full", 200)]),
             stage("source", 1000, 990, &[("malformed", 10)]),
             stage("enrich", 990, 985, &[("queue_full", 5)]),
             stage("rules", 985, 40, &[]),
@@ -669,6 +685,7 @@ mod summary_tests {
         assert_eq!(
             summary(&stats),
             [
+                "Kernel: 1200 events sent, dropped before reaching the agent: 200 (buffer_full: 200)",
                 "Events processed: 985",
                 "Events detected: 40 (alerts: 40)",
                 "Events read: 1000, dropped in the pipeline: 15 (malformed: 10, queue_full: 5)",

@@ -86,7 +86,8 @@ impl Alert {
         );
         m.insert("rule".into(), Json::String(self.rule.to_string()));
         m.insert("source".into(), Json::String(self.source.to_string()));
-        if opts.include_tags {
+        // Falco's internal messages (drop alerts) carry no tags key.
+        if opts.include_tags && !(self.tags.is_empty() && &*self.source == "internal") {
             m.insert(
                 "tags".into(),
                 Json::Array(self.tags.iter().map(|t| Json::String(t.clone())).collect()),

@@ -1,7 +1,7 @@
 //! Operational settings: log level, `outputs_queue`, `syscall_event_drops`, `base_syscalls`.
 
 use crate::decode::{boolean, choice, integer, invalid, list, number, string_list, Cx, KeyPath};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, ConfigWarning};
 use crate::tree::Value;
 
 /// `log_level`: the least severe operational log message printed.
@@ -126,7 +126,18 @@ impl SyscallEventDrops {
                 "actions" => out.actions = decode_actions(v, &p)?,
                 "rate" => out.rate = number(v, &p, 0.0, f64::MAX)?,
                 "max_burst" => out.max_burst = integer(v, &p, 0, u64::MAX)?,
-                "simulate_drops" => out.simulate_drops = boolean(v, &p)?,
+                "simulate_drops" => {
+                    out.simulate_drops = boolean(v, &p)?;
+                    if out.simulate_drops {
+                        cx.warnings.push(ConfigWarning {
+                            path: p.as_str().to_string(),
+                            reason: "ignored: Peregrine does not simulate kernel drops; \
+                                     make real ones (a small buf_size_preset and a paused agent)"
+                                .into(),
+                            origin: v.origin.clone(),
+                        });
+                    }
+                }
                 _ => {}
             }
         }

@@ -104,6 +104,20 @@ impl Source for KernelSource {
         self.reader.stats().malformed
     }
 
+    fn kernel_totals(&self) -> Option<crate::kernel_drops::KernelTotals> {
+        let mut totals = crate::kernel_drops::KernelTotals::default();
+        for c in self.probe.counters() {
+            totals.events += c.n_evts;
+            for (reason, n) in c.drop_reasons() {
+                match totals.drops.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, sum)) => *sum += n,
+                    None => totals.drops.push((reason, n)),
+                }
+            }
+        }
+        Some(totals)
+    }
+
     fn finish(&mut self) -> Vec<Event> {
         let mut out = Vec::new();
         self.reader.flush(&mut out);

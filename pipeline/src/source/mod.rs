@@ -36,6 +36,11 @@ pub trait Source: Send {
     fn finish(&mut self) -> Vec<Event> {
         Vec::new()
     }
+
+    /// The kernel's own counters, for a source fed by the kernel.
+    fn kernel_totals(&self) -> Option<crate::kernel_drops::KernelTotals> {
+        None
+    }
 }
 
 /// Paces a source at `rate` events per second (none: flat out).

@@ -1,12 +1,28 @@
 //! Drives a [`Source`] into the first queue.
 
+use crate::kernel_drops::{self, DropMonitor, SharedTotals};
 use crate::queue::{EdgeSender, SendOutcome};
 use crate::source::{Pull, Source};
 use crate::stats::{DropReason, StageStats};
 use peregrine_event::Event;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The kernel's counters: where the source publishes them, and who acts on drops.
+pub(crate) struct KernelWatch {
+    pub totals: SharedTotals,
+    pub monitor: DropMonitor,
+}
+
+impl KernelWatch {
+    fn look(&mut self, source: &dyn Source) {
+        if let Some(t) = source.kernel_totals() {
+            self.monitor.observe(Instant::now(), &t);
+            *self.totals.lock().unwrap_or_else(|e| e.into_inner()) = Some(t);
+        }
+    }
+}
 
 pub(crate) fn run(
     mut source: Box<dyn Source>,
@@ -15,10 +31,18 @@ pub(crate) fn run(
     stop: Arc<AtomicBool>,
     batch_size: usize,
     wait: Duration,
+    mut kernel: Option<KernelWatch>,
 ) {
     let mut malformed_seen = 0;
     let mut open = true;
+    let mut looked = Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        if looked.elapsed() >= kernel_drops::EVERY {
+            looked = Instant::now();
+            if let Some(k) = kernel.as_mut() {
+                k.look(source.as_ref());
+            }
+        }
         let pull = source.pull(batch_size, wait);
         let malformed = source.malformed();
         if malformed > malformed_seen {
@@ -64,6 +88,9 @@ pub(crate) fn run(
                 }
             }
         }
+    }
+    if let Some(k) = kernel.as_mut() {
+        k.look(source.as_ref());
     }
     tracing::info!(source = source.name(), "source stopped");
 }

@@ -153,6 +153,14 @@ impl Agent {
         self.stop_with_stats().0
     }
 
+    /// [`Agent::stop_with_stats`], and the agent's log.
+    pub fn stop_with_stats_log(self) -> ((Vec<Value>, String), Value) {
+        let dir = self.dir.clone();
+        let (alerts, stats) = self.stop_with_stats();
+        let log = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+        ((alerts, log), stats)
+    }
+
     /// [`Agent::stop`], and the final per-stage counters (`--stats-file`).
     pub fn stop_with_stats(mut self) -> (Vec<Value>, Value) {
         std::thread::sleep(Duration::from_millis(500));
