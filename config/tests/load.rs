@@ -458,7 +458,12 @@ outputs:
     let c = load_str("all.yaml", text, &[]).unwrap();
     // simulate_drops is read but not acted on, and says so.
     let warned: Vec<&str> = c.warnings.iter().map(|w| w.path.as_str()).collect();
-    assert_eq!(warned, ["syscall_event_drops.simulate_drops"], "{:?}", c.warnings);
+    assert_eq!(
+        warned,
+        ["syscall_event_drops.simulate_drops"],
+        "{:?}",
+        c.warnings
+    );
     assert_eq!(c.rules_files, vec![PathBuf::from("/etc/falco/only.yaml")]);
     assert_eq!(c.priority, Priority::Warning);
     assert_eq!(c.rule_matching, RuleMatching::All);
