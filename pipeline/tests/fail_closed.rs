@@ -1,5 +1,7 @@
 //! Careless or hostile command lines and inputs end in a clear error and a non-zero exit,
 //! never a panic, and never a run that looks complete when it was not (issue 15, point 6).
+//! The cases in docs/security.md's table (a truncated capture, `-M 1e99`, `validate | head`,
+//! …) are in `hostile_inputs.rs`; these are the rest.
 
 use peregrine::capture::{CaptureHeader, CaptureWriter, FORMAT_VERSION, MAGIC};
 use peregrine_event::synth::{Generator, SynthConfig};
@@ -7,7 +9,7 @@ mod common;
 
 use common::text;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -47,36 +49,6 @@ fn capture(path: &std::path::Path, n: usize) -> u64 {
     }
     w.finish().unwrap();
     std::fs::metadata(path).unwrap().len()
-}
-
-#[test]
-fn a_truncated_capture_fails_the_replay_after_replaying_what_it_holds() {
-    let d = dir("replay");
-    let whole = d.join("whole.cap");
-    let len = capture(&whole, 200);
-    let replay = |p: &PathBuf| peregrine(&["--source", &format!("replay:{}", p.display())]);
-    let out = replay(&whole);
-    assert!(
-        out.status.success(),
-        "a whole capture replays: {}",
-        text(&out)
-    );
-
-    let cut = d.join("cut.cap");
-    let bytes = std::fs::read(&whole).unwrap();
-    std::fs::write(&cut, &bytes[..(len as usize) * 2 / 3]).unwrap();
-    let out = replay(&cut);
-    let log = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{log}");
-    assert!(
-        log.contains("the capture was not replayed to its end") && log.contains("truncated"),
-        "{log}"
-    );
-    assert!(
-        log.contains("events replayed"),
-        "says how far it got: {log}"
-    );
-    std::fs::remove_dir_all(&d).ok();
 }
 
 /// Records that do not decode (here: nested 900 parents deep, once an abort of the agent)
@@ -166,36 +138,6 @@ fn skipped_records_are_warned_about_at_a_bounded_rate() {
         .count();
     assert!((1..=2).contains(&warnings), "{warnings} warnings: {log}");
     std::fs::remove_dir_all(&d).ok();
-}
-
-#[test]
-fn an_absurd_duration_is_an_error_not_a_panic() {
-    for m in ["1e99", "-1", "nan", "inf"] {
-        let out = peregrine(&["--source", "synthetic", &format!("--duration={m}")]);
-        let log = text(&out);
-        assert!(!out.status.success(), "-M {m}: {log}");
-        assert!(log.contains("--duration"), "-M {m}: {log}");
-        assert!(!log.contains("panicked"), "-M {m}: {log}");
-    }
-}
-
-/// `validate ... | head` and `list-fields | head`: the reader goes away; the command
-/// stops quietly, as a Unix filter does.
-#[test]
-fn printing_into_a_closed_pipe_does_not_panic() {
-    for args in [&["list-fields"][..], &["validate"][..]] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peregrine"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Close the read end before anything is read.
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-    }
 }
 
 /// A `rules_files` entry that does not exist stops the agent, naming it, unless the

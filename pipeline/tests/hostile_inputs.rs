@@ -99,6 +99,8 @@ fn truncated_capture(dir: &Path) -> String {
         &path,
         Generator::new(SynthConfig::default()).take(200).collect(),
     );
+    let (code, log) = replay(&path);
+    assert_eq!(code, Some(0), "a whole capture replays: {log}");
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let (code, log) = replay(&path);
@@ -194,7 +196,7 @@ fn unset_variable(dir: &Path) -> String {
 }
 
 fn absurd_duration(_: &Path) -> String {
-    for m in ["1e99", "-1", "nan"] {
+    for m in ["1e99", "-1", "nan", "inf"] {
         let out = peregrine(&["--source", "synthetic", &format!("--duration={m}")]);
         let log = text(&out);
         assert!(
@@ -446,7 +448,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             area: "command line",
-            input: "`-M 1e99`, `-1`, `nan`",
+            input: "`-M 1e99`, `-1`, `nan`, `inf`",
             before: "panic",
             run: absurd_duration,
         },

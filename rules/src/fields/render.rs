@@ -2,6 +2,7 @@
 //! path joining, and event parameters rendered the way Falco's `evt.arg` / `evt.args` show
 //! them. Everything appends to a caller's buffer, so steady-state extraction does not allocate.
 
+use peregrine_event::flags::CAPABILITIES;
 use peregrine_event::{
     flags::FlagSet, Event, FdInfo, FdKind, L4Proto, ParamKind, ParamSpec, ParamValue, SockAddr,
     SockTuple,
@@ -187,55 +188,10 @@ pub(crate) fn errno_of(res: i64) -> Option<&'static str> {
     }
 }
 
-/// Capability names in bit order, as `thread.cap_*` lists them.
-const CAPS: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
 /// Space-separated capability names of a capability set (unknown bits are left out).
 pub(crate) fn write_caps(caps: u64, out: &mut String) {
     let mut first = true;
-    for (bit, name) in CAPS.iter().enumerate() {
+    for (bit, name) in CAPABILITIES.iter().enumerate() {
         if caps & (1u64 << bit) != 0 {
             if !first {
                 out.push(' ');
