@@ -148,11 +148,11 @@ static __always_inline void pg_push_user_bytes(struct pg_writer *w, const void *
 }
 
 /*
- * Wake the reader only once a batch has built up (wakeup_bytes), and look only every
- * PG_WAKEUP_EVERY events: the query is a measurable part of a small record's cost, and the
- * reader's own timed wait picks up whatever is left below the threshold.
+ * The reader polls the rings on its own schedule; a wake-up is an inter-processor interrupt
+ * paid inside the traced syscall, so a record asks for one only when its ring is filling
+ * up (wakeup_bytes: half the ring), and looks only every PG_WAKEUP_EVERY records.
  */
-#define PG_WAKEUP_EVERY 16
+#define PG_WAKEUP_EVERY 64
 static __always_inline __u64 pg_wakeup_flags(void *ring, struct pg_counters *cnt)
 {
 	if (cnt->n_evts & (PG_WAKEUP_EVERY - 1))

@@ -126,7 +126,7 @@ struct pg_settings {
 	__u32 own_tgid;          /* the agent itself: never traced */
 	__u32 drop_failed;       /* skip syscalls that failed */
 	__u32 snaplen;           /* bytes of I/O data captured */
-	__u32 wakeup_bytes;      /* wake the reader once this much data waits */
+	__u32 wakeup_bytes;      /* wake the reader only once this much data waits */
 };
 
 #define PG_MAX_EVENT 32768   /* largest record; half of the scratch buffer */

@@ -5,6 +5,7 @@
 mod error;
 pub mod interest;
 mod loader;
+mod pending;
 mod reader;
 pub mod wire;
 

@@ -166,7 +166,7 @@ impl KernelProbe {
             own_tgid: opts.ignore_tgid.unwrap_or(0),
             drop_failed: u32::from(opts.drop_failed),
             snaplen: opts.snaplen.min(256),
-            wakeup_bytes: (ring_bytes / 16).clamp(4096, 1 << 20),
+            wakeup_bytes: ring_bytes / 2,
         };
         settings.set(0, s, 0).map_err(|source| ProbeError::Map {
             map: "pg_settings",

@@ -11,6 +11,7 @@
 //! send batches, with how far their rings are known complete, to the reader, which only
 //! merges. Decoding, the costly part, then runs on as many cores as there are actors.
 
+use crate::pending::Pending;
 use crate::wire::{self, WireError};
 use aya::maps::{MapData, RingBuf};
 use crossbeam_channel::{Receiver, Sender};
@@ -271,7 +272,9 @@ enum Mode {
 pub struct Reader {
     mode: Mode,
     boot_to_epoch: u64,
-    pending: Vec<Event>,
+    pending: Pending,
+    /// Records just drained, before they join `pending`.
+    fresh: Vec<Event>,
     /// Boot-clock time up to which events have been released.
     released_until: u64,
     slack_ns: u64,
@@ -281,7 +284,17 @@ pub struct Reader {
     last_clock_sync: Instant,
     /// The number the next released event gets (`evt.num`): from 1, in delivery order.
     next_num: u64,
+    /// How long the next wait for data lasts (see [`Reader::poll`]).
+    nap: Duration,
 }
+
+/// The reader's naps: the kernel wakes it only when a ring is half full (a wake-up is an
+/// inter-processor interrupt paid inside the traced process's syscall), so the reader
+/// polls. It naps longer while little arrives, down to none while rings keep filling.
+const NAP_MIN: Duration = Duration::from_micros(250);
+/// Records per drain below which the nap doubles, and above which it halves.
+const NAP_LONGER_BELOW: u64 = 256;
+const NAP_SHORTER_ABOVE: u64 = 4096;
 
 impl Reader {
     /// A reader that drains `rings` itself, on the thread that polls it.
@@ -333,13 +346,15 @@ impl Reader {
         Reader {
             mode,
             boot_to_epoch: boot_to_epoch_ns(),
-            pending: Vec::new(),
+            pending: Pending::default(),
+            fresh: Vec::new(),
             released_until: 0,
             slack_ns: DEFAULT_SLACK_NS,
             per_ring_budget: RING_BUDGET,
             stats: ReaderStats::default(),
             last_clock_sync: Instant::now(),
             next_num: 1,
+            nap: NAP_MIN,
         }
     }
 
@@ -368,16 +383,25 @@ impl Reader {
         self.pending.len()
     }
 
-    /// Appends up to `max` events, in timestamp order, to `out`. Waits up to `wait` when
-    /// nothing is ready. Returns how many were appended.
+    /// Appends up to `max` events, in timestamp order, to `out`. When nothing is ready,
+    /// naps (at most `wait`; shorter while records keep arriving) and looks again.
+    /// Returns how many were appended.
     pub fn poll(&mut self, out: &mut Vec<Event>, max: usize, wait: Duration) -> usize {
+        let before = self.stats.records;
         let mut n = self.release(out, max);
+        let got = self.stats.records - before;
+        self.nap = if got > NAP_SHORTER_ABOVE {
+            (self.nap / 2).max(NAP_MIN)
+        } else if got < NAP_LONGER_BELOW {
+            (self.nap * 2).min(wait.max(NAP_MIN))
+        } else {
+            self.nap
+        };
         if n == 0 {
-            let timeout = if self.pending.is_empty() {
-                wait
-            } else {
-                wait.min(Duration::from_nanos(self.slack_ns))
-            };
+            let mut timeout = self.nap.min(wait);
+            if !self.pending.is_empty() {
+                timeout = timeout.min(Duration::from_nanos(self.slack_ns));
+            }
             self.wait(timeout);
             n = self.release(out, max);
         }
@@ -393,9 +417,10 @@ impl Reader {
                     u64::MAX,
                     usize::MAX,
                     self.boot_to_epoch,
-                    &mut self.pending,
+                    &mut self.fresh,
                     &mut self.stats,
                 );
+                self.pending.add(&mut self.fresh);
             }
             Mode::Actors(a) => {
                 a.stop.store(true, Ordering::Relaxed);
@@ -408,10 +433,10 @@ impl Reader {
                 }
             }
         }
-        self.pending.sort_by_key(|e| e.ts);
         let n = self.pending.len();
-        Reader::number(&mut self.next_num, &mut self.pending);
-        out.append(&mut self.pending);
+        let start = out.len();
+        out.extend(self.pending.take(n));
+        Reader::number(&mut self.next_num, &mut out[start..]);
         n
     }
 
@@ -435,13 +460,15 @@ impl Reader {
         let watermark = match &mut self.mode {
             Mode::Inline(set) => {
                 let now = clock_ns(libc::CLOCK_BOOTTIME);
-                set.drain(
+                let watermark = set.drain(
                     now.saturating_sub(self.slack_ns),
                     self.per_ring_budget,
                     self.boot_to_epoch,
-                    &mut self.pending,
+                    &mut self.fresh,
                     &mut self.stats,
-                )
+                );
+                self.pending.add(&mut self.fresh);
+                watermark
             }
             Mode::Actors(a) => {
                 while let Ok(batch) = a.rx.try_recv() {
@@ -453,22 +480,21 @@ impl Reader {
         if self.pending.is_empty() {
             return 0;
         }
-        self.pending.sort_by_key(|e| e.ts);
         let limit = watermark.saturating_add(self.boot_to_epoch);
-        let ready = self.pending.partition_point(|e| e.ts <= limit).min(max);
+        let ready = self.pending.ready(limit).min(max);
         if ready == 0 {
             return 0;
         }
-        let epoch_until = self.released_until.saturating_add(self.boot_to_epoch);
-        self.stats.late += self.pending[..ready]
-            .iter()
-            .filter(|e| self.released_until != 0 && e.ts < epoch_until)
-            .count() as u64;
-        self.released_until = self.pending[ready - 1]
-            .ts
-            .saturating_sub(self.boot_to_epoch);
-        Reader::number(&mut self.next_num, &mut self.pending[..ready]);
-        out.extend(self.pending.drain(..ready));
+        let last_ts = self.pending.front_ts(ready - 1).unwrap_or(0);
+        let start = out.len();
+        out.extend(self.pending.take(ready));
+        if self.released_until != 0 {
+            let epoch_until = self.released_until.saturating_add(self.boot_to_epoch);
+            // Sorted: the late ones are at the front.
+            self.stats.late += out[start..].partition_point(|e| e.ts < epoch_until) as u64;
+        }
+        self.released_until = last_ts.saturating_sub(self.boot_to_epoch);
+        Reader::number(&mut self.next_num, &mut out[start..]);
         ready
     }
 
@@ -490,14 +516,9 @@ impl Reader {
 }
 
 /// Takes an actor's batch in: its events, counters and how far its rings are complete.
-fn absorb(
-    complete: &mut [u64],
-    pending: &mut Vec<Event>,
-    stats: &mut ReaderStats,
-    mut batch: Batch,
-) {
+fn absorb(complete: &mut [u64], pending: &mut Pending, stats: &mut ReaderStats, mut batch: Batch) {
     complete[batch.actor] = complete[batch.actor].max(batch.complete_until);
-    pending.append(&mut batch.events);
+    pending.add(&mut batch.events);
     stats.records += batch.stats.records;
     stats.malformed += batch.stats.malformed;
     for (sum, n) in stats

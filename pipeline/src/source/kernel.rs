@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 /// to the kernel between pulls.
 pub type SyscallRequest = Arc<Mutex<Option<BTreeSet<u32>>>>;
 
+/// Longest nap of the reader at rest: Falco's longest (30 ms) too. Bounds how late an
+/// alert on a quiet node is, and how often an idle agent wakes up.
+const NAP_MAX: Duration = Duration::from_millis(30);
+
 /// Drains the probes' rings; exports the kernel's own counters while it does.
 pub struct KernelSource {
     probe: KernelProbe,
@@ -94,7 +98,9 @@ impl Source for KernelSource {
             self.last_export = Instant::now();
         }
         let mut out = Vec::with_capacity(max.min(4096));
-        if self.reader.poll(&mut out, max, wait) == 0 {
+        // The reader polls (the kernel does not wake it for every batch): at rest it naps
+        // up to NAP_MAX, whatever the batch flush interval.
+        if self.reader.poll(&mut out, max, wait.max(NAP_MAX)) == 0 {
             return Pull::Idle;
         }
         Pull::Batch(out)
