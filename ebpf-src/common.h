@@ -25,7 +25,16 @@ struct pg_sc {
 	__u32 tid;
 	__u32 pid;
 	__u32 id;
+	__u32 want; /* PG_* bits of this syscall */
+	struct pg_sc_counters *cnt;
 };
+
+/* Counts an exit the rule-driven filter kept out of the ring. */
+static __always_inline void pg_filtered(struct pg_sc *sc)
+{
+	if (sc->cnt)
+		sc->cnt->filtered[sc->id & (PG_NR_SYSCALLS - 1)]++;
+}
 
 struct pg_writer {
 	__u8 *buf;
@@ -76,7 +85,6 @@ static __always_inline bool pg_begin(struct pg_writer *w, __u16 etype, __u16 npa
 		return false;
 	}
 	struct pg_event_hdr *hdr = (struct pg_event_hdr *)buf;
-	hdr->ts = bpf_ktime_get_boot_ns();
 	hdr->tid = tid;
 	hdr->pid = pid;
 	hdr->len = 0;
@@ -113,14 +121,24 @@ static __always_inline void pg_push_absent(struct pg_writer *w)
 	pg_set_len(w, 0);
 }
 
-/* A NUL-terminated user string, without its NUL. */
-static __always_inline void pg_push_user_str(struct pg_writer *w, const void *ptr, __u32 max)
+/* A NUL-terminated user string, without its NUL; returns its length. */
+static __always_inline long pg_push_user_str(struct pg_writer *w, const void *ptr, __u32 max)
 {
 	long n = 0;
 	if (ptr)
 		n = bpf_probe_read_user_str(w->buf + PG_SAFE(w->pos), max & (PG_MAX_PATH * 2 - 1),
 					    ptr);
-	pg_set_len(w, n > 0 ? n - 1 : 0);
+	n = n > 0 ? n - 1 : 0;
+	pg_set_len(w, n);
+	return n;
+}
+
+/* Grows the last parameter by `extra` bytes written right after it. */
+static __always_inline void pg_extend_last(struct pg_writer *w, __u32 extra)
+{
+	__u32 at = PG_HDR_SIZE + 2 * ((w->idx - 1) & (PG_MAX_PARAMS - 1));
+	*(__u16 *)(w->buf + PG_SAFE(at)) += extra;
+	w->pos += extra;
 }
 
 static __always_inline void pg_push_kernel_str(struct pg_writer *w, const void *ptr, __u32 max)
@@ -172,6 +190,8 @@ static __always_inline void pg_submit(struct pg_writer *w)
 		return;
 	}
 	((struct pg_event_hdr *)w->buf)->len = len;
+	/* Stamped when sent: a record the filter drops never reads the clock. */
+	((struct pg_event_hdr *)w->buf)->ts = bpf_ktime_get_boot_ns();
 	/* Hide the bound from clang so the mask survives for the verifier. */
 	asm volatile("" : "+r"(len));
 	len &= PG_SCRATCH_SIZE - 1;
@@ -494,6 +514,78 @@ static __always_inline void pg_file_dev_ino(struct file *file, __u64 *dev, __u64
 	struct inode *inode;
 	pg_file_mode_inode(file, &mode, &inode);
 	pg_inode_dev_ino(inode, dev, ino);
+}
+
+/* ---- the rule-driven path filter ---- */
+
+/* State of the walk over a name's bytes in pg_path_normal. */
+struct pg_norm {
+	const __u8 *p;
+	__u32 n;
+	__u32 seg;  /* bytes in the current component */
+	__u32 dots; /* of which dots */
+	__u32 bad;
+};
+
+static __always_inline bool pg_norm_odd(struct pg_norm *c)
+{
+	/* An empty, "." or ".." component. */
+	return c->seg == 0 || (c->seg == c->dots && c->dots <= 2);
+}
+
+static long pg_norm_step(__u64 i, struct pg_norm *c)
+{
+	__u32 k = i + 1;
+	if (k >= c->n)
+		return 1;
+	__u8 ch = c->p[k & (PG_LPM_DATA - 1)];
+	if (ch == '/') {
+		if (pg_norm_odd(c)) {
+			c->bad = 1;
+			return 1;
+		}
+		c->seg = 0;
+		c->dots = 0;
+	} else {
+		c->seg++;
+		c->dots += ch == '.';
+	}
+	return 0;
+}
+
+/*
+ * Whether the absolute name at p (n bytes, NUL after them) is normal: no empty, "." or ".."
+ * component and no trailing slash. Only then is it the fd.name userspace would make of it.
+ * A bpf_loop: its body is verified once, not once per byte.
+ */
+static __always_inline bool pg_path_normal(const __u8 *p, long n)
+{
+	struct pg_norm c = {.p = p, .n = n};
+	if (n == 1)
+		return true;
+	bpf_loop(PG_LPM_DATA, pg_norm_step, &c, 0);
+	return !c.bad && !pg_norm_odd(&c);
+}
+
+/*
+ * Whether the name just pushed at `at` (n bytes) can matter to a rule: anything but an
+ * absolute, normal name of at most PG_LPM_DATA - 1 bytes is sent; such a name is sent when
+ * pg_paths has it or a prefix of it. The trie's key is built in place: the 4 bytes before
+ * the name become its prefix length for the lookup.
+ */
+static __always_inline bool pg_path_wanted(__u8 *buf, __u32 at, long n)
+{
+	if (n <= 0 || n >= PG_LPM_DATA)
+		return true;
+	const __u8 *p = buf + PG_SAFE(at);
+	if (p[0] != '/' || !pg_path_normal(p, n))
+		return true;
+	__u32 *prefixlen = (__u32 *)(buf + PG_SAFE(at - 4));
+	__u32 saved = *prefixlen;
+	*prefixlen = 8 * (n + 1);
+	void *hit = bpf_map_lookup_elem(&pg_paths, prefixlen);
+	*prefixlen = saved;
+	return hit != NULL;
 }
 
 #endif

@@ -121,6 +121,28 @@ struct pg_counters {
 	__u64 n_drops_scratch;   /* scratch space unavailable */
 };
 
+/*
+ * Per syscall, in `pg_interesting`: which exits to send. 0 = not traced. Userspace compiles
+ * these from the loaded rules and what its state tables need (probes/src/interest.rs).
+ */
+#define PG_WANT_OK 1       /* successful calls */
+#define PG_WANT_FAILED 2   /* failed calls */
+#define PG_PATH_FILTER 4   /* opens: only names in pg_paths (absolute, normal names) */
+#define PG_FD_AS_PATH 8    /* fchdir: sent as a chdir to the directory's path */
+
+/* Per CPU, per syscall id (map `pg_sc_counters`): exits seen and filtered out in the kernel. */
+struct pg_sc_counters {
+	__u64 seen[PG_NR_SYSCALLS];
+	__u64 filtered[PG_NR_SYSCALLS];
+};
+
+/* Key of `pg_paths` (an LPM trie): an exact name with its NUL, or a prefix without. */
+#define PG_LPM_DATA 256
+struct pg_path_key {
+	__u32 prefixlen; /* bits */
+	__u8 data[PG_LPM_DATA];
+};
+
 /* Settings written by userspace before attaching (array map `pg_settings`, one slot). */
 struct pg_settings {
 	__u32 own_tgid;          /* the agent itself: never traced */

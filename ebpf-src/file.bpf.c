@@ -2,7 +2,8 @@
 /*
  * File-system syscalls: open family, creat, chmod family, mkdir/rmdir, unlink, rename,
  * link/symlink, chdir. Paths are sent as the process passed them; userspace resolves
- * relative ones against the cwd or the directory fd.
+ * relative ones against the cwd or the directory fd (except under the rule-driven path
+ * filter, where opens relative to a directory fd are joined here).
  */
 
 /* open/openat/openat2/creat: the new fd, path, flags (+ "created" bit), mode, dev, ino. */
@@ -53,6 +54,46 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 		break;
 	}
 
+	if (!pg_begin(&w, etype, nparams, sc->tid, sc->pid))
+		return;
+	pg_push_u64(&w, sc->ret);
+
+	/*
+	 * Under the path filter, state tables do not follow every fd, so a name relative to a
+	 * directory fd is made absolute here, from the directory's path (dirfd then reads
+	 * AT_FDCWD); the filter then judges the whole name.
+	 */
+	struct file *dir = NULL;
+	if ((sc->want & PG_PATH_FILTER) && dirfd != AT_FDCWD && name) {
+		char c0 = 0;
+		bpf_probe_read_user(&c0, 1, name);
+		if (c0 != '/')
+			dir = (struct file *)pg_fd_file_ptr(task, dirfd);
+	}
+	if (etype == PG_ET_OPENAT || etype == PG_ET_OPENAT2)
+		pg_push_u64(&w, dir ? (__u64)AT_FDCWD : (__u64)dirfd);
+	__u32 path_at = w.pos;
+	long n;
+	if (dir) {
+		pg_push_file_path(&w, dir);
+		__u32 dlen = w.pos - path_at;
+		__u32 at = w.pos;
+		if (!(dlen == 1 && w.buf[PG_SAFE(path_at)] == '/')) {
+			w.buf[PG_SAFE(at)] = '/';
+			at++;
+		}
+		long r = bpf_probe_read_user_str(w.buf + PG_SAFE(at), PG_MAX_PATH, name);
+		pg_extend_last(&w, (at - w.pos) + (r > 0 ? r - 1 : 0));
+		n = w.pos - path_at;
+	} else {
+		n = pg_push_user_str(&w, name, PG_MAX_PATH);
+	}
+	if ((sc->want & PG_PATH_FILTER) && !pg_path_wanted(w.buf, path_at, n)) {
+		pg_filtered(sc);
+		__sync_fetch_and_add(&w.cnt->n_evts, -1); /* not a record after all */
+		return;
+	}
+
 	bool created = false;
 	if (sc->ret >= 0) {
 		struct file *file = (struct file *)pg_fd_file_ptr(task, sc->ret);
@@ -65,12 +106,6 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 	if (created)
 		flags |= PG_O_F_CREATED;
 
-	if (!pg_begin(&w, etype, nparams, sc->tid, sc->pid))
-		return;
-	pg_push_u64(&w, sc->ret);
-	if (etype == PG_ET_OPENAT || etype == PG_ET_OPENAT2)
-		pg_push_u64(&w, dirfd);
-	pg_push_user_str(&w, name, PG_MAX_PATH);
 	if (etype == PG_ET_CREAT) {
 		pg_push_u64(&w, mode);
 		pg_push_u64(&w, dev);
@@ -118,6 +153,19 @@ static __noinline void pg_file_paths(struct pg_sc *sc)
 	case PG_NR_fchdir:  etype = PG_ET_FCHDIR;  args = 1; strs = 0x0; break;
 	default:
 		return;
+	}
+	if (etype == PG_ET_FCHDIR && (sc->want & PG_FD_AS_PATH) && sc->ret == 0) {
+		/* State tables do not follow every fd: send where the cwd went, as a chdir. */
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct file *dir = (struct file *)pg_fd_file_ptr(task, (int)sc->a[0]);
+		if (dir) {
+			if (!pg_begin(&w, PG_ET_CHDIR, 2, sc->tid, sc->pid))
+				return;
+			pg_push_u64(&w, sc->ret);
+			pg_push_file_path(&w, dir);
+			pg_submit(&w);
+			return;
+		}
 	}
 	n = args + 1;
 	if (!pg_begin(&w, etype, n, sc->tid, sc->pid))

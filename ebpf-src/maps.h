@@ -17,13 +17,31 @@ struct {
 	__array(values, struct pg_ring_template);
 } pg_rings SEC(".maps");
 
-/* Syscall id -> 1 when some enabled rule or the state tracking needs it. */
+/* Syscall id -> PG_WANT_* / PG_PATH_FILTER / PG_FD_AS_PATH bits (0: not traced). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PG_NR_SYSCALLS);
 	__type(key, __u32);
 	__type(value, __u8);
 } pg_interesting SEC(".maps");
+
+/* CPU id -> per-syscall counters of exits seen and filtered. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pg_sc_counters);
+} pg_sc_counters SEC(".maps");
+
+#define BPF_F_NO_PREALLOC 1
+/* The names (exact, NUL included) and prefixes an open must have under PG_PATH_FILTER. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__type(key, struct pg_path_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} pg_paths SEC(".maps");
 
 /* CPU id -> counters. */
 struct {

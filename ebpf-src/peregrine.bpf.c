@@ -31,17 +31,28 @@ int pg_sys_exit(__u64 *ctx)
 	if (!on || !*on)
 		return 0;
 
+	__u32 want = *on;
+
 	long ret = (long)ctx[1];
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	struct pg_settings *s = pg_get_settings();
 	if (!s || s->own_tgid == tgid)
 		return 0;
-	if (s->drop_failed && ret < 0)
-		return 0;
 	struct task_struct *task = bpf_get_current_task_btf();
 	if (task->thread_info.status & TS_COMPAT)
 		return 0; /* 32-bit syscall numbers differ: not decoded */
+
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pg_sc_counters *cnt = bpf_map_lookup_elem(&pg_sc_counters, &cpu);
+	if (cnt)
+		cnt->seen[id & (PG_NR_SYSCALLS - 1)]++;
+	/* No rule can match this outcome, and no table needs it. */
+	if (!(want & (ret < 0 ? PG_WANT_FAILED : PG_WANT_OK)) || (s->drop_failed && ret < 0)) {
+		if (cnt)
+			cnt->filtered[id & (PG_NR_SYSCALLS - 1)]++;
+		return 0;
+	}
 
 	struct pg_sc sc = {};
 	sc.a[0] = regs->di;
@@ -54,6 +65,8 @@ int pg_sys_exit(__u64 *ctx)
 	sc.tid = (__u32)pid_tgid;
 	sc.pid = tgid;
 	sc.id = id;
+	sc.want = want;
+	sc.cnt = cnt;
 
 	switch (id) {
 	case PG_NR_open:

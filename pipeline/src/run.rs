@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use peregrine_config::{Config, EngineKind};
 use peregrine_enrich::{ContainerConfig, EnrichConfig, HostEnricher};
 use peregrine_event::synth::SynthConfig;
-use peregrine_event::EventType;
+use peregrine_probes::interest::KernelInterest;
 use peregrine_probes::{KernelProbe, ProbeOptions, Reader, Ring};
 use peregrine_rules::AlertOptions;
 use peregrine_rules::Ruleset;
@@ -95,18 +95,61 @@ fn settings(cfg: &Config) -> PipelineSettings {
     }
 }
 
-/// The syscalls the kernel must send: what the enabled rules name, plus state tracking.
-pub fn kernel_syscalls(ruleset: &Ruleset) -> std::collections::BTreeSet<u32> {
-    let types = ruleset.event_types();
-    let names = peregrine_event::SYSCALL_NAMES
+/// What the kernel must send: the exits the enabled rules can match, plus what the state
+/// tables need; with `filter` off, every call of those syscalls.
+pub fn kernel_interest(ruleset: &Ruleset, filter: bool) -> KernelInterest {
+    use peregrine_probes::interest::{PathSet, RuleNeed};
+    use peregrine_rules::interest::PathNeed;
+    let needs = ruleset
+        .kernel_needs()
+        .into_iter()
+        .map(|(t, need)| {
+            let paths = match need.paths {
+                PathNeed::Any => None,
+                PathNeed::Only { exact, prefixes } => Some(PathSet { exact, prefixes }),
+            };
+            let need = RuleNeed {
+                failed: need.failed,
+                paths,
+            };
+            (t.name().to_string(), need)
+        })
+        .collect();
+    peregrine_probes::interest::plan(&needs, filter)
+}
+
+/// One line on what the kernel sends and filters.
+pub fn log_interest(interest: &KernelInterest) {
+    use peregrine_probes::interest::{PATH_FILTER, WANT_FAILED};
+    let name = |id: &u32| {
+        peregrine_event::SYSCALL_NAMES
+            .iter()
+            .find(|(i, _)| i == id)
+            .map_or("?", |(_, n)| *n)
+    };
+    let only_ok: Vec<&str> = interest
+        .flags
         .iter()
-        .map(|(_, n)| *n)
-        .filter(|n| EventType::from_name(n).is_some_and(|t| types.contains(t)));
-    peregrine_probes::interest::syscall_ids(names)
+        .filter(|(_, f)| *f & WANT_FAILED == 0)
+        .map(|(id, _)| name(id))
+        .collect();
+    let by_path: Vec<&str> = interest
+        .flags
+        .iter()
+        .filter(|(_, f)| *f & PATH_FILTER != 0)
+        .map(|(id, _)| name(id))
+        .collect();
+    tracing::info!(
+        syscalls = interest.flags.len(),
+        successful_only = %only_ok.join(","),
+        by_name = %by_path.join(","),
+        names = interest.paths.exact.len() + interest.paths.prefixes.len(),
+        "kernel filter"
+    );
 }
 
 /// Loads and attaches the probes with only the state-tracking syscalls; the rules' own are
-/// added with [`KernelProbe::set_syscalls`] once they are compiled. Started before the rules
+/// added with [`KernelProbe::set_interest`] once they are compiled. Started before the rules
 /// so the two start-up memory peaks (kernel BTF for CO-RE, rule compilation) do not stack.
 /// Starts no thread: the readers are started by [`kernel_source`] after the capability drop.
 fn start_probes(cfg: &Config) -> Result<(KernelProbe, Vec<Ring>)> {
@@ -115,7 +158,7 @@ fn start_probes(cfg: &Config) -> Result<(KernelProbe, Vec<Ring>)> {
         cpus_for_each_buffer: m.cpus_for_each_buffer,
         buffer_bytes: m.buffer_bytes() as u32,
         drop_failed: m.drop_failed_exit,
-        syscalls: peregrine_probes::interest::syscall_ids([]),
+        syscalls: peregrine_probes::interest::syscall_ids([]).into(),
         ..ProbeOptions::default()
     };
     KernelProbe::start(&opts)
@@ -502,8 +545,10 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let ruleset = rules_load::load(&cfg, !opts.rules.is_empty())?;
     let mut kernel = None;
     if let Some((mut probe, rings)) = probes {
+        let interest = kernel_interest(&ruleset, cfg.pipeline.kernel_filter);
+        log_interest(&interest);
         probe
-            .set_syscalls(&kernel_syscalls(&ruleset))
+            .set_interest(&interest)
             .context("enabling the syscalls the rules need")?;
         kernel = Some(kernel_source(&cfg, probe, rings)?);
     }
@@ -573,7 +618,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
             let ruleset = rules_load::load(&cfg, !reload_cfg.2.is_empty())?;
             // The kernel sends what the new rules need (applied by the source thread).
             if let Some(slot) = &syscall_requests {
-                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(kernel_syscalls(&ruleset));
+                let interest = kernel_interest(&ruleset, cfg.pipeline.kernel_filter);
+                log_interest(&interest);
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(interest);
             }
             Ok(ruleset)
         });

@@ -49,7 +49,7 @@ struct Attached {
 fn attach() -> Attached {
     let opts = ProbeOptions {
         ignore_tgid: None,
-        syscalls: interest::syscall_ids([]),
+        syscalls: interest::syscall_ids([]).into(),
         ..ProbeOptions::default()
     };
     let (probe, rings) = KernelProbe::start(&opts).expect("probes load");

@@ -10,5 +10,8 @@ mod reader;
 pub mod wire;
 
 pub use error::ProbeError;
-pub use loader::{Counters, KernelProbe, ProbeOptions, Settings, OBJECT};
+pub use loader::{
+    Counters, KernelProbe, ProbeOptions, Settings, SyscallCounters, SyscallTally, NR_SYSCALLS,
+    OBJECT,
+};
 pub use reader::{boot_to_epoch_ns, Reader, ReaderStats, Ring};

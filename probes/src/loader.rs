@@ -1,7 +1,9 @@
 //! Loading and attaching the kernel programs with aya, and the maps userspace writes.
 
 use crate::error::ProbeError;
+use crate::interest::{KernelInterest, PATH_KEY_BYTES};
 use crate::reader::Ring;
+use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, ArrayOfMaps, Map, MapData, RingBuf};
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader, Pod};
@@ -38,8 +40,40 @@ pub struct Counters {
     pub n_drops_scratch: u64,
 }
 
+/// `PG_NR_SYSCALLS` (ebpf-src/syscall_nr.h).
+pub const NR_SYSCALLS: usize = 512;
+
+/// `struct pg_sc_counters` (ebpf-src/events.h): per CPU and syscall id, exits seen and
+/// filtered out in the kernel.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallCounters {
+    pub seen: [u64; NR_SYSCALLS],
+    pub filtered: [u64; NR_SYSCALLS],
+}
+
+impl Default for SyscallCounters {
+    fn default() -> Self {
+        SyscallCounters {
+            seen: [0; NR_SYSCALLS],
+            filtered: [0; NR_SYSCALLS],
+        }
+    }
+}
+
+/// One syscall's exits since the probes were loaded, all CPUs together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyscallTally {
+    pub id: u32,
+    pub seen: u64,
+    /// Kept out of the ring by the rule-driven filter.
+    pub filtered: u64,
+}
+
 // SAFETY: plain `repr(C)` integers with no padding, mirrored from events.h.
 unsafe impl Pod for Settings {}
+// SAFETY: as above.
+unsafe impl Pod for SyscallCounters {}
 // SAFETY: as above.
 unsafe impl Pod for Counters {}
 
@@ -72,8 +106,8 @@ pub struct ProbeOptions {
     pub snaplen: u32,
     /// Never trace this process (the agent itself). `None` traces everything.
     pub ignore_tgid: Option<u32>,
-    /// Syscall ids whose exits are decoded.
-    pub syscalls: BTreeSet<u32>,
+    /// Which syscall exits are sent (see [`crate::interest::plan`]).
+    pub syscalls: KernelInterest,
 }
 
 impl Default for ProbeOptions {
@@ -84,7 +118,7 @@ impl Default for ProbeOptions {
             drop_failed: false,
             snaplen: 80,
             ignore_tgid: Some(std::process::id()),
-            syscalls: crate::interest::syscall_ids([]),
+            syscalls: crate::interest::syscall_ids([]).into(),
         }
     }
 }
@@ -95,7 +129,11 @@ pub struct KernelProbe {
     _rings: ArrayOfMaps<MapData>,
     _settings: Array<MapData, Settings>,
     counters: Array<MapData, Counters>,
+    sc_counters: Array<MapData, SyscallCounters>,
     interesting: Array<MapData, u8>,
+    paths: LpmTrie<MapData, [u8; PATH_KEY_BYTES], u8>,
+    /// What `paths` holds now.
+    path_keys: BTreeSet<(u32, Vec<u8>)>,
     ncpus: u32,
 }
 
@@ -148,6 +186,7 @@ impl KernelProbe {
             .map_max_entries("pg_rings", ncpus)
             .map_max_entries("pg_counters", ncpus)
             .map_max_entries("pg_scratch", ncpus)
+            .map_max_entries("pg_sc_counters", ncpus)
             .load(OBJECT)?;
 
         // Programs are loaded (verified, bound to the maps) before the maps are taken out
@@ -173,14 +212,34 @@ impl KernelProbe {
             source,
         })?;
 
-        let mut interesting: Array<MapData, u8> = take(&mut ebpf, "pg_interesting")?;
+        let interesting: Array<MapData, u8> = take(&mut ebpf, "pg_interesting")?;
         let counters: Array<MapData, Counters> = take(&mut ebpf, "pg_counters")?;
+        let sc_counters: Array<MapData, SyscallCounters> = take(&mut ebpf, "pg_sc_counters")?;
+        let paths = ebpf
+            .take_map("pg_paths")
+            .ok_or(ProbeError::MissingMap("pg_paths"))?;
+        let paths = LpmTrie::try_from(paths).map_err(|source| ProbeError::Map {
+            map: "pg_paths",
+            source,
+        })?;
         let (rings_map, rings) =
             create_rings(&mut ebpf, ncpus, opts.cpus_for_each_buffer, ring_bytes)?;
-        set_interesting(&mut interesting, &opts.syscalls)?;
+        let mut probe = KernelProbe {
+            ebpf,
+            _rings: rings_map,
+            _settings: settings,
+            counters,
+            sc_counters,
+            interesting,
+            paths,
+            path_keys: BTreeSet::new(),
+            ncpus,
+        };
+        probe.set_interest(&opts.syscalls)?;
+        let ebpf = &mut probe.ebpf;
 
         for name in PROGRAMS.map(|(n, _)| n) {
-            program(&mut ebpf, name)?
+            program(ebpf, name)?
                 .attach()
                 .map_err(|source| ProbeError::Program {
                     program: name,
@@ -191,25 +250,57 @@ impl KernelProbe {
             cpus = ncpus,
             rings = rings.len(),
             ring_bytes,
-            syscalls = opts.syscalls.len(),
+            syscalls = opts.syscalls.flags.len(),
             "kernel probes attached"
         );
-        Ok((
-            KernelProbe {
-                ebpf,
-                _rings: rings_map,
-                _settings: settings,
-                counters,
-                interesting,
-                ncpus,
-            },
-            rings,
-        ))
+        Ok((probe, rings))
     }
 
-    /// Replaces the set of decoded syscalls (after a rules reload).
-    pub fn set_syscalls(&mut self, ids: &BTreeSet<u32>) -> Result<(), ProbeError> {
-        set_interesting(&mut self.interesting, ids)
+    /// Replaces what the kernel sends (after a rules reload). Names are added before the
+    /// per-syscall bits change and removed after, so no exit either set needs is filtered
+    /// while it changes.
+    pub fn set_interest(&mut self, interest: &KernelInterest) -> Result<(), ProbeError> {
+        let map_err = |map: &'static str| move |source| ProbeError::Map { map, source };
+        let keys = path_keys(interest);
+        for key in keys.difference(&self.path_keys) {
+            self.paths
+                .insert(&lpm_key(key), 1, 0)
+                .map_err(map_err("pg_paths"))?;
+        }
+        for id in 0..self.interesting.len() {
+            let bits = interest.flags.get(&id).copied().unwrap_or(0);
+            self.interesting
+                .set(id, bits, 0)
+                .map_err(map_err("pg_interesting"))?;
+        }
+        for key in self.path_keys.difference(&keys) {
+            self.paths
+                .remove(&lpm_key(key))
+                .map_err(map_err("pg_paths"))?;
+        }
+        self.path_keys = keys;
+        Ok(())
+    }
+
+    /// Per traced syscall, exits seen and filtered in the kernel, over all CPUs.
+    pub fn syscall_tallies(&self) -> Vec<SyscallTally> {
+        let mut sum = SyscallCounters::default();
+        for cpu in 0..self.ncpus {
+            if let Ok(c) = self.sc_counters.get(&cpu, 0) {
+                for i in 0..NR_SYSCALLS {
+                    sum.seen[i] += c.seen[i];
+                    sum.filtered[i] += c.filtered[i];
+                }
+            }
+        }
+        (0..NR_SYSCALLS)
+            .filter(|&i| sum.seen[i] > 0)
+            .map(|i| SyscallTally {
+                id: i as u32,
+                seen: sum.seen[i],
+                filtered: sum.filtered[i],
+            })
+            .collect()
     }
 
     /// Per-CPU counters.
@@ -250,15 +341,25 @@ fn take<V: Pod>(ebpf: &mut Ebpf, name: &'static str) -> Result<Array<MapData, V>
     Array::try_from(map).map_err(|source| ProbeError::Map { map: name, source })
 }
 
-fn set_interesting(map: &mut Array<MapData, u8>, ids: &BTreeSet<u32>) -> Result<(), ProbeError> {
-    for id in 0..map.len() {
-        let on = u8::from(ids.contains(&id));
-        map.set(id, on, 0).map_err(|source| ProbeError::Map {
-            map: "pg_interesting",
-            source,
-        })?;
-    }
-    Ok(())
+/// The trie's entries: exact names with their NUL, prefixes without (prefix length in bits).
+fn path_keys(interest: &KernelInterest) -> BTreeSet<(u32, Vec<u8>)> {
+    let exact = interest.paths.exact.iter().map(|e| {
+        let mut b = e.as_bytes().to_vec();
+        b.push(0);
+        b
+    });
+    let prefixes = interest.paths.prefixes.iter().map(|p| p.as_bytes().to_vec());
+    exact
+        .chain(prefixes)
+        .filter(|b| b.len() <= PATH_KEY_BYTES)
+        .map(|b| (8 * b.len() as u32, b))
+        .collect()
+}
+
+fn lpm_key((bits, bytes): &(u32, Vec<u8>)) -> Key<[u8; PATH_KEY_BYTES]> {
+    let mut data = [0u8; PATH_KEY_BYTES];
+    data[..bytes.len()].copy_from_slice(bytes);
+    Key::new(*bits, data)
 }
 
 /// One ring per group of `per` CPUs (all CPUs when `per` is 0), wired into `pg_rings`.

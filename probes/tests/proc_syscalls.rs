@@ -195,7 +195,7 @@ fn migrating_process(actors: usize, test: &str) {
     let mut cap = Capture::with_actors(
         peregrine_probes::ProbeOptions {
             ignore_tgid: None,
-            syscalls: peregrine_probes::interest::all_syscall_ids(),
+            syscalls: peregrine_probes::interest::all_syscall_ids().into(),
             buffer_bytes: 4 << 20,
             cpus_for_each_buffer: 1,
             ..Default::default()

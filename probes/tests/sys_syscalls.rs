@@ -195,7 +195,7 @@ fn own_process_and_uninteresting_calls_are_not_sent() {
     }
     // Ignoring this process: nothing from it arrives.
     let mut cap = Capture::with(peregrine_probes::ProbeOptions {
-        syscalls: peregrine_probes::interest::all_syscall_ids(),
+        syscalls: peregrine_probes::interest::all_syscall_ids().into(),
         buffer_bytes: 1 << 20,
         ..Default::default()
     });
@@ -207,7 +207,7 @@ fn own_process_and_uninteresting_calls_are_not_sent() {
     // Only openat enabled: a mkdir is not sent.
     let mut cap = Capture::with(peregrine_probes::ProbeOptions {
         ignore_tgid: None,
-        syscalls: [257].into_iter().collect(),
+        syscalls: std::collections::BTreeSet::from([257]).into(),
         buffer_bytes: 1 << 20,
         ..Default::default()
     });

@@ -14,6 +14,7 @@ pub mod dns;
 pub mod engine;
 mod eval;
 pub mod fields;
+pub mod interest;
 mod format;
 pub mod loader;
 pub mod parser;

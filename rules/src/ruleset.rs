@@ -51,7 +51,7 @@ pub enum RuleMatching {
 #[derive(Debug)]
 pub struct Ruleset {
     rules: Vec<CompiledRule>,
-    slots: Vec<SlotDef>,
+    pub(crate) slots: Vec<SlotDef>,
     /// Cache slots for subexpressions shared between rules.
     memos: usize,
     /// Enabled rules per event type (by [`EventType::index`]), in definition order, with

@@ -1,6 +1,6 @@
 //! `pipeline`: Peregrine's own tuning of the staged pipeline (no Falco equivalent).
 
-use crate::decode::{choice, duration, size, Cx, KeyPath};
+use crate::decode::{boolean, choice, duration, size, Cx, KeyPath};
 use crate::error::ConfigError;
 use crate::tree::Value;
 use std::time::Duration;
@@ -60,6 +60,9 @@ pub struct Pipeline {
     pub probe_actors: usize,
     /// How long a partial batch may wait before it is sent on (default 10ms).
     pub flush_interval: Duration,
+    /// Keep in the kernel the syscall exits no enabled rule can match and no state table
+    /// needs (default true). Off, every call of every traced syscall is sent.
+    pub kernel_filter: bool,
     pub queues: Queues,
 }
 
@@ -70,6 +73,7 @@ impl Default for Pipeline {
             rule_shards: 0,
             probe_actors: 0,
             flush_interval: Duration::from_millis(10),
+            kernel_filter: true,
             queues: Queues::default(),
         }
     }
@@ -104,6 +108,7 @@ impl Pipeline {
             "rule_shards",
             "probe_actors",
             "flush_interval",
+            "kernel_filter",
             "queues",
         ];
         for (e, p) in cx.section(v, path, &known, &[])? {
@@ -113,6 +118,7 @@ impl Pipeline {
                 "rule_shards" => out.rule_shards = size(v, &p, 0, 1024)?,
                 "probe_actors" => out.probe_actors = size(v, &p, 0, 1024)?,
                 "flush_interval" => out.flush_interval = duration(v, &p, Duration::ZERO)?,
+                "kernel_filter" => out.kernel_filter = boolean(v, &p)?,
                 "queues" => out.queues = decode_queues(v, &p, cx)?,
                 _ => {}
             }

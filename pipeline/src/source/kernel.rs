@@ -4,13 +4,13 @@ use super::{Pull, Source};
 use peregrine_event::Event;
 use peregrine_probes::wire::WireError;
 use peregrine_probes::{KernelProbe, Reader};
-use std::collections::BTreeSet;
+use peregrine_probes::interest::KernelInterest;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Where a rules reload leaves the syscall set the new rules need; the source applies it
-/// to the kernel between pulls.
-pub type SyscallRequest = Arc<Mutex<Option<BTreeSet<u32>>>>;
+/// Where a rules reload leaves what the new rules need from the kernel; the source applies
+/// it between pulls.
+pub type SyscallRequest = Arc<Mutex<Option<KernelInterest>>>;
 
 /// Longest nap of the reader at rest: Falco's longest (30 ms) too. Bounds how late an
 /// alert on a quiet node is, and how often an idle agent wakes up.
@@ -39,20 +39,23 @@ impl KernelSource {
         self.requested.clone()
     }
 
-    /// Sends exactly these syscalls from now on.
-    pub fn set_syscalls(
+    /// Sends exactly this from now on.
+    pub fn set_interest(
         &mut self,
-        ids: &BTreeSet<u32>,
+        interest: &KernelInterest,
     ) -> Result<(), peregrine_probes::ProbeError> {
-        self.probe.set_syscalls(ids)
+        self.probe.set_interest(interest)
     }
 
     fn apply_requested(&mut self) {
-        let Some(ids) = self.requested.lock().ok().and_then(|mut r| r.take()) else {
+        let Some(interest) = self.requested.lock().ok().and_then(|mut r| r.take()) else {
             return;
         };
-        match self.probe.set_syscalls(&ids) {
-            Ok(()) => tracing::info!(syscalls = ids.len(), "kernel syscall set updated"),
+        match self.probe.set_interest(&interest) {
+            Ok(()) => tracing::info!(
+                syscalls = interest.flags.len(),
+                "kernel syscall set updated"
+            ),
             Err(err) => tracing::error!(%err, "could not update the kernel syscall set"),
         }
     }
@@ -71,6 +74,16 @@ impl KernelSource {
                 )
                 .absolute(n);
             }
+        }
+        for t in self.probe.syscall_tallies() {
+            let name = peregrine_event::SYSCALL_NAMES
+                .iter()
+                .find(|(id, _)| *id == t.id)
+                .map_or("unknown", |(_, n)| *n);
+            metrics::counter!("peregrine_kernel_syscalls_seen_total", "syscall" => name)
+                .absolute(t.seen);
+            metrics::counter!("peregrine_kernel_syscalls_filtered_total", "syscall" => name)
+                .absolute(t.filtered);
         }
         let s = self.reader.stats();
         metrics::counter!("peregrine_probe_records_total").absolute(s.records);
@@ -128,6 +141,12 @@ impl Source for KernelSource {
         let mut out = Vec::new();
         self.reader.flush(&mut out);
         self.export();
+        let tallies = self.probe.syscall_tallies();
+        let seen: u64 = tallies.iter().map(|t| t.seen).sum();
+        let filtered: u64 = tallies.iter().map(|t| t.filtered).sum();
+        tracing::info!(
+            "Kernel filter: {filtered} of {seen} traced syscall exits left in the kernel (no enabled rule or state table needed them)"
+        );
         out
     }
 }

@@ -50,7 +50,7 @@ impl Capture {
     pub fn start() -> Capture {
         Capture::with(ProbeOptions {
             ignore_tgid: None,
-            syscalls: interest::all_syscall_ids(),
+            syscalls: interest::all_syscall_ids().into(),
             buffer_bytes: 4 << 20,
             ..ProbeOptions::default()
         })

@@ -24,6 +24,9 @@ use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 mod atoms;
+mod kernel;
+
+pub(crate) use kernel::type_need;
 
 use atoms::{guards, index_pass_rate, top_conjuncts, Atom, Direct, Guard, Index, SELECTIVE, WEAK};
 
