@@ -57,7 +57,10 @@ impl From<BTreeSet<u32>> for KernelInterest {
     /// Every call of these syscalls, unfiltered.
     fn from(ids: BTreeSet<u32>) -> Self {
         KernelInterest {
-            flags: ids.into_iter().map(|id| (id, WANT_OK | WANT_FAILED)).collect(),
+            flags: ids
+                .into_iter()
+                .map(|id| (id, WANT_OK | WANT_FAILED))
+                .collect(),
             paths: PathSet::default(),
         }
     }
@@ -73,7 +76,10 @@ impl KernelInterest {
     /// is `path` (opens only; as the process passed it, or joined to its directory):
     /// the same decision as the kernel program, for tests.
     pub fn sends(&self, name: &str, ret: i64, path: Option<&str>) -> bool {
-        let Some(id) = SYSCALL_NAMES.iter().find(|(_, n)| *n == name).map(|(id, _)| *id)
+        let Some(id) = SYSCALL_NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(id, _)| *id)
         else {
             return false;
         };
@@ -87,7 +93,11 @@ impl KernelInterest {
         match path {
             Some(p) if p.len() < PATH_KEY_BYTES && p.starts_with('/') && is_normal(p) => {
                 self.paths.exact.contains(p)
-                    || self.paths.prefixes.iter().any(|x| p.starts_with(x.as_str()))
+                    || self
+                        .paths
+                        .prefixes
+                        .iter()
+                        .any(|x| p.starts_with(x.as_str()))
             }
             _ => true,
         }
@@ -104,23 +114,42 @@ pub fn is_normal(p: &str) -> bool {
 /// names (relative names to a directory fd are joined in the kernel under the path filter).
 /// A rule on any other type needs the fd table, hence every open, close and dup.
 const FD_FREE: &[&str] = &[
-    "execve", "execveat", "open", "openat", "openat2", "creat", "chmod", "mkdir", "rmdir",
-    "unlink", "rename", "symlink", "link", "chdir", "setuid", "setgid", "setresuid",
-    "setresgid", "setsid", "ptrace", "bpf", "unshare", "userfaultfd", "init_module", "clone",
-    "clone3", "fork", "vfork", "procexit",
+    "execve",
+    "execveat",
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "chmod",
+    "mkdir",
+    "rmdir",
+    "unlink",
+    "rename",
+    "symlink",
+    "link",
+    "chdir",
+    "setuid",
+    "setgid",
+    "setresuid",
+    "setresgid",
+    "setsid",
+    "ptrace",
+    "bpf",
+    "unshare",
+    "userfaultfd",
+    "init_module",
+    "clone",
+    "clone3",
+    "fork",
+    "vfork",
+    "procexit",
 ];
 
 /// What the state tables need of syscall `name` when the fd table is (or is not) kept.
 fn tracking(name: &str, fd_table: bool) -> u8 {
     match name {
         "open" | "openat" | "openat2" | "creat" | "close" | "dup" | "dup2" | "dup3" | "socket"
-        | "connect" | "accept" | "accept4" | "bind" | "listen" => {
-            if fd_table {
-                WANT_OK
-            } else {
-                0
-            }
-        }
+        | "connect" | "accept" | "accept4" | "bind" | "listen" => u8::from(fd_table) * WANT_OK,
         "fchdir" if !fd_table => WANT_OK | FD_AS_PATH,
         "chdir" | "fchdir" | "setuid" | "setgid" | "setresuid" | "setresgid" | "setsid" => WANT_OK,
         _ => 0,
@@ -235,5 +264,70 @@ mod tests {
         assert!(!ids.contains(&39), "getpid is not decoded");
         assert!(!ids.contains(&56), "clone comes from sched_process_fork");
         assert_eq!(all_syscall_ids().len(), 49);
+    }
+
+    fn id(name: &str) -> u32 {
+        SYSCALL_NAMES.iter().find(|(_, n)| *n == name).unwrap().0
+    }
+
+    fn needs(list: &[(&str, RuleNeed)]) -> BTreeMap<String, RuleNeed> {
+        list.iter().map(|(n, r)| (n.to_string(), r.clone())).collect()
+    }
+
+    fn by_name(exact: &[&str], prefixes: &[&str]) -> RuleNeed {
+        RuleNeed {
+            failed: false,
+            paths: Some(PathSet {
+                exact: exact.iter().map(|s| s.to_string()).collect(),
+                prefixes: prefixes.iter().map(|s| s.to_string()).collect(),
+            }),
+        }
+    }
+
+    #[test]
+    fn opens_are_filtered_by_name_only_without_the_fd_table() {
+        let plan_for = |list: &[(&str, RuleNeed)]| plan(&needs(list), true);
+        let p = plan_for(&[("openat", by_name(&["/etc/shadow"], &["/root/"]))]);
+        assert_eq!(p.flags[&id("openat")], WANT_OK | PATH_FILTER);
+        assert!(!p.flags.contains_key(&id("close")), "no fd table: closes stay");
+        assert!(!p.flags.contains_key(&id("open")), "no rule on open");
+        assert_eq!(p.flags[&id("fchdir")], WANT_OK | FD_AS_PATH);
+        assert_eq!(p.flags[&id("chdir")], WANT_OK);
+        assert!(p.sends("openat", 3, Some("/root/.ssh/id_rsa")));
+        assert!(!p.sends("openat", 3, Some("/etc/shadowx")));
+        assert!(!p.sends("openat", -2, Some("/etc/shadow")), "failed: no rule");
+        for odd in ["/etc/./shadow", "/etc//hostname", "etc/x", "/etc/", "/tmp/../x"] {
+            assert!(p.sends("openat", 3, Some(odd)), "{odd}: not its own fd.name");
+        }
+
+        // A rule on an fd-using type keeps the fd table: every open and close, no names.
+        let p = plan_for(&[
+            ("openat", by_name(&["/etc/shadow"], &[])),
+            ("dup2", RuleNeed::default()),
+        ]);
+        assert_eq!(p.flags[&id("openat")], WANT_OK);
+        assert_eq!(p.flags[&id("close")], WANT_OK);
+        assert_eq!(p.flags[&id("fchdir")], WANT_OK);
+        assert!(p.paths.exact.is_empty());
+
+        // Names the trie cannot hold turn the filter off for that type.
+        let long = format!("/{}", "a".repeat(300));
+        let p = plan_for(&[("openat", by_name(&[&long], &[]))]);
+        assert_eq!(p.flags[&id("openat")], WANT_OK);
+
+        // Without filtering, everything as before.
+        let p = plan(&needs(&[("openat", by_name(&["/x"], &[]))]), false);
+        assert_eq!(p.flags[&id("close")], WANT_OK | WANT_FAILED);
+        assert_eq!(p.flags[&id("openat")], WANT_OK | WANT_FAILED);
+    }
+
+    #[test]
+    fn normal_names() {
+        for ok in ["/", "/etc", "/etc/shadow", "/a/...", "/a/.b", "/a/b.."] {
+            assert!(is_normal(ok), "{ok}");
+        }
+        for odd in ["", "etc", "/etc/", "//etc", "/./x", "/a/..", "/a/../b", "/a/."] {
+            assert!(!is_normal(odd), "{odd}");
+        }
     }
 }

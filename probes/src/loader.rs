@@ -348,7 +348,11 @@ fn path_keys(interest: &KernelInterest) -> BTreeSet<(u32, Vec<u8>)> {
         b.push(0);
         b
     });
-    let prefixes = interest.paths.prefixes.iter().map(|p| p.as_bytes().to_vec());
+    let prefixes = interest
+        .paths
+        .prefixes
+        .iter()
+        .map(|p| p.as_bytes().to_vec());
     exact
         .chain(prefixes)
         .filter(|b| b.len() <= PATH_KEY_BYTES)

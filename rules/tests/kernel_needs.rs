@@ -26,14 +26,23 @@ fn seed_rules_need_three_paths_on_successful_opens() {
         let PathNeed::Only { exact, prefixes } = &need.paths else {
             panic!("{t}: {:?}", need.paths);
         };
-        let want: Vec<&str> = vec!["/etc/shadow", "/root/.ssh/authorized_keys", "/root/.ssh/id_rsa"];
+        let want: Vec<&str> = vec![
+            "/etc/shadow",
+            "/root/.ssh/authorized_keys",
+            "/root/.ssh/id_rsa",
+        ];
         assert_eq!(exact.iter().map(|s| s.as_str()).collect::<Vec<_>>(), want);
         assert!(prefixes.is_empty());
         assert!(need.paths.admits("/etc/shadow") && !need.paths.admits("/etc/hostname"));
     }
     let exec = &n[&EventType::from_name("execve").unwrap()];
     assert!(exec.failed, "spawned_process does not test the result");
-    assert_eq!(n.len(), 5, "{:?}", n.keys().map(|t| t.name()).collect::<Vec<_>>());
+    assert_eq!(
+        n.len(),
+        5,
+        "{:?}",
+        n.keys().map(|t| t.name()).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -48,7 +57,9 @@ fn upstream_needs() {
     for (t, need) in rs.kernel_needs() {
         let paths = match &need.paths {
             PathNeed::Any => "any".to_string(),
-            PathNeed::Only { exact, prefixes } => format!("{} exact, {} prefixes", exact.len(), prefixes.len()),
+            PathNeed::Only { exact, prefixes } => {
+                format!("{} exact, {} prefixes", exact.len(), prefixes.len())
+            }
         };
         eprintln!("{:12} failed={} paths={paths}", t.name(), need.failed);
     }

@@ -2,9 +2,9 @@
 
 use super::{Pull, Source};
 use peregrine_event::Event;
+use peregrine_probes::interest::KernelInterest;
 use peregrine_probes::wire::WireError;
 use peregrine_probes::{KernelProbe, Reader};
-use peregrine_probes::interest::KernelInterest;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

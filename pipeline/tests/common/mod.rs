@@ -78,7 +78,7 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The real agent binary: `rules` as its only rules file, JSON alerts, no web server.
 pub struct Agent {
-    _turn: std::sync::MutexGuard<'static, ()>,
+    _turn: Option<std::sync::MutexGuard<'static, ()>>,
     pub child: Child,
     pub dir: PathBuf,
 }
@@ -106,6 +106,21 @@ impl Agent {
     /// These rules files, in this order, keeping its files in `dir` (which must exist).
     pub fn start_in(dir: &Path, rules_files: &[PathBuf], extra: &[&str]) -> Agent {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        Agent::launch(Some(turn), dir, rules_files, extra)
+    }
+
+    /// A second agent beside one this test already runs (which holds the turn), to see the
+    /// same workload twice.
+    pub fn start_beside(dir: &Path, rules_files: &[PathBuf], extra: &[&str]) -> Agent {
+        Agent::launch(None, dir, rules_files, extra)
+    }
+
+    fn launch(
+        turn: Option<std::sync::MutexGuard<'static, ()>>,
+        dir: &Path,
+        rules_files: &[PathBuf],
+        extra: &[&str],
+    ) -> Agent {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_peregrine"));
         for f in rules_files {
             cmd.arg("-r").arg(f);

@@ -1,0 +1,197 @@
+//! The rule-driven kernel filter never keeps back an event a rule could match.
+//!
+//! A property over generated events: synthetic enriched streams, each open also tried with
+//! the rules' own names (and near misses: other case, a longer name, a non-normal spelling,
+//! a relative one) and as a failed call. Wherever any enabled rule matches an event
+//! (`rule_matching: all`), the filter the kernel runs for those rules
+//! ([`KernelInterest::sends`], the kernel program's decision) must send it. Run on the seed's
+//! rules (where opens are filtered by name) and on each upstream ruleset alone and together.
+//! The live side (same alerts with the filter on and off over a real workload) is in
+//! `kernel_filter_live.rs`.
+
+use peregrine::run::kernel_interest;
+use peregrine_event::synth::{Generator, SynthConfig};
+use peregrine_event::{Event, EventType, ParamValue};
+use peregrine_probes::interest::{KernelInterest, PATH_FILTER};
+use peregrine_rules::{load_files, CompileOptions, RuleMatching, Ruleset};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn testdata() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
+        panic!("../shared/testdata not found and PEREGRINE_REQUIRE_PRIVILEGED=1");
+    }
+    eprintln!("skipping: ../shared/testdata not found");
+    None
+}
+
+fn ruleset(files: &[&str]) -> Option<Ruleset> {
+    let dir = testdata()?;
+    let paths: Vec<_> = files.iter().map(|f| dir.join(f)).collect();
+    Some(
+        load_files(&paths, &CompileOptions::default())
+            .ruleset
+            .expect("rules load"),
+    )
+}
+
+/// Where an open's name parameter is, per type.
+fn name_index(t: EventType) -> usize {
+    if t == EventType::OPENAT || t == EventType::OPENAT2 {
+        2
+    } else {
+        1
+    }
+}
+
+/// The same open with another name (raw as the process passed it, and as fd.name).
+fn renamed(ev: &Event, raw: &str, name: &str) -> Event {
+    let mut e = ev.clone();
+    e.params[name_index(e.etype)] = ParamValue::Str(raw.into());
+    if let Some(fd) = &e.fd {
+        let mut fd = (**fd).clone();
+        fd.name = name.to_string();
+        fd.nameraw = raw.to_string();
+        e.fd = Some(Arc::new(fd));
+    }
+    e
+}
+
+/// The same call, failed: no fd, as the enricher leaves a failed open.
+fn failed(ev: &Event) -> Event {
+    let mut e = ev.clone();
+    e.params[0] = ParamValue::Int(-13);
+    if e.etype.is_open() {
+        e.fd = None;
+    }
+    e
+}
+
+/// The names worth trying on opens: the filter's own, and near misses of each.
+fn names(interest: &KernelInterest) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("/etc/hostname".to_string(), "/etc/hostname".to_string()),
+        ("shadow".to_string(), "/etc/shadow".to_string()),
+    ];
+    let p = &interest.paths;
+    for n in p.exact.iter().chain(p.prefixes.iter()) {
+        out.push((n.clone(), n.clone()));
+        out.push((format!("{n}x"), format!("{n}x")));
+        out.push((format!("{n}/sub"), format!("{n}/sub")));
+        out.push((n.to_uppercase(), n.to_uppercase()));
+        // Spelled otherwise, the same fd.name.
+        out.push((n.replacen('/', "//", 1), n.clone()));
+        if let Some((dir, file)) = n.rsplit_once('/') {
+            out.push((format!("{dir}/./{file}"), n.clone()));
+            out.push((
+                format!("{dir}/../{}/{file}", dir.rsplit('/').next().unwrap_or("")),
+                n.clone(),
+            ));
+        }
+    }
+    out
+}
+
+fn check(files: &[&str], events: usize) {
+    let Some(rs) = ruleset(files) else {
+        return;
+    };
+    let interest = kernel_interest(&rs, true);
+    let names = names(&interest);
+    let mut scratch = rs.new_scratch();
+    let mut gen = Generator::new(SynthConfig {
+        seed: 7,
+        suspicious_per_mille: 50,
+        ..SynthConfig::default()
+    });
+    let (mut matched, mut tried) = (0usize, 0usize);
+    let mut hits = Vec::new();
+    let mut verify = |ev: &Event| {
+        tried += 1;
+        hits.clear();
+        rs.evaluate(ev, &mut scratch, RuleMatching::All, &mut hits);
+        if hits.is_empty() {
+            return;
+        }
+        matched += 1;
+        let ret = ev.res().unwrap_or(0);
+        let raw = ev.etype.is_open().then(|| {
+            ev.param(name_index(ev.etype))
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        });
+        assert!(
+            interest.sends(ev.etype.name(), ret, raw.as_deref()),
+            "{files:?}: rule {:?} matches {} (ret {ret}, name {raw:?}) but the kernel would not send it",
+            rs.rules()[hits[0]].name,
+            ev.etype.name(),
+        );
+    };
+    for _ in 0..events {
+        let ev = gen.next_event();
+        verify(&ev);
+        if ev.res().is_some() {
+            verify(&failed(&ev));
+        }
+        if ev.etype.is_open() && ev.fd.is_some() {
+            for (raw, name) in &names {
+                let e = renamed(&ev, raw, name);
+                verify(&e);
+                verify(&failed(&e));
+            }
+        }
+    }
+    eprintln!("{files:?}: {matched} of {tried} events matched a rule; all would be sent");
+    assert!(matched > 0, "the property was never exercised");
+}
+
+#[test]
+fn seed_rules_filter_by_name_and_never_hide_a_match() {
+    let Some(rs) = ruleset(&["seed_rules.yaml"]) else {
+        return;
+    };
+    let interest = kernel_interest(&rs, true);
+    let filtered = interest
+        .flags
+        .values()
+        .filter(|f| *f & PATH_FILTER != 0)
+        .count();
+    assert_eq!(filtered, 3, "open, openat, openat2 by name: {interest:?}");
+    assert!(
+        !interest.sends("close", 0, None),
+        "no seed rule reads the fd table"
+    );
+    assert!(!interest.sends("openat", 3, Some("/etc/hostname")));
+    assert!(interest.sends("openat", 3, Some("/etc/shadow")));
+    assert!(
+        !interest.sends("openat", -2, Some("/etc/shadow")),
+        "fd.num>=0"
+    );
+    assert!(
+        interest.sends("openat", 3, Some("/etc//shadow")),
+        "not normal"
+    );
+    assert!(interest.sends("openat", 3, Some("shadow")), "relative");
+    check(&["seed_rules.yaml"], 40_000);
+}
+
+#[test]
+fn upstream_rules_never_hide_a_match() {
+    for files in [
+        &["upstream/falco_rules.yaml"][..],
+        &["upstream/falco-incubating_rules.yaml"],
+        &["upstream/falco-sandbox_rules.yaml"],
+        &[
+            "upstream/falco_rules.yaml",
+            "upstream/falco-incubating_rules.yaml",
+            "upstream/falco-sandbox_rules.yaml",
+        ],
+    ] {
+        check(files, 20_000);
+    }
+}
