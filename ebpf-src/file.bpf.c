@@ -54,6 +54,26 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 		break;
 	}
 
+	/*
+	 * Most opens under the path filter are judged before anything else is done: the name
+	 * is read into scratch where the record would hold it, and only a wanted one goes on
+	 * to build the record (reading it again).
+	 */
+	if ((sc->want & PG_PATH_FILTER) && (dirfd == AT_FDCWD || !name)) {
+		__u32 cpu = bpf_get_smp_processor_id();
+		__u8 *buf = bpf_map_lookup_elem(&pg_scratch, &cpu);
+		__u32 at = PG_HDR_SIZE + 2 * nparams + 8 * (1 + (etype == PG_ET_OPENAT ||
+								 etype == PG_ET_OPENAT2));
+		if (buf) {
+			long r = name ? bpf_probe_read_user_str(buf + PG_SAFE(at), PG_MAX_PATH, name)
+				      : 0;
+			if (!pg_path_wanted(buf, at, r > 0 ? r - 1 : 0)) {
+				pg_filtered(sc);
+				return;
+			}
+		}
+	}
+
 	if (!pg_begin(&w, etype, nparams, sc->tid, sc->pid))
 		return;
 	pg_push_u64(&w, sc->ret);

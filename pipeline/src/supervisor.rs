@@ -45,7 +45,7 @@ impl Supervisor {
                     (p, m)
                 })
                 .collect(),
-            tick: Duration::from_millis(500),
+            tick: Duration::from_secs(1),
             reloads_ok: 0,
             reloads_failed: 0,
             final_stats: None,

@@ -271,7 +271,9 @@ mod tests {
     }
 
     fn needs(list: &[(&str, RuleNeed)]) -> BTreeMap<String, RuleNeed> {
-        list.iter().map(|(n, r)| (n.to_string(), r.clone())).collect()
+        list.iter()
+            .map(|(n, r)| (n.to_string(), r.clone()))
+            .collect()
     }
 
     fn by_name(exact: &[&str], prefixes: &[&str]) -> RuleNeed {
@@ -289,15 +291,30 @@ mod tests {
         let plan_for = |list: &[(&str, RuleNeed)]| plan(&needs(list), true);
         let p = plan_for(&[("openat", by_name(&["/etc/shadow"], &["/root/"]))]);
         assert_eq!(p.flags[&id("openat")], WANT_OK | PATH_FILTER);
-        assert!(!p.flags.contains_key(&id("close")), "no fd table: closes stay");
+        assert!(
+            !p.flags.contains_key(&id("close")),
+            "no fd table: closes stay"
+        );
         assert!(!p.flags.contains_key(&id("open")), "no rule on open");
         assert_eq!(p.flags[&id("fchdir")], WANT_OK | FD_AS_PATH);
         assert_eq!(p.flags[&id("chdir")], WANT_OK);
         assert!(p.sends("openat", 3, Some("/root/.ssh/id_rsa")));
         assert!(!p.sends("openat", 3, Some("/etc/shadowx")));
-        assert!(!p.sends("openat", -2, Some("/etc/shadow")), "failed: no rule");
-        for odd in ["/etc/./shadow", "/etc//hostname", "etc/x", "/etc/", "/tmp/../x"] {
-            assert!(p.sends("openat", 3, Some(odd)), "{odd}: not its own fd.name");
+        assert!(
+            !p.sends("openat", -2, Some("/etc/shadow")),
+            "failed: no rule"
+        );
+        for odd in [
+            "/etc/./shadow",
+            "/etc//hostname",
+            "etc/x",
+            "/etc/",
+            "/tmp/../x",
+        ] {
+            assert!(
+                p.sends("openat", 3, Some(odd)),
+                "{odd}: not its own fd.name"
+            );
         }
 
         // A rule on an fd-using type keeps the fd table: every open and close, no names.
@@ -326,7 +343,9 @@ mod tests {
         for ok in ["/", "/etc", "/etc/shadow", "/a/...", "/a/.b", "/a/b.."] {
             assert!(is_normal(ok), "{ok}");
         }
-        for odd in ["", "etc", "/etc/", "//etc", "/./x", "/a/..", "/a/../b", "/a/."] {
+        for odd in [
+            "", "etc", "/etc/", "//etc", "/./x", "/a/..", "/a/../b", "/a/.",
+        ] {
             assert!(!is_normal(odd), "{odd}");
         }
     }

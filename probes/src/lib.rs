@@ -6,6 +6,7 @@ mod error;
 pub mod interest;
 mod loader;
 mod pending;
+pub mod progstats;
 mod reader;
 pub mod wire;
 

@@ -58,20 +58,60 @@ fn opens_pass_the_kernel_filter_as_modelled() {
         (libc::AT_FDCWD, format!("{d}/hit"), true, format!("{d}/hit")),
         (libc::AT_FDCWD, format!("{d}/miss"), false, String::new()),
         (libc::AT_FDCWD, format!("{d}/hitx"), false, String::new()),
-        (libc::AT_FDCWD, format!("{d}/pre/a"), true, format!("{d}/pre/a")),
-        (libc::AT_FDCWD, format!("{d}/pre/deep/b"), true, format!("{d}/pre/deep/b")),
-        (libc::AT_FDCWD, format!("{d}//miss"), true, format!("{d}//miss")),
-        (libc::AT_FDCWD, format!("{d}/./miss"), true, format!("{d}/./miss")),
-        (libc::AT_FDCWD, format!("{d}/pre/../miss"), true, format!("{d}/pre/../miss")),
+        (
+            libc::AT_FDCWD,
+            format!("{d}/pre/a"),
+            true,
+            format!("{d}/pre/a"),
+        ),
+        (
+            libc::AT_FDCWD,
+            format!("{d}/pre/deep/b"),
+            true,
+            format!("{d}/pre/deep/b"),
+        ),
+        (
+            libc::AT_FDCWD,
+            format!("{d}//miss"),
+            true,
+            format!("{d}//miss"),
+        ),
+        (
+            libc::AT_FDCWD,
+            format!("{d}/./miss"),
+            true,
+            format!("{d}/./miss"),
+        ),
+        (
+            libc::AT_FDCWD,
+            format!("{d}/pre/../miss"),
+            true,
+            format!("{d}/pre/../miss"),
+        ),
         // Relative to the cwd (the crate directory): never judged in the kernel.
-        (libc::AT_FDCWD, "Cargo.toml".into(), true, "Cargo.toml".into()),
+        (
+            libc::AT_FDCWD,
+            "Cargo.toml".into(),
+            true,
+            "Cargo.toml".into(),
+        ),
         // Relative to a directory fd: joined in the kernel, then judged whole.
         (dirfd, "hit".into(), true, format!("{d}/hit")),
         (dirfd, "miss".into(), false, String::new()),
         (pre, "deep/b".into(), true, format!("{d}/pre/deep/b")),
-        (dirfd, "pre/../miss".into(), true, format!("{d}/pre/../miss")),
+        (
+            dirfd,
+            "pre/../miss".into(),
+            true,
+            format!("{d}/pre/../miss"),
+        ),
         // Failed: no rule wants failed opens.
-        (libc::AT_FDCWD, format!("{d}/hit-not-there"), false, String::new()),
+        (
+            libc::AT_FDCWD,
+            format!("{d}/hit-not-there"),
+            false,
+            String::new(),
+        ),
     ];
     for (at, name, arrives, shown) in &cases {
         let evs = cap.events_of(EventType::OPENAT, || {
@@ -94,7 +134,11 @@ fn opens_pass_the_kernel_filter_as_modelled() {
             *arrives,
             "the model disagrees on {name:?}"
         );
-        assert_eq!(evs.len(), usize::from(*arrives), "{name:?} (dirfd {at}): {evs:#?}");
+        assert_eq!(
+            evs.len(),
+            usize::from(*arrives),
+            "{name:?} (dirfd {at}): {evs:#?}"
+        );
         if let Some(ev) = evs.first() {
             assert_eq!(ev.param(2), &s(shown), "{name:?}");
             if *at != libc::AT_FDCWD {

@@ -149,7 +149,8 @@ pub(crate) fn run(
         .map(|_| Vec::with_capacity(batch_hint / k + 1))
         .collect();
     let mut released = Vec::new();
-    let idle = Duration::from_millis(100);
+    // With nothing held, a tick only exports metrics (once a second): no need to wake more.
+    let idle = Duration::from_secs(1);
     loop {
         let wait = if enricher.held() > 0 {
             enricher.tick_interval()
