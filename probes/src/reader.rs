@@ -398,11 +398,14 @@ impl Reader {
             self.nap
         };
         if n == 0 {
-            let mut timeout = self.nap.min(wait);
+            // Events still inside the reorder window wait for the next nap too (at least
+            // the window): waking just for them would hand on a few events at a time, and
+            // every hand-on wakes the stages after this one.
+            let mut timeout = self.nap;
             if !self.pending.is_empty() {
-                timeout = timeout.min(Duration::from_nanos(self.slack_ns));
+                timeout = timeout.max(Duration::from_nanos(self.slack_ns));
             }
-            self.wait(timeout);
+            self.wait(timeout.min(wait));
             n = self.release(out, max);
         }
         n
