@@ -84,17 +84,26 @@ fn cpu_ns(pid: u32) -> (u64, u64) {
         })
 }
 
-fn metric_sum(name: &str) -> u64 {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", PORT)) else {
-        return 0;
+/// The sum of a metric's series on the agent's /metrics; `None` when it has none.
+fn metric_sum(name: &str) -> Option<u64> {
+    let mut s = match std::net::TcpStream::connect(("127.0.0.1", PORT)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kernel_path: /metrics on port {PORT}: {e}");
+            return None;
+        }
     };
     let _ = write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
     let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body.lines()
+    if let Err(e) = s.read_to_string(&mut body) {
+        eprintln!("kernel_path: /metrics on port {PORT}: {e}");
+    }
+    let values: Vec<f64> = body
+        .lines()
         .filter(|l| l.starts_with(name) && !l.starts_with('#'))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() as u64)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -352,11 +361,14 @@ fn main() {
                 }
                 if *kind == Kind::Peregrine && *workload == "open+close" && rules.len() == 1 {
                     std::thread::sleep(Duration::from_millis(1500));
-                    let sent = metric_sum("peregrine_kernel_events_total");
-                    if sent > 0 {
-                        let syscalls = rate * secs * 2.0;
-                        let sent = sent - sent_before;
-                        kept_in_kernel.push(100.0 * (1.0 - sent as f64 / syscalls));
+                    match (sent_before, metric_sum("peregrine_kernel_events_total")) {
+                        (Some(a), Some(b)) => {
+                            let syscalls = rate * secs * 2.0;
+                            kept_in_kernel.push(100.0 * (1.0 - (b - a) as f64 / syscalls));
+                        }
+                        _ => eprintln!(
+                            "kernel_path: no peregrine_kernel_events_total on port {PORT}"
+                        ),
                     }
                 }
             }
