@@ -242,6 +242,16 @@ fn drops(kind: Kind, log: &str) -> String {
 struct Cell {
     ns: Vec<f64>,
     speed: Vec<f64>,
+    /// Loop iterations per second under the agent.
+    rate: Vec<f64>,
+}
+
+fn human(v: f64) -> String {
+    if v >= 10_000.0 {
+        format!("{:.0}k", v / 1000.0)
+    } else {
+        format!("{v:.0}")
+    }
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -351,13 +361,18 @@ fn main() {
             }
             for (w, workload) in WORKLOADS.iter().enumerate() {
                 let before = progstats::runs(agent.program());
-                let sent_before = metric_sum("peregrine_kernel_events_total");
+                let sent_before = if *kind == Kind::Peregrine {
+                    metric_sum("peregrine_kernel_events_total")
+                } else {
+                    None
+                };
                 let rate = run_loop(workload, secs);
                 let after = progstats::runs(agent.program());
                 {
                     let runs = (after.0 - before.0).max(1) as f64;
                     cells[c][w].ns.push((after.1 - before.1) as f64 / runs);
                     cells[c][w].speed.push(rate / base[w]);
+                    cells[c][w].rate.push(rate);
                 }
                 if *kind == Kind::Peregrine && *workload == "open+close" && rules.len() == 1 {
                     std::thread::sleep(Duration::from_millis(1500));
@@ -389,11 +404,12 @@ fn main() {
             .iter()
             .map(|cell| {
                 format!(
-                    "{:.0} ns ({}), loop {:.2}× ({})",
+                    "{:.0} ns ({}), loop {:.2}× ({}), {}/s",
                     median(&cell.ns),
                     range(&cell.ns, 0),
                     median(&cell.speed),
-                    range(&cell.speed, 2)
+                    range(&cell.speed, 2),
+                    human(median(&cell.rate))
                 )
             })
             .collect();

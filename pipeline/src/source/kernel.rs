@@ -85,6 +85,9 @@ impl KernelSource {
                 .absolute(t.seen);
             metrics::counter!("peregrine_kernel_syscalls_filtered_total", "syscall" => name)
                 .absolute(t.filtered);
+            // Sent on towards the ring (the ring may still drop it: see the drop counters).
+            metrics::counter!("peregrine_kernel_syscalls_sent_total", "syscall" => name)
+                .absolute(t.seen - t.filtered);
         }
         let s = self.reader.stats();
         metrics::counter!("peregrine_probe_records_total").absolute(s.records);
