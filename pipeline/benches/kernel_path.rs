@@ -335,6 +335,7 @@ fn main() {
                 .map(|_| Cell {
                     ns: vec![],
                     speed: vec![],
+                    rate: vec![],
                 })
                 .collect()
         })
