@@ -332,6 +332,9 @@ struct pg_loopvars {
 	__u32 cg_count;
 	__u64 cs;
 	__u32 pseudo; /* the file's own dentry is a root of no mount (memfd, anon inode) */
+	__u32 cg_last_at;  /* where the last cgroup path written starts */
+	__u64 cg_last;     /* ... and its cgroup */
+	__u32 cg_last_len;
 };
 #define PG_VARS_OFF (PG_PTRS_OFF - 128)
 

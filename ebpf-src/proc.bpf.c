@@ -103,13 +103,28 @@ static long pg_cgroup_step(__u64 i, __u8 **ctx)
 	at += r - 1;
 	buf[PG_SAFE(at)] = '=';
 	at++;
-	v->n = 0;
-	bpf_loop(PG_KN_DEPTH, pg_kn_step, &buf, 0);
-	if (v->n == 0) {
-		buf[PG_SAFE(at)] = '/';
-		at++;
+	/*
+	 * On cgroup v2 every subsystem is in the same cgroup: its path is copied from the
+	 * previous subsystem's instead of walked again (the walk is most of an exec's cost).
+	 */
+	__u32 len = v->cg_last_len;
+	if ((__u64)cgrp == v->cg_last && len > 0 && len < PG_MAX_PATH &&
+	    bpf_probe_read_kernel(buf + PG_SAFE(at), len & (PG_MAX_PATH - 1),
+				  buf + PG_SAFE(v->cg_last_at)) == 0) {
+		at += len;
 	} else {
-		at += pg_join(buf, at, PG_KN_DEPTH);
+		__u32 path_at = at;
+		v->n = 0;
+		bpf_loop(PG_KN_DEPTH, pg_kn_step, &buf, 0);
+		if (v->n == 0) {
+			buf[PG_SAFE(at)] = '/';
+			at++;
+		} else {
+			at += pg_join(buf, at, PG_KN_DEPTH);
+		}
+		v->cg_last = (__u64)cgrp;
+		v->cg_last_at = path_at;
+		v->cg_last_len = at - path_at;
 	}
 	buf[PG_SAFE(at)] = 0;
 	at++;
@@ -132,6 +147,8 @@ static __noinline void pg_push_cgroups(struct pg_writer *w, struct task_struct *
 	v->cg_start = w->pos;
 	v->cg_len = 0;
 	v->cg_count = bpf_core_field_size(cs->subsys) / 8;
+	v->cg_last = 0;
+	v->cg_last_len = 0;
 	bpf_loop(16, pg_cgroup_step, &buf, 0);
 	pg_set_len(w, v->cg_len);
 }
