@@ -59,7 +59,8 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 	 * is read into scratch where the record would hold it, and only a wanted one goes on
 	 * to build the record (reading it again).
 	 */
-	if ((sc->want & PG_PATH_FILTER) && (dirfd == AT_FDCWD || !name)) {
+	bool judged = (sc->want & PG_PATH_FILTER) && (dirfd == AT_FDCWD || !name);
+	if (judged) {
 		__u32 cpu = bpf_get_smp_processor_id();
 		__u8 *buf = bpf_map_lookup_elem(&pg_scratch, &cpu);
 		__u32 at = PG_HDR_SIZE + 2 * nparams + 8 * (1 + (etype == PG_ET_OPENAT ||
@@ -108,7 +109,8 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 	} else {
 		n = pg_push_user_str(&w, name, PG_MAX_PATH);
 	}
-	if ((sc->want & PG_PATH_FILTER) && !pg_path_wanted(w.buf, path_at, n)) {
+	/* Names next to a directory fd are judged here, once joined if they were relative. */
+	if ((sc->want & PG_PATH_FILTER) && !judged && !pg_path_wanted(w.buf, path_at, n)) {
 		pg_filtered(sc);
 		__sync_fetch_and_add(&w.cnt->n_evts, -1); /* not a record after all */
 		return;

@@ -108,13 +108,13 @@ fn metric_sum(name: &str) -> Option<u64> {
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
-    None,
     Peregrine,
     Falco,
 }
 
 struct Agent {
     kind: Kind,
+    /// Taken by `stop`; killed on drop otherwise.
     child: Option<Child>,
     log: PathBuf,
 }
@@ -123,7 +123,7 @@ impl Agent {
     fn program(&self) -> &'static str {
         match self.kind {
             Kind::Peregrine => "pg_sys_exit",
-            _ => "sys_exit",
+            Kind::Falco => "sys_exit",
         }
     }
 
@@ -135,19 +135,11 @@ impl Agent {
         let log = std::env::temp_dir().join(format!(
             "peregrine-kernel-path-{}.log",
             match kind {
-                Kind::None => "none",
                 Kind::Peregrine => "peregrine",
                 Kind::Falco => "falco",
             }
         ));
         let mut cmd = match kind {
-            Kind::None => {
-                return Agent {
-                    kind,
-                    child: None,
-                    log,
-                }
-            }
             Kind::Peregrine => {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_peregrine"));
                 c.args(["-o", "json_output=true", "-o", "webserver.enabled=true"])
@@ -235,7 +227,6 @@ fn drops(kind: Kind, log: &str) -> String {
                 .sum();
             format!("drops detected in {d} s")
         }
-        Kind::None => String::new(),
     }
 }
 
@@ -346,9 +337,6 @@ fn main() {
     let mut kept_in_kernel = Vec::new();
     for round in 0..rounds {
         for (c, (name, kind, rules)) in configs.iter().enumerate() {
-            if *kind == Kind::None {
-                continue;
-            }
             eprintln!("round {}/{rounds}: {name}", round + 1);
             // Each agent's loops beside loops with no agent, just before.
             let base: Vec<f64> = WORKLOADS.iter().map(|w| run_loop(w, secs)).collect();
@@ -397,10 +385,7 @@ fn main() {
         WORKLOADS.join(" | ")
     );
     println!("|---|{}---|---|", "---|".repeat(WORKLOADS.len()));
-    for (c, (name, kind, _)) in configs.iter().enumerate() {
-        if *kind == Kind::None {
-            continue;
-        }
+    for (c, (name, _, _)) in configs.iter().enumerate() {
         let cols: Vec<String> = cells[c]
             .iter()
             .map(|cell| {

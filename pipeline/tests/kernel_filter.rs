@@ -9,28 +9,17 @@
 //! The live side (same alerts with the filter on and off over a real workload) is in
 //! `kernel_filter_live.rs`.
 
+mod common;
+
 use peregrine::run::kernel_interest;
 use peregrine_event::synth::{Generator, SynthConfig};
 use peregrine_event::{Event, EventType, ParamValue};
 use peregrine_probes::interest::{KernelInterest, PATH_FILTER};
 use peregrine_rules::{load_files, CompileOptions, RuleMatching, Ruleset};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-fn testdata() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() == Ok("1") {
-        panic!("../shared/testdata not found and PEREGRINE_REQUIRE_PRIVILEGED=1");
-    }
-    eprintln!("skipping: ../shared/testdata not found");
-    None
-}
-
 fn ruleset(files: &[&str]) -> Option<Ruleset> {
-    let dir = testdata()?;
+    let dir = common::testdata("kernel_filter")?;
     let paths: Vec<_> = files.iter().map(|f| dir.join(f)).collect();
     Some(
         load_files(&paths, &CompileOptions::default())

@@ -13,6 +13,8 @@ use std::collections::VecDeque;
 #[derive(Default)]
 pub(crate) struct Pending {
     events: VecDeque<Event>,
+    /// Scratch for a merge, kept to reuse their allocations.
+    tail: Vec<Event>,
     merge: Vec<Event>,
 }
 
@@ -39,11 +41,12 @@ impl Pending {
         // Overlap: merge `fresh` with the waiting events later than its first one. Equal
         // times keep arrival order (waiting ones first), as a stable sort would.
         let at = self.events.partition_point(|e| e.ts <= first);
-        let tail: Vec<Event> = self.events.drain(at..).collect();
+        let mut tail = std::mem::take(&mut self.tail);
+        tail.extend(self.events.drain(at..));
         let merged = &mut self.merge;
         merged.clear();
         merged.reserve(tail.len() + fresh.len());
-        let mut a = tail.into_iter().peekable();
+        let mut a = tail.drain(..).peekable();
         let mut b = fresh.drain(..).peekable();
         loop {
             let take_a = match (a.peek(), b.peek()) {
@@ -55,6 +58,8 @@ impl Pending {
             let next = if take_a { a.next() } else { b.next() };
             merged.extend(next);
         }
+        drop(a);
+        self.tail = tail;
         self.events.extend(merged.drain(..));
     }
 
