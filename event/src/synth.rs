@@ -808,6 +808,23 @@ impl Iterator for Generator {
     }
 }
 
+/// `ev` with its process given `depth` recorded ancestors (copies of it, pids 1 up), for
+/// tests of deep nesting. Building and dropping a deep chain recurses: use a big stack.
+pub fn with_ancestors(mut ev: Event, depth: usize) -> Event {
+    let Some(base) = ev.process.as_deref().cloned() else {
+        return ev;
+    };
+    let mut chain: Option<Arc<ProcessInfo>> = None;
+    for pid in 0..=depth {
+        let mut p = base.clone();
+        p.pid = pid as i64 + 1;
+        p.parent = chain.take();
+        chain = Some(Arc::new(p));
+    }
+    ev.process = chain;
+    ev
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

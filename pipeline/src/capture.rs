@@ -297,8 +297,6 @@ impl<R: Read> CaptureReader<R> {
 mod tests {
     use super::*;
     use peregrine_event::synth::{Generator, SynthConfig};
-    use peregrine_event::ProcessInfo;
-    use std::sync::Arc;
 
     fn header() -> CaptureHeader {
         CaptureHeader {
@@ -420,19 +418,10 @@ mod tests {
 
     /// An event whose process has `depth` ancestors.
     fn nested(depth: usize) -> Event {
-        let mut ev = Generator::new(SynthConfig::default())
+        let ev = Generator::new(SynthConfig::default())
             .find(|e| e.process.is_some())
             .unwrap();
-        let base = ProcessInfo::clone(ev.process.as_deref().unwrap());
-        let mut chain: Option<Arc<ProcessInfo>> = None;
-        for pid in 0..=depth {
-            let mut p = base.clone();
-            p.pid = pid as i64 + 1;
-            p.parent = chain.take();
-            chain = Some(Arc::new(p));
-        }
-        ev.process = chain;
-        ev
+        peregrine_event::synth::with_ancestors(ev, depth)
     }
 
     /// On a stack the size the source thread gets, as the agent decodes.

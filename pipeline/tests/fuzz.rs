@@ -8,11 +8,10 @@ use peregrine::capture::{
     CaptureHeader, CaptureReader, CaptureWriter, DECODE_STACK, FORMAT_VERSION, MAGIC, MAX_NESTING,
 };
 use peregrine_event::fuzzing::{fuzz, mutated_bytes, Outcome};
-use peregrine_event::synth::{Generator, SynthConfig};
-use peregrine_event::{Event, ProcessInfo};
+use peregrine_event::synth::{with_ancestors, Generator, SynthConfig};
+use peregrine_event::Event;
 use std::io::Cursor;
 use std::path::Path;
-use std::sync::Arc;
 
 fn header() -> CaptureHeader {
     CaptureHeader {
@@ -25,19 +24,10 @@ fn header() -> CaptureHeader {
 
 /// An event whose process has `depth` recorded ancestors.
 fn nested(depth: usize) -> Event {
-    let mut ev = Generator::new(SynthConfig::default())
+    let ev = Generator::new(SynthConfig::default())
         .find(|e| e.process.is_some())
         .expect("the generator makes processes");
-    let base = ProcessInfo::clone(ev.process.as_deref().unwrap());
-    let mut chain: Option<Arc<ProcessInfo>> = None;
-    for pid in 0..=depth {
-        let mut p = base.clone();
-        p.pid = pid as i64 + 1;
-        p.parent = chain.take();
-        chain = Some(Arc::new(p));
-    }
-    ev.process = chain;
-    ev
+    with_ancestors(ev, depth)
 }
 
 /// The bytes of a capture of `events`, written by the real writer.

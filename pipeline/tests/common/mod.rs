@@ -218,24 +218,13 @@ pub fn nested_event(
     gen: &mut peregrine_event::synth::Generator,
     depth: usize,
 ) -> peregrine_event::Event {
-    use peregrine_event::ProcessInfo;
-    use std::sync::Arc;
-    let mut ev = loop {
+    let ev = loop {
         let ev = gen.next_event();
         if ev.process.is_some() {
             break ev;
         }
     };
-    let base = ProcessInfo::clone(ev.process.as_deref().unwrap());
-    let mut chain: Option<Arc<ProcessInfo>> = None;
-    for pid in 0..=depth {
-        let mut p = base.clone();
-        p.pid = pid as i64 + 1;
-        p.parent = chain.take();
-        chain = Some(Arc::new(p));
-    }
-    ev.process = chain;
-    ev
+    peregrine_event::synth::with_ancestors(ev, depth)
 }
 
 /// The agent binary run to its end with `args`.
