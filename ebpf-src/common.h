@@ -196,8 +196,11 @@ static __always_inline void pg_submit(struct pg_writer *w)
 	asm volatile("" : "+r"(len));
 	len &= PG_SCRATCH_SIZE - 1;
 	__u64 flags = pg_wakeup_flags(w->ring, w->cnt);
-	if (bpf_ringbuf_output(w->ring, w->buf, len, flags) != 0)
+	if (bpf_ringbuf_output(w->ring, w->buf, len, flags) != 0) {
+		__u16 et = ((struct pg_event_hdr *)w->buf)->etype;
 		__sync_fetch_and_add(&w->cnt->n_drops_buffer, 1);
+		__sync_fetch_and_add(&w->cnt->n_drops_buffer_type[et & (PG_DROP_TYPES - 1)], 1);
+	}
 }
 
 /*
@@ -222,6 +225,7 @@ static __always_inline void pg_emit_ints(__u16 etype, const int n, const __u64 *
 	__u8 *rec = bpf_ringbuf_reserve(ring, PG_INTS_SIZE(n), 0);
 	if (!rec) {
 		__sync_fetch_and_add(&cnt->n_drops_buffer, 1);
+		__sync_fetch_and_add(&cnt->n_drops_buffer_type[etype & (PG_DROP_TYPES - 1)], 1);
 		return;
 	}
 	struct pg_event_hdr *hdr = (struct pg_event_hdr *)rec;

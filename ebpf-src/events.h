@@ -112,6 +112,9 @@ enum pg_l4proto {
 	PG_L4_RAW = 4,
 };
 
+/* Slots of pg_counters.n_drops_buffer_type: a power of two above PG_ET_COUNT. */
+#define PG_DROP_TYPES 64
+
 /* Per-CPU counters, read by userspace (array map `pg_counters`, one slot per CPU). */
 struct pg_counters {
 	__u64 n_evts;            /* records attempted */
@@ -119,6 +122,8 @@ struct pg_counters {
 	__u64 n_drops_max_size;  /* record larger than PG_MAX_EVENT */
 	__u64 n_drops_no_ring;   /* no ring buffer for this CPU */
 	__u64 n_drops_scratch;   /* scratch space unavailable */
+	/* n_drops_buffer by event type (index: enum pg_event_type), for Falco's categories. */
+	__u64 n_drops_buffer_type[PG_DROP_TYPES];
 };
 
 /*

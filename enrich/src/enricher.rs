@@ -1040,6 +1040,12 @@ impl HostEnricher {
         self.procs.get(&pid)?.container.clone()
     }
 
+    /// Fds in all the processes' tables (a table shared after a fork counts once per
+    /// process, as each process sees it).
+    pub fn fd_count(&self) -> usize {
+        self.procs.values().map(|p| p.fds.len()).sum()
+    }
+
     /// Processes in the table, live and exited.
     pub fn len(&self) -> usize {
         self.procs.len()

@@ -34,7 +34,6 @@ impl FdTable {
         self.map.get(&fd)
     }
 
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }

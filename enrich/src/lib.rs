@@ -32,7 +32,7 @@ pub mod path;
 mod process;
 pub mod procfs;
 pub mod runtime;
-mod stats;
+pub mod stats;
 pub mod testing;
 pub mod users;
 

@@ -28,6 +28,16 @@ macro_rules! stats {
             }
         }
 
+        /// (name, type, help) of every family this crate exports, for HELP lines and the
+        /// agent's metric catalog.
+        pub const METRICS: &[(&str, &str, &str)] = &[
+            $(($metric, stringify!($kind), concat!($($doc),*)),)*
+            ("peregrine_enrich_container_lookup_seconds", "histogram",
+                " Time a container metadata lookup took, in seconds."),
+            ("peregrine_enrich_container_hold_seconds", "histogram",
+                " Time a new container's events were held waiting for its metadata, in seconds."),
+        ];
+
         impl EnrichStats {
             /// Sets the `peregrine_enrich_*` counters and gauges of the global `metrics`
             /// recorder to these values.

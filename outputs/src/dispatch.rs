@@ -204,7 +204,19 @@ impl Outputs {
     /// also exported under that name), and Peregrine's per-destination queue depth,
     /// capacity, drops by reason, filtered alerts and restarts.
     pub fn export_metrics(&self) {
-        for s in self.snapshot() {
+        let snapshot = self.snapshot();
+        // Falco's one outputs-queue drop counter: every destination's drops together.
+        let all_drops: u64 = snapshot
+            .iter()
+            .map(|s| {
+                DropReason::ALL
+                    .iter()
+                    .map(|&r| s.dropped_for(r))
+                    .sum::<u64>()
+            })
+            .sum();
+        metrics::counter!("falcosecurity_falco_outputs_queue_num_drops_total").absolute(all_drops);
+        for s in snapshot {
             let d = s.destination.clone();
             for (name, status, v) in [
                 ("falco_outputs_total", "ok", s.sent),

@@ -3,6 +3,7 @@
 //! handshakes are counted in `peregrine_webserver_rejected_total{reason}` with at most one
 //! warning per 10 s.
 
+use crate::health::Health;
 use actix_web::{web, App, HttpRequest, HttpResponse};
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -46,16 +47,32 @@ async fn metrics(handle: web::Data<Option<PrometheusHandle>>) -> HttpResponse {
     }
 }
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body("{\"status\": \"ok\"}")
+async fn healthz(health: web::Data<Arc<Health>>) -> HttpResponse {
+    match health.check() {
+        Ok(()) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body("{\"status\": \"ok\"}"),
+        Err(reason) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "not ready", "reason": reason})),
+    }
 }
 
+/// Falco's `/versions` keys; the driver and plugin ones describe Peregrine's own probe
+/// (no plugins: Peregrine provides the container fields itself).
 async fn versions() -> HttpResponse {
+    use peregrine_rules::loader::{version_string, CONTAINER_PLUGIN_VERSION, ENGINE_VERSION};
+    let version = env!("CARGO_PKG_VERSION");
     let body = serde_json::json!({
-        "peregrine_version": env!("CARGO_PKG_VERSION"),
-        "engine_version_semver": peregrine_rules::loader::version_string(peregrine_rules::loader::ENGINE_VERSION),
+        "falco_version": version,
+        "libs_version": version,
+        "plugin_api_version": "",
+        "driver_api_version": "",
+        "driver_schema_version": "",
+        "default_driver_version": format!("{version}+peregrine"),
+        "engine_version": ENGINE_VERSION.1.to_string(),
+        "engine_version_semver": version_string(ENGINE_VERSION),
+        "plugin_versions": { "container": version_string(CONTAINER_PLUGIN_VERSION) },
+        "peregrine_version": version,
     });
     HttpResponse::Ok().json(body)
 }
@@ -90,12 +107,14 @@ pub fn start(
     settings: &WebSettings,
     listener: endpoint::Listener,
     handle: Option<PrometheusHandle>,
+    health: Arc<Health>,
 ) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
+    let health = web::Data::new(health);
     let addr = listener.local_addr()?;
     let handle = web::Data::new(if settings.metrics { handle } else { None });
     let rejections = web::Data::new(Arc::new(Rejections::new(REJECTED_METRIC, "web server")));
     let counted = rejections.get_ref().clone();
-    let health = settings.healthz_endpoint.clone();
+    let health_path = settings.healthz_endpoint.clone();
     let server = endpoint::serve(
         "webserver",
         listener,
@@ -105,8 +124,9 @@ pub fn start(
             App::new()
                 .app_data(handle.clone())
                 .app_data(rejections.clone())
+                .app_data(health.clone())
                 .route("/metrics", web::get().to(metrics))
-                .route(&health, web::get().to(healthz))
+                .route(&health_path, web::get().to(healthz))
                 .route("/versions", web::get().to(versions))
                 .default_service(web::to(bad_path))
         },

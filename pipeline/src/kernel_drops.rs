@@ -146,9 +146,6 @@ fn drop_alert(
     drops: u64,
     by_reason: &[(&'static str, u64)],
 ) -> Alert {
-    let time_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
     let message = format!("{DROP_RULE}. {drops} system calls dropped in last second.");
     let mut fields = serde_json::Map::new();
     fields.insert("n_evts".into(), events.to_string().into());
@@ -162,22 +159,32 @@ fn drop_alert(
         fields.insert(format!("n_drops_{reason}"), n.to_string().into());
     }
     fields.insert("ebpf_enabled".into(), "1".into());
-    // Falco's internal messages: `<time>: <Priority> <msg> (k1=v1 …)`, values as JSON.
+    internal_alert(opts, DROP_RULE, Priority::Debug, message, fields)
+}
+
+/// One of Falco's internal messages as an alert: source `internal`, no tags, text output
+/// `<time>: <Priority> <msg> (k1=v1 …)` with the values JSON-encoded.
+pub(crate) fn internal_alert(
+    opts: &AlertOptions,
+    rule: &str,
+    priority: Priority,
+    message: String,
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> Alert {
+    let time_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let time = if opts.time_iso8601 {
         peregrine_rules::timefmt::iso8601(time_ns)
     } else {
         peregrine_rules::timefmt::hms(time_ns, opts.utc_offset_secs)
     };
     let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let output = format!(
-        "{time}: {} {message} ({})",
-        Priority::Debug,
-        pairs.join(" ")
-    );
+    let output = format!("{time}: {priority} {message} ({})", pairs.join(" "));
     Alert {
         time_ns,
-        rule: Arc::from(DROP_RULE),
-        priority: Priority::Debug,
+        rule: Arc::from(rule),
+        priority,
         source: Arc::from("internal"),
         tags: Arc::from(Vec::<String>::new()),
         hostname: opts.hostname.clone(),

@@ -5,6 +5,7 @@
 pub mod capture;
 pub mod detection;
 pub mod file_trust;
+pub mod health;
 pub mod hostinfo;
 pub mod kernel_drops;
 pub mod pipeline;
@@ -21,3 +22,4 @@ pub mod privileges;
 pub mod rules_load;
 pub mod run;
 pub mod supervisor;
+pub mod telemetry;

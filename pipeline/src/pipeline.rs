@@ -251,6 +251,21 @@ impl Pipeline {
 
     /// Whether every stage has finished (after the source ended or was stopped), the
     /// destinations included.
+    /// Why the pipeline is not delivering now, if it is not: stopping, a stage thread
+    /// gone, or a source that has stopped polling.
+    pub fn problem(&self) -> Option<String> {
+        if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some("shutting down".into());
+        }
+        if let Some((name, _)) = self.threads.iter().find(|(_, h)| h.is_finished()) {
+            return Some(format!("stage {name} has stopped"));
+        }
+        let source = self.stages.iter().find(|s| &*s.name == "source")?;
+        let age = source.heartbeat.age_ms();
+        (age > crate::health::SOURCE_STALL_MS)
+            .then(|| format!("the source has not polled for {:.1} s", age as f64 / 1000.0))
+    }
+
     pub fn is_finished(&self) -> bool {
         self.threads.iter().all(|(_, h)| h.is_finished()) && self.outputs.is_finished()
     }

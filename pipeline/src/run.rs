@@ -584,13 +584,16 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     tracing::info!("output destinations: {}", outputs.names().join(", "));
     let metrics_handle = if cfg.metrics.enabled || cfg.webserver.enabled {
         Some(
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .install_recorder()
+            crate::telemetry::install_recorder(&cfg.metrics)
                 .context("installing the metrics recorder")?,
         )
     } else {
         None
     };
+    if cfg.metrics.enabled {
+        crate::telemetry::falco::export_static(src.name());
+        crate::telemetry::falco::export_files(&cfg);
+    }
     let watch = if cfg.watch_config_files {
         rules_load::watched_files(&cfg)
     } else {
@@ -601,6 +604,14 @@ pub fn run(opts: RunOptions) -> Result<i32> {
     let system = actix::System::new();
     let result: Result<()> = system.block_on(async {
         let input_outputs = outputs.clone();
+        let snapshots = metrics_handle.clone().and_then(|h| {
+            crate::telemetry::snapshot::Snapshots::new(
+                &cfg.metrics,
+                h,
+                settings.alert.clone(),
+                outputs.clone(),
+            )
+        });
         let pipeline = Pipeline::start(&settings, src, enricher, ruleset, outputs)
             .context("starting the pipeline")?;
         if let Some((input, bound)) = input {
@@ -616,6 +627,9 @@ pub fn run(opts: RunOptions) -> Result<i32> {
                 cfg.rules_files = reload_cfg.2.clone();
             }
             let ruleset = rules_load::load(&cfg, !reload_cfg.2.is_empty())?;
+            if cfg.metrics.enabled {
+                crate::telemetry::falco::export_files(&cfg);
+            }
             // The kernel sends what the new rules need (applied by the source thread).
             if let Some(slot) = &syscall_requests {
                 let interest = kernel_interest(&ruleset, cfg.pipeline.kernel_filter);
@@ -628,9 +642,14 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         let on_finish = Box::new(move |s: Vec<StageSnapshot>| {
             *stats_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
         });
-        let sup = Supervisor::new(pipeline, reloader, watch, on_finish).start();
+        let health: Arc<crate::health::Health> = Arc::default();
+        health.set_started();
+        let sup = Supervisor::new(pipeline, reloader, watch, on_finish)
+            .with_health(health.clone())
+            .with_snapshots(snapshots)
+            .start();
         if let Some(listener) = web_listener {
-            let (server, addr) = http::start(&web, listener, metrics_handle.clone())?;
+            let (server, addr) = http::start(&web, listener, metrics_handle.clone(), health)?;
             actix_rt::spawn(server);
             let scheme = if web.tls.is_some() { "https" } else { "http" };
             tracing::info!(

@@ -47,6 +47,8 @@ pub struct StageStats {
     dropped: [AtomicU64; 4],
     restarts: AtomicU64,
     held: AtomicU64,
+    /// When the stage's thread last went round its loop (readiness, `/healthz`).
+    pub heartbeat: crate::health::Heartbeat,
 }
 
 /// A point-in-time copy of a stage's counters.

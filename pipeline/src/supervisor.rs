@@ -20,6 +20,9 @@ pub struct Supervisor {
     reloads_ok: u64,
     reloads_failed: u64,
     final_stats: Option<Vec<StageSnapshot>>,
+    resources: crate::telemetry::falco::Resources,
+    health: std::sync::Arc<crate::health::Health>,
+    snapshots: Option<crate::telemetry::snapshot::Snapshots>,
     /// Called once with the final counters when the pipeline has drained.
     on_finish: Option<Box<dyn FnOnce(Vec<StageSnapshot>) + Send>>,
 }
@@ -49,12 +52,33 @@ impl Supervisor {
             reloads_ok: 0,
             reloads_failed: 0,
             final_stats: None,
+            resources: Default::default(),
+            health: Default::default(),
+            snapshots: None,
             on_finish: Some(on_finish),
         }
     }
 
-    fn export_metrics(&self) {
-        let Some(p) = &self.pipeline else { return };
+    /// Readiness as `/healthz` answers it, kept up to date on every tick.
+    pub fn with_health(mut self, health: std::sync::Arc<crate::health::Health>) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Periodic metrics snapshots (`metrics.output_rule`, `metrics.output_file`).
+    pub fn with_snapshots(mut self, s: Option<crate::telemetry::snapshot::Snapshots>) -> Self {
+        self.snapshots = s;
+        self
+    }
+
+    fn export_metrics(&mut self) {
+        use crate::telemetry::{catalog::Switch, enabled};
+        self.resources.export(enabled(Switch::ResourceUtilization));
+        let Some(p) = &self.pipeline else {
+            self.health.set_problem(Some("shutting down".into()));
+            return;
+        };
+        self.health.set_problem(p.problem());
         for s in p.snapshot() {
             let stage = s.stage.clone();
             for (outcome, v) in [
@@ -155,6 +179,9 @@ impl Actor for Supervisor {
         metrics::gauge!("falcosecurity_falco_start_timestamp_nanoseconds").set(now_ns() as f64);
         ctx.run_interval(self.tick, |act, ctx| {
             act.export_metrics();
+            if let Some(s) = act.snapshots.as_mut() {
+                s.tick();
+            }
             if !act.watched.is_empty() {
                 act.check_watched();
             }
@@ -203,6 +230,7 @@ impl Handler<Shutdown> for Supervisor {
         if let Some(p) = &self.pipeline {
             p.stop();
         }
+        self.health.set_problem(Some("shutting down".into()));
         self.finish_if_done(ctx);
         // Look often while draining, so that stopping ends soon after the drain deadline.
         ctx.run_interval(Duration::from_millis(50), |act, ctx| {

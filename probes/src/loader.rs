@@ -31,13 +31,52 @@ pub struct Settings {
 
 /// `struct pg_counters` (ebpf-src/events.h): per CPU, since the probes were loaded.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Counters {
     pub n_evts: u64,
     pub n_drops_buffer: u64,
     pub n_drops_max_size: u64,
     pub n_drops_no_ring: u64,
     pub n_drops_scratch: u64,
+    /// `n_drops_buffer` by event type id (`PG_DROP_TYPES` slots).
+    pub n_drops_buffer_type: [u64; DROP_TYPES],
+}
+
+/// `PG_DROP_TYPES` (ebpf-src/events.h).
+pub const DROP_TYPES: usize = 64;
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            n_evts: 0,
+            n_drops_buffer: 0,
+            n_drops_max_size: 0,
+            n_drops_no_ring: 0,
+            n_drops_scratch: 0,
+            n_drops_buffer_type: [0; DROP_TYPES],
+        }
+    }
+}
+
+/// Falco's category (`falcosecurity_scap_n_drops_buffer_total{drop}`) of an event type.
+pub fn drop_category(etype: usize) -> &'static str {
+    // Kernel event type ids are indexes into peregrine-event's table (events.h).
+    use peregrine_event::EventType;
+    let Some(t) = u16::try_from(etype).ok().and_then(EventType::from_index) else {
+        return "other_interest";
+    };
+    match t.name() {
+        "clone" | "clone3" | "fork" | "vfork" => "clone_fork",
+        "execve" | "execveat" => "execve",
+        "connect" => "connect",
+        "open" | "openat" | "openat2" | "creat" => "open",
+        "mkdir" | "mkdirat" | "rmdir" | "unlink" | "unlinkat" | "rename" | "renameat"
+        | "renameat2" | "symlink" | "symlinkat" | "link" | "linkat" | "chmod" | "fchmod"
+        | "fchmodat" | "chdir" | "fchdir" => "dir_file",
+        "close" => "close",
+        "procexit" => "proc",
+        _ => "other_interest",
+    }
 }
 
 /// `PG_NR_SYSCALLS` (ebpf-src/syscall_nr.h).
@@ -308,6 +347,48 @@ impl KernelProbe {
         (0..self.ncpus)
             .map(|cpu| self.counters.get(&cpu, 0).unwrap_or_default())
             .collect()
+    }
+
+    /// (tracepoint, runs, nanoseconds) of each program since it was loaded; zero unless
+    /// the kernel keeps run statistics (`kernel.bpf_stats_enabled`).
+    pub fn program_stats(&self) -> Vec<(&'static str, u64, u64)> {
+        PROGRAMS
+            .iter()
+            .filter_map(|&(name, tracepoint)| {
+                let info = self.ebpf.program(name)?.info().ok()?;
+                Some((
+                    tracepoint,
+                    info.run_count(),
+                    info.run_time().as_nanos() as u64,
+                ))
+            })
+            .collect()
+    }
+
+    /// Ring-full drops of all CPUs by Falco's category, every category listed.
+    pub fn drops_by_category(&self) -> Vec<(&'static str, u64)> {
+        const CATEGORIES: [&str; 8] = [
+            "clone_fork",
+            "execve",
+            "connect",
+            "open",
+            "dir_file",
+            "other_interest",
+            "close",
+            "proc",
+        ];
+        let mut out: Vec<(&'static str, u64)> = CATEGORIES.iter().map(|&c| (c, 0)).collect();
+        for c in self.counters() {
+            for (etype, &n) in c.n_drops_buffer_type.iter().enumerate() {
+                if n > 0 {
+                    let cat = drop_category(etype);
+                    if let Some(slot) = out.iter_mut().find(|(c, _)| *c == cat) {
+                        slot.1 += n;
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Number of attached programs (for the status line).

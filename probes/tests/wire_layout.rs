@@ -105,6 +105,10 @@ fn shared_structs_match_the_object() {
             ("n_drops_max_size", offset_of!(Counters, n_drops_max_size)),
             ("n_drops_no_ring", offset_of!(Counters, n_drops_no_ring)),
             ("n_drops_scratch", offset_of!(Counters, n_drops_scratch)),
+            (
+                "n_drops_buffer_type",
+                offset_of!(Counters, n_drops_buffer_type),
+            ),
         ],
     );
     check(

@@ -119,6 +119,9 @@ pub struct Metrics {
     pub convert_memory_to_mb: bool,
     /// Default false.
     pub include_empty_values: bool,
+    /// Peregrine: distinct values kept per workload-derived label (`container_name`,
+    /// `rule`, `k8s_ns_name`, `k8s_pod_name`); later values are counted under `_overflow`.
+    pub max_label_values: usize,
 }
 
 impl Default for Metrics {
@@ -136,6 +139,7 @@ impl Default for Metrics {
             libbpf_stats_enabled: true,
             convert_memory_to_mb: true,
             include_empty_values: false,
+            max_label_values: 1000,
         }
     }
 }
@@ -156,6 +160,7 @@ const METRICS_KEYS: &[&str] = &[
     "libbpf_stats_enabled",
     "convert_memory_to_mb",
     "include_empty_values",
+    "max_label_values",
 ];
 const METRICS_IGNORED: &[Ignored] = &[
     ("plugins_metrics_enabled", "Peregrine has no plugins"),
@@ -174,6 +179,7 @@ impl Metrics {
             match e.key.as_str() {
                 "interval" => out.interval = duration(v, &p, MIN_METRICS_INTERVAL)?,
                 "output_file" => out.output_file = optional_path(v, &p)?,
+                "max_label_values" => out.max_label_values = integer(v, &p, 1, 1_000_000)? as usize,
                 key => {
                     let flag = boolean(v, &p)?;
                     match key {

@@ -61,8 +61,10 @@ impl KernelSource {
         }
     }
 
-    /// Kernel counters per CPU and reason, and the reader's, as Prometheus metrics.
+    /// Kernel counters per CPU and reason, and the reader's, as Prometheus metrics; the
+    /// same numbers under Falco's names (`falcosecurity_scap_*`) where it has them.
     fn export(&mut self) {
+        self.export_falco();
         for (cpu, c) in self.probe.counters().iter().enumerate() {
             let cpu = cpu.to_string();
             metrics::counter!("peregrine_kernel_events_total", "cpu" => cpu.clone())
@@ -100,6 +102,93 @@ impl KernelSource {
         metrics::counter!("peregrine_probe_late_events_total").absolute(s.late);
         metrics::counter!("peregrine_probe_wakeups_total").absolute(s.wakeups);
         metrics::gauge!("peregrine_probe_reorder_pending").set(self.reader.pending() as f64);
+    }
+}
+
+impl KernelSource {
+    fn export_falco(&self) {
+        use crate::telemetry::{catalog::Switch, enabled};
+        if enabled(Switch::KernelEventCounters) {
+            let counters = self.probe.counters();
+            let evts: u64 = counters.iter().map(|c| c.n_evts).sum();
+            let drops: u64 = counters.iter().map(|c| c.drops()).sum();
+            metrics::counter!("falcosecurity_scap_n_evts_total").absolute(evts);
+            metrics::counter!("falcosecurity_scap_n_drops_total").absolute(drops);
+            let scratch: u64 = counters.iter().map(|c| c.n_drops_scratch).sum();
+            metrics::counter!("falcosecurity_scap_n_drops_scratch_map_total").absolute(scratch);
+            for (category, n) in self.probe.drops_by_category() {
+                metrics::counter!("falcosecurity_scap_n_drops_buffer_total", "dir" => "exit", "drop" => category)
+                    .absolute(n);
+                // Kept at 0 as Falco does: no enter events here.
+                metrics::counter!("falcosecurity_scap_n_drops_buffer_total", "dir" => "enter", "drop" => category)
+                    .absolute(0);
+            }
+            if enabled(Switch::KernelEventCountersPerCpu) {
+                for (cpu, c) in counters.iter().enumerate() {
+                    let cpu = cpu.to_string();
+                    metrics::counter!("falcosecurity_scap_n_evts_cpu_total", "cpu" => cpu.clone())
+                        .absolute(c.n_evts);
+                    metrics::counter!("falcosecurity_scap_n_drops_cpu_total", "cpu" => cpu)
+                        .absolute(c.drops());
+                }
+            }
+        }
+        if enabled(Switch::LibbpfStats) {
+            for (prog, runs, ns) in self.probe.program_stats() {
+                let avg = if runs > 0 {
+                    ns as f64 / runs as f64
+                } else {
+                    0.0
+                };
+                match prog {
+                    "sys_exit" => {
+                        metrics::counter!("falcosecurity_scap_sys_exit_run_cnt_total")
+                            .absolute(runs);
+                        metrics::counter!("falcosecurity_scap_sys_exit_run_time_nanoseconds_total")
+                            .absolute(ns);
+                        metrics::gauge!("falcosecurity_scap_sys_exit_avg_time_nanoseconds")
+                            .set(avg);
+                    }
+                    "sched_process_fork" => {
+                        metrics::counter!("falcosecurity_scap_sched_process_fork_run_cnt_total")
+                            .absolute(runs);
+                        metrics::counter!(
+                            "falcosecurity_scap_sched_process_fork_run_time_nanoseconds_total"
+                        )
+                        .absolute(ns);
+                        metrics::gauge!(
+                            "falcosecurity_scap_sched_process_fork_avg_time_nanoseconds"
+                        )
+                        .set(avg);
+                    }
+                    "sched_process_exec" => {
+                        metrics::counter!("falcosecurity_scap_sched_process_exec_run_cnt_total")
+                            .absolute(runs);
+                        metrics::counter!(
+                            "falcosecurity_scap_sched_process_exec_run_time_nanoseconds_total"
+                        )
+                        .absolute(ns);
+                        metrics::gauge!(
+                            "falcosecurity_scap_sched_process_exec_avg_time_nanoseconds"
+                        )
+                        .set(avg);
+                    }
+                    "sched_process_exit" => {
+                        metrics::counter!("falcosecurity_scap_sched_process_exit_run_cnt_total")
+                            .absolute(runs);
+                        metrics::counter!(
+                            "falcosecurity_scap_sched_process_exit_run_time_nanoseconds_total"
+                        )
+                        .absolute(ns);
+                        metrics::gauge!(
+                            "falcosecurity_scap_sched_process_exit_avg_time_nanoseconds"
+                        )
+                        .set(avg);
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 }
 

@@ -67,8 +67,50 @@ impl HostTables {
 
     fn export(&mut self) {
         if self.last_export.elapsed() >= Duration::from_secs(1) {
-            self.tables.stats().record_metrics();
+            self.record_metrics();
             self.last_export = Instant::now();
+        }
+    }
+
+    /// Peregrine's counters, and the same numbers under Falco's state counter names.
+    fn record_metrics(&self) {
+        let s = self.tables.stats();
+        s.record_metrics();
+        use crate::telemetry::{catalog::Switch, enabled};
+        if !enabled(Switch::StateCounters) {
+            return;
+        }
+        metrics::gauge!("falcosecurity_scap_n_threads_total").set((s.processes + s.threads) as f64);
+        metrics::gauge!("falcosecurity_scap_n_fds_total").set(self.tables.fd_count() as f64);
+        for (name, v) in [
+            (
+                "falcosecurity_scap_n_cached_thread_lookups_total",
+                s.process_hits,
+            ),
+            (
+                "falcosecurity_scap_n_noncached_thread_lookups_total",
+                s.proc_lookups,
+            ),
+            (
+                "falcosecurity_scap_n_failed_thread_lookups_total",
+                s.proc_lookup_failures,
+            ),
+            ("falcosecurity_scap_n_cached_fd_lookups_total", s.fd_hits),
+            (
+                "falcosecurity_scap_n_noncached_fd_lookups_total",
+                s.fd_proc_lookups,
+            ),
+            // Misses /proc was not asked about or could not answer.
+            (
+                "falcosecurity_scap_n_failed_fd_lookups_total",
+                s.fd_misses.saturating_sub(s.fd_proc_lookups),
+            ),
+            (
+                "falcosecurity_scap_n_drops_full_threadtable_total",
+                s.process_evictions + s.thread_evictions,
+            ),
+        ] {
+            metrics::counter!(name).absolute(v);
         }
     }
 }
@@ -90,7 +132,7 @@ impl Enricher for HostTables {
 
     fn finish(&mut self, out: &mut Vec<Event>) {
         self.tables.release_all(out);
-        self.tables.stats().record_metrics();
+        self.record_metrics();
     }
 
     fn max_hold(&self) -> Duration {

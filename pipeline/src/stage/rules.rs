@@ -14,33 +14,51 @@ pub(crate) struct ShardContext {
     pub alert: AlertOptions,
 }
 
-/// Counts alerts the way the seed's dashboards query them.
+/// Counts alerts the way the seed's dashboards, Falco and Falcosidekick query them. Label
+/// values that come from the workload are capped (see `telemetry::labels`).
 fn count_alert(a: &Alert, ev: &Event) {
-    let container = ev
-        .container
-        .as_ref()
-        .and_then(|c| c.name.as_deref())
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            if ev.container.is_some() {
-                String::new()
-            } else {
-                "host".to_string()
-            }
-        });
+    let caps = crate::telemetry::labels::caps();
+    let container = ev.container.as_ref();
+    let container_name = match container {
+        Some(c) => c.name.as_deref().unwrap_or(""),
+        None => "host",
+    };
+    let rule = caps.rule.admit(&a.rule);
     metrics::counter!(
         "falco_events_total",
-        "rule" => a.rule.to_string(),
+        "rule" => rule.clone(),
         "priority" => a.priority.as_lower(),
         "source" => a.source.to_string(),
-        "container_name" => container,
+        "container_name" => caps.container_name.admit(container_name),
     )
     .increment(1);
+    if crate::telemetry::enabled(crate::telemetry::catalog::Switch::RulesCounters) {
+        metrics::counter!(
+            "falcosecurity_falco_rules_matches_total",
+            "rule_name" => rule.clone(),
+            "priority" => (a.priority as u8).to_string(),
+            "source" => a.source.to_string(),
+        )
+        .increment(1);
+    }
+    let (ns, pod) = container
+        .map(|c| {
+            (
+                c.k8s_ns_name.as_deref().unwrap_or(""),
+                c.k8s_pod_name.as_deref().unwrap_or(""),
+            )
+        })
+        .unwrap_or(("", ""));
     metrics::counter!(
-        "falcosecurity_falco_rules_matches_total",
-        "rule_name" => a.rule.to_string(),
-        "priority" => (a.priority as u8).to_string(),
+        "falcosecurity_falcosidekick_falco_events_total",
+        "hostname" => if a.hostname.is_empty() { "unknown".to_string() } else { a.hostname.to_string() },
+        "rule" => rule,
+        // Falcosidekick's integer: 1 = debug .. 8 = emergency.
+        "priority" => (8 - a.priority as u8).to_string(),
+        "priority_raw" => a.priority.as_lower(),
         "source" => a.source.to_string(),
+        "k8s_ns_name" => caps.k8s_ns_name.admit(ns),
+        "k8s_pod_name" => caps.k8s_pod_name.admit(pod),
     )
     .increment(1);
 }

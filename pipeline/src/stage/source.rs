@@ -37,6 +37,7 @@ pub(crate) fn run(
     let mut open = true;
     let mut looked = Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        stats.heartbeat.beat();
         if looked.elapsed() >= kernel_drops::EVERY {
             looked = Instant::now();
             if let Some(k) = kernel.as_mut() {
