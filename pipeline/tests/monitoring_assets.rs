@@ -432,6 +432,9 @@ fn check_expr(expr: &str) -> Usage {
             .filter(|(at, _)| (start..=end).contains(at))
             .map(|(_, m)| *m)
             .collect();
+        if inside.is_empty() {
+            continue; // an unknown name, reported above
+        }
         let allowed = allowed_labels(&inside);
         for l in labels.iter().filter(|l| !allowed.contains(l.as_str())) {
             let names: Vec<&str> = inside.iter().map(|m| m.name).collect();

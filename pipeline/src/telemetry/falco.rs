@@ -100,8 +100,15 @@ fn kb_field(text: &str, name: &str) -> Option<u64> {
 /// The agent's and the host's resource use, as rates between two ticks.
 pub struct Resources {
     started: Instant,
-    last: Option<(Instant, u64, Option<(u64, u64)>)>,
+    last: Option<Sample>,
     ticks_per_sec: f64,
+}
+
+/// What the previous tick read: when, the agent's CPU ticks, the host's (busy, total).
+struct Sample {
+    at: Instant,
+    cpu: u64,
+    host: Option<(u64, u64)>,
 }
 
 impl Default for Resources {
@@ -172,7 +179,12 @@ impl Resources {
         }
         let now = Instant::now();
         let (cpu, host) = (own_cpu_ticks().unwrap_or(0), host_cpu());
-        if let Some((then, cpu0, host0)) = self.last {
+        if let Some(Sample {
+            at: then,
+            cpu: cpu0,
+            host: host0,
+        }) = self.last.take()
+        {
             let wall = now.duration_since(then).as_secs_f64();
             if wall > 0.0 {
                 let used = cpu.saturating_sub(cpu0) as f64 / self.ticks_per_sec;
@@ -185,7 +197,7 @@ impl Resources {
                 }
             }
         }
-        self.last = Some((now, cpu, host));
+        self.last = Some(Sample { at: now, cpu, host });
         if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
             if let Some(rss) = kb_field(&status, "VmRSS") {
                 metrics::gauge!("falcosecurity_falco_memory_rss_bytes").set(rss as f64);
