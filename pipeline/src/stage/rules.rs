@@ -16,8 +16,7 @@ pub(crate) struct ShardContext {
 
 /// Counts alerts the way the seed's dashboards, Falco and Falcosidekick query them. Label
 /// values that come from the workload are capped (see `telemetry::labels`).
-fn count_alert(a: &Alert, ev: &Event) {
-    let caps = crate::telemetry::labels::caps();
+fn count_alert(caps: &crate::telemetry::labels::Caps, a: &Alert, ev: &Event) {
     let container = ev.container.as_ref();
     let container_name = match container {
         Some(c) => c.name.as_deref().unwrap_or(""),
@@ -72,6 +71,7 @@ pub(crate) fn run(
     let (mut generation, mut ruleset) = cx.rules.current();
     let mut scratch = ruleset.new_scratch();
     let mut matches = Vec::new();
+    let caps = crate::telemetry::labels::caps();
     let eval_time = metrics::histogram!("falco_duration_seconds");
     for batch in input {
         let n = batch.len();
@@ -93,7 +93,7 @@ pub(crate) fn run(
                 matched += 1;
                 for &i in &matches {
                     let a = ruleset.alert(i, ev, &mut scratch, &cx.alert);
-                    count_alert(&a, ev);
+                    count_alert(caps, &a, ev);
                     alerts.push(a);
                 }
             }
@@ -112,5 +112,66 @@ pub(crate) fn run(
             SendOutcome::Dropped => stats.dropped(DropReason::QueueFull, matched),
             SendOutcome::Closed => stats.dropped(DropReason::StageFailure, matched),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::labels::{Caps, OVERFLOW};
+    use crate::telemetry::snapshot::parse_text;
+    use peregrine_event::{ContainerInfo, EventType};
+    use peregrine_rules::Priority;
+
+    #[test]
+    fn ten_thousand_container_names_stay_within_the_cap() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let caps = Caps::new(100);
+        let alert = Alert {
+            time_ns: 0,
+            rule: Arc::from("r"),
+            priority: Priority::Warning,
+            source: Arc::from("syscall"),
+            tags: Arc::from(Vec::<String>::new()),
+            hostname: Arc::from("node-1"),
+            message: String::new(),
+            output: String::new(),
+            output_fields: Default::default(),
+        };
+        metrics::with_local_recorder(&recorder, || {
+            for i in 0..10_000 {
+                let mut ev = Event::new(EventType::from_name("openat").unwrap(), 0, 1, vec![]);
+                ev.container = Some(Arc::new(ContainerInfo {
+                    name: Some(format!("c{i}").into()),
+                    k8s_pod_name: Some(format!("pod{i}").into()),
+                    k8s_ns_name: Some(format!("ns{i}").into()),
+                    ..Default::default()
+                }));
+                count_alert(&caps, &alert, &ev);
+            }
+        });
+        let samples = parse_text(&handle.render());
+        for family in [
+            "falco_events_total",
+            "falcosecurity_falcosidekick_falco_events_total",
+        ] {
+            let series: Vec<_> = samples.iter().filter(|s| s.name == family).collect();
+            // 100 names of their own and one overflow series; nothing lost.
+            assert_eq!(series.len(), 101, "{family}");
+            assert_eq!(series.iter().map(|s| s.value).sum::<f64>(), 10_000.0);
+            let overflow = series
+                .iter()
+                .find(|s| s.labels.iter().any(|(_, v)| v == OVERFLOW))
+                .unwrap();
+            assert_eq!(overflow.value, 9_900.0);
+        }
+        let overflowed: f64 = samples
+            .iter()
+            .filter(|s| s.name == "peregrine_label_overflow_total")
+            .map(|s| s.value)
+            .sum();
+        // container_name for one counter, k8s_ns_name and k8s_pod_name for the other.
+        assert_eq!(overflowed, 3.0 * 9_900.0);
     }
 }

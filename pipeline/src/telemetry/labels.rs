@@ -23,20 +23,22 @@ pub fn set_limit(limit: usize) {
 /// The distinct values one label has been given so far.
 pub struct LabelCap {
     label: &'static str,
+    limit: usize,
     seen: Mutex<HashSet<String>>,
 }
 
 impl LabelCap {
-    pub fn new(label: &'static str) -> LabelCap {
+    pub fn new(label: &'static str, limit: usize) -> LabelCap {
         LabelCap {
             label,
+            limit,
             seen: Mutex::new(HashSet::new()),
         }
     }
 
     /// `value` if it is known or there is room for it, else [`OVERFLOW`].
     pub fn admit(&self, value: &str) -> String {
-        let limit = LIMIT.load(Ordering::Relaxed);
+        let limit = self.limit;
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.contains(value) {
             return value.to_string();
@@ -68,15 +70,22 @@ pub struct Caps {
     pub k8s_pod_name: LabelCap,
 }
 
-/// The process-wide caps (label values are per process, as the registry is).
+impl Caps {
+    pub fn new(limit: usize) -> Caps {
+        Caps {
+            container_name: LabelCap::new("container_name", limit),
+            rule: LabelCap::new("rule", limit),
+            k8s_ns_name: LabelCap::new("k8s_ns_name", limit),
+            k8s_pod_name: LabelCap::new("k8s_pod_name", limit),
+        }
+    }
+}
+
+/// The process-wide caps (label values are per process, as the registry is), with the
+/// limit [`set_limit`] gave before their first use.
 pub fn caps() -> &'static Caps {
     static CAPS: OnceLock<Caps> = OnceLock::new();
-    CAPS.get_or_init(|| Caps {
-        container_name: LabelCap::new("container_name"),
-        rule: LabelCap::new("rule"),
-        k8s_ns_name: LabelCap::new("k8s_ns_name"),
-        k8s_pod_name: LabelCap::new("k8s_pod_name"),
-    })
+    CAPS.get_or_init(|| Caps::new(LIMIT.load(Ordering::Relaxed)))
 }
 
 #[cfg(test)]
@@ -85,8 +94,8 @@ mod tests {
 
     #[test]
     fn values_beyond_the_cap_share_the_overflow_value() {
-        let cap = LabelCap::new("test");
-        let limit = LIMIT.load(Ordering::Relaxed);
+        let limit = 50;
+        let cap = LabelCap::new("test", limit);
         for i in 0..limit {
             assert_eq!(cap.admit(&format!("c{i}")), format!("c{i}"));
         }
