@@ -3,7 +3,10 @@
 //! every upstream rule enabled. `cargo bench -p peregrine --bench pipeline`; results in
 //! `docs/benchmarks.md`.
 //!
-//! Each case runs in its own child process so its peak RSS is its own.
+//! Each case runs in its own child process so its peak RSS is its own. Each ruleset runs
+//! with the metrics recorder off and on (Prometheus registry installed, every metric the
+//! stages record, a scrape rendered every second), alternated `ROUNDS` times (default 3),
+//! and the medians are compared: the cost of metrics per event.
 
 use peregrine::pipeline::{Pipeline, PipelineSettings};
 use peregrine::source::SyntheticSource;
@@ -65,6 +68,21 @@ fn sources(case: &str) -> Option<Vec<RulesSource>> {
 }
 
 fn run_case(case: &str) {
+    let (case, with_metrics) = match case.split_once(':') {
+        Some((c, "metrics")) => (c, true),
+        _ => (case, false),
+    };
+    let scraper = with_metrics.then(|| {
+        let cfg = peregrine_config::Metrics {
+            enabled: true,
+            ..Default::default()
+        };
+        let handle = peregrine::telemetry::install_recorder(&cfg).expect("recorder");
+        std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            std::hint::black_box(handle.render());
+        })
+    });
     let Some(srcs) = sources(case) else {
         println!("{case}: skipped (../shared/testdata/upstream not found)");
         return;
@@ -96,12 +114,19 @@ fn run_case(case: &str) {
         .find(|s| s.stage == "outputs")
         .map(|s| s.received)
         .unwrap_or(0);
+    let metrics = if scraper.is_some() { "on" } else { "off" };
     println!(
-        "{case}: {enabled} rules, {EVENTS} events in {secs:.2} s = {:.0} events/s, {alerts} alerts, {dropped} dropped, peak RSS {:.1} MiB, {} rule shards",
+        "{case}, metrics {metrics}: {enabled} rules, {EVENTS} events in {secs:.2} s = {:.0} events/s, {alerts} alerts, {dropped} dropped, peak RSS {:.1} MiB, {} rule shards",
         EVENTS as f64 / secs,
         peak_rss_kib() as f64 / 1024.0,
         settings.rule_shards
     );
+    println!("RESULT {case} {metrics} {:.0}", EVENTS as f64 / secs);
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn main() {
@@ -113,12 +138,44 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().expect("bench executable");
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let mut results: Vec<(String, String, f64)> = Vec::new();
+    for _ in 0..rounds {
+        for case in ["seed", "seed:metrics", "upstream", "upstream:metrics"] {
+            let out = std::process::Command::new(&exe)
+                .env("PEREGRINE_BENCH_CASE", case)
+                .arg("--bench")
+                .output()
+                .expect("run case");
+            assert!(out.status.success(), "case {case} failed");
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                match line.strip_prefix("RESULT ") {
+                    Some(r) => {
+                        let f: Vec<&str> = r.split(' ').collect();
+                        results.push((f[0].into(), f[1].into(), f[2].parse().unwrap_or(0.0)));
+                    }
+                    None => println!("{line}"),
+                }
+            }
+        }
+    }
     for case in ["seed", "upstream"] {
-        let status = std::process::Command::new(&exe)
-            .env("PEREGRINE_BENCH_CASE", case)
-            .arg("--bench")
-            .status()
-            .expect("run case");
-        assert!(status.success(), "case {case} failed");
+        let rate = |m: &str| {
+            let v: Vec<f64> = results
+                .iter()
+                .filter(|r| r.0 == case && r.1 == m)
+                .map(|r| r.2)
+                .collect();
+            (!v.is_empty()).then(|| median(v))
+        };
+        if let (Some(off), Some(on)) = (rate("off"), rate("on")) {
+            println!(
+                "{case}: median {off:.0} events/s with metrics off, {on:.0} on: {:+.1} %",
+                (on - off) / off * 100.0
+            );
+        }
     }
 }

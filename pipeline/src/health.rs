@@ -45,9 +45,15 @@ pub fn now_ms() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
-/// The last time a thread showed it was alive.
-#[derive(Debug, Default)]
+/// The last time a thread showed it was alive (made alive: a new stage is not stalled).
+#[derive(Debug)]
 pub struct Heartbeat(AtomicU64);
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Heartbeat(AtomicU64::new(now_ms()))
+    }
+}
 
 impl Heartbeat {
     pub fn beat(&self) {

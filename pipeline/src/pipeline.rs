@@ -257,7 +257,8 @@ impl Pipeline {
         if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
             return Some("shutting down".into());
         }
-        if let Some((name, _)) = self.threads.iter().find(|(_, h)| h.is_finished()) {
+        // Upstream first (the source was spawned last): a stopped source ends the rest too.
+        if let Some((name, _)) = self.threads.iter().rev().find(|(_, h)| h.is_finished()) {
             return Some(format!("stage {name} has stopped"));
         }
         let source = self.stages.iter().find(|s| &*s.name == "source")?;

@@ -591,3 +591,32 @@ fn a_stopped_source_hands_over_what_it_still_holds() {
     assert_eq!(stage(&stats, "source").passed, 5_000);
     assert_eq!(stage(&stats, "rules").received, 5_000);
 }
+
+#[test]
+fn readiness_names_a_finished_source_then_shutting_down() {
+    let alerts = Arc::default();
+    let p = Pipeline::start(
+        &settings(2, 8, Overflow::Block),
+        synthetic(2_000),
+        Box::new(PassThrough),
+        ruleset(EVERY_OPEN),
+        collect(&alerts, Duration::ZERO, 10_000),
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    // The source ends after its events: readiness must say which stage stopped.
+    let problem = loop {
+        if let Some(problem) = p.problem() {
+            break problem;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no problem reported"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert_eq!(problem, "stage source has stopped");
+    p.stop();
+    assert_eq!(p.problem().as_deref(), Some("shutting down"));
+    p.join();
+}

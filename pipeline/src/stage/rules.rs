@@ -14,52 +14,122 @@ pub(crate) struct ShardContext {
     pub alert: AlertOptions,
 }
 
+/// The counters one kind of alert increments: handles found once per (rule, priority,
+/// source, container, host), so counting an alert is three atomic adds, not three registry
+/// lookups with freshly built label sets.
+struct AlertCounters {
+    events: metrics::Counter,
+    matches: Option<metrics::Counter>,
+    sidekick: metrics::Counter,
+    /// What the key's pointers point to, kept alive so no other value reuses them.
+    _keep: (
+        Arc<str>,
+        Arc<str>,
+        Arc<str>,
+        Option<Arc<peregrine_event::ContainerInfo>>,
+    ),
+}
+
+/// Pointers of the rule, source, host name and container snapshot, and the priority.
+type AlertKey = (usize, usize, usize, usize, u8);
+
 /// Counts alerts the way the seed's dashboards, Falco and Falcosidekick query them. Label
 /// values that come from the workload are capped (see `telemetry::labels`).
-fn count_alert(caps: &crate::telemetry::labels::Caps, a: &Alert, ev: &Event) {
-    let container = ev.container.as_ref();
-    let container_name = match container {
-        Some(c) => c.name.as_deref().unwrap_or(""),
-        None => "host",
-    };
-    let rule = caps.rule.admit(&a.rule);
-    metrics::counter!(
-        "falco_events_total",
-        "rule" => rule.clone(),
-        "priority" => a.priority.as_lower(),
-        "source" => a.source.to_string(),
-        "container_name" => caps.container_name.admit(container_name),
-    )
-    .increment(1);
-    if crate::telemetry::enabled(crate::telemetry::catalog::Switch::RulesCounters) {
-        metrics::counter!(
-            "falcosecurity_falco_rules_matches_total",
-            "rule_name" => rule.clone(),
-            "priority" => (a.priority as u8).to_string(),
-            "source" => a.source.to_string(),
-        )
-        .increment(1);
+struct AlertCounting<'a> {
+    caps: &'a crate::telemetry::labels::Caps,
+    cache: std::collections::HashMap<AlertKey, AlertCounters>,
+}
+
+/// Entries kept before the cache starts over (reloads and container churn make new keys).
+const ALERT_COUNTERS_MAX: usize = 4096;
+
+impl<'a> AlertCounting<'a> {
+    fn new(caps: &'a crate::telemetry::labels::Caps) -> Self {
+        AlertCounting {
+            caps,
+            cache: Default::default(),
+        }
     }
-    let (ns, pod) = container
-        .map(|c| {
-            (
-                c.k8s_ns_name.as_deref().unwrap_or(""),
-                c.k8s_pod_name.as_deref().unwrap_or(""),
-            )
-        })
-        .unwrap_or(("", ""));
-    metrics::counter!(
-        "falcosecurity_falcosidekick_falco_events_total",
-        "hostname" => if a.hostname.is_empty() { "unknown".to_string() } else { a.hostname.to_string() },
-        "rule" => rule,
-        // Falcosidekick's integer: 1 = debug .. 8 = emergency.
-        "priority" => (8 - a.priority as u8).to_string(),
-        "priority_raw" => a.priority.as_lower(),
-        "source" => a.source.to_string(),
-        "k8s_ns_name" => caps.k8s_ns_name.admit(ns),
-        "k8s_pod_name" => caps.k8s_pod_name.admit(pod),
-    )
-    .increment(1);
+
+    fn count(&mut self, a: &Alert, ev: &Event) {
+        let ptr = |s: &Arc<str>| Arc::as_ptr(s) as *const u8 as usize;
+        let key = (
+            ptr(&a.rule),
+            ptr(&a.source),
+            ptr(&a.hostname),
+            ev.container.as_ref().map_or(0, |c| Arc::as_ptr(c) as usize),
+            a.priority as u8,
+        );
+        if !self.cache.contains_key(&key) {
+            if self.cache.len() >= ALERT_COUNTERS_MAX {
+                self.cache.clear();
+            }
+            let counters = self.counters(a, ev);
+            self.cache.insert(key, counters);
+        }
+        let c = &self.cache[&key];
+        c.events.increment(1);
+        if let Some(m) = &c.matches {
+            m.increment(1);
+        }
+        c.sidekick.increment(1);
+    }
+
+    fn counters(&self, a: &Alert, ev: &Event) -> AlertCounters {
+        let caps = self.caps;
+        let container = ev.container.as_ref();
+        let container_name = match container {
+            Some(c) => c.name.as_deref().unwrap_or(""),
+            None => "host",
+        };
+        let rule = caps.rule.admit(&a.rule);
+        let events = metrics::counter!(
+            "falco_events_total",
+            "rule" => rule.clone(),
+            "priority" => a.priority.as_lower(),
+            "source" => a.source.to_string(),
+            "container_name" => caps.container_name.admit(container_name),
+        );
+        let matches = crate::telemetry::enabled(crate::telemetry::catalog::Switch::RulesCounters)
+            .then(|| {
+                metrics::counter!(
+                    "falcosecurity_falco_rules_matches_total",
+                    "rule_name" => rule.clone(),
+                    "priority" => (a.priority as u8).to_string(),
+                    "source" => a.source.to_string(),
+                )
+            });
+        let (ns, pod) = container
+            .map(|c| {
+                (
+                    c.k8s_ns_name.as_deref().unwrap_or(""),
+                    c.k8s_pod_name.as_deref().unwrap_or(""),
+                )
+            })
+            .unwrap_or(("", ""));
+        let sidekick = metrics::counter!(
+            "falcosecurity_falcosidekick_falco_events_total",
+            "hostname" => if a.hostname.is_empty() { "unknown".to_string() } else { a.hostname.to_string() },
+            "rule" => rule,
+            // Falcosidekick's integer: 1 = debug .. 8 = emergency.
+            "priority" => (8 - a.priority as u8).to_string(),
+            "priority_raw" => a.priority.as_lower(),
+            "source" => a.source.to_string(),
+            "k8s_ns_name" => caps.k8s_ns_name.admit(ns),
+            "k8s_pod_name" => caps.k8s_pod_name.admit(pod),
+        );
+        AlertCounters {
+            events,
+            matches,
+            sidekick,
+            _keep: (
+                a.rule.clone(),
+                a.source.clone(),
+                a.hostname.clone(),
+                container.cloned(),
+            ),
+        }
+    }
 }
 
 pub(crate) fn run(
@@ -71,7 +141,7 @@ pub(crate) fn run(
     let (mut generation, mut ruleset) = cx.rules.current();
     let mut scratch = ruleset.new_scratch();
     let mut matches = Vec::new();
-    let caps = crate::telemetry::labels::caps();
+    let mut counting = AlertCounting::new(crate::telemetry::labels::caps());
     let eval_time = metrics::histogram!("falco_duration_seconds");
     for batch in input {
         let n = batch.len();
@@ -93,7 +163,7 @@ pub(crate) fn run(
                 matched += 1;
                 for &i in &matches {
                     let a = ruleset.alert(i, ev, &mut scratch, &cx.alert);
-                    count_alert(caps, &a, ev);
+                    counting.count(&a, ev);
                     alerts.push(a);
                 }
             }
@@ -140,6 +210,7 @@ mod tests {
             output_fields: Default::default(),
         };
         metrics::with_local_recorder(&recorder, || {
+            let mut counting = AlertCounting::new(&caps);
             for i in 0..10_000 {
                 let mut ev = Event::new(EventType::from_name("openat").unwrap(), 0, 1, vec![]);
                 ev.container = Some(Arc::new(ContainerInfo {
@@ -148,7 +219,9 @@ mod tests {
                     k8s_ns_name: Some(format!("ns{i}").into()),
                     ..Default::default()
                 }));
-                count_alert(&caps, &alert, &ev);
+                counting.count(&alert, &ev);
+                // The same kind of alert again: counted through the cached handles.
+                counting.count(&alert, &ev);
             }
         });
         let samples = parse_text(&handle.render());
@@ -159,12 +232,12 @@ mod tests {
             let series: Vec<_> = samples.iter().filter(|s| s.name == family).collect();
             // 100 names of their own and one overflow series; nothing lost.
             assert_eq!(series.len(), 101, "{family}");
-            assert_eq!(series.iter().map(|s| s.value).sum::<f64>(), 10_000.0);
+            assert_eq!(series.iter().map(|s| s.value).sum::<f64>(), 20_000.0);
             let overflow = series
                 .iter()
                 .find(|s| s.labels.iter().any(|(_, v)| v == OVERFLOW))
                 .unwrap();
-            assert_eq!(overflow.value, 9_900.0);
+            assert_eq!(overflow.value, 19_800.0);
         }
         let overflowed: f64 = samples
             .iter()
