@@ -212,6 +212,8 @@ fn prometheus_scrapes_a_live_agent() {
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
     let port_arg = format!("webserver.listen_port={port}");
+    let snapshots = dir.join("snapshots.jsonl");
+    let snapshot_arg = format!("metrics.output_file={}", snapshots.display());
     let agent = Agent::start_in(
         &dir,
         &[data.join("seed_rules.yaml")],
@@ -226,6 +228,12 @@ fn prometheus_scrapes_a_live_agent() {
             "webserver.prometheus_metrics_enabled=true",
             "-o",
             "metrics.enabled=true",
+            "-o",
+            "metrics.interval=1s",
+            "-o",
+            "metrics.output_rule=true",
+            "-o",
+            &snapshot_arg,
         ],
     );
     let (code, body) = curl(&format!("http://127.0.0.1:{port}/healthz"));
@@ -311,7 +319,33 @@ fn prometheus_scrapes_a_live_agent() {
     ] {
         assert!(metrics.contains(family), "{family} missing from /metrics");
     }
+    assert!(
+        metrics.contains("tag_security=\"true\""),
+        "rules_matches_total carries the rule's tags"
+    );
     drop(c);
     let alerts = agent.stop();
     assert!(alerts.iter().any(|a| a["rule"] == "Sensitive File Access"));
+    // The periodic snapshot, as Falco's internal alert and as JSON lines.
+    let snapshot = alerts
+        .iter()
+        .rev()
+        .find(|a| a["rule"] == "Falco internal: metrics snapshot")
+        .expect("a metrics snapshot alert");
+    assert_eq!(snapshot["priority"], "Informational");
+    assert_eq!(snapshot["source"], "internal");
+    assert!(snapshot["output_fields"]["scap.n_evts"].as_u64().unwrap() > 0);
+    assert!(
+        snapshot["output_fields"]["falco.memory_rss_mb"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    let lines = std::fs::read_to_string(&snapshots).unwrap();
+    let last: Value = serde_json::from_str(lines.lines().last().unwrap()).unwrap();
+    assert!(
+        last["output_fields"]["scap.evts_rate_sec"].is_number(),
+        "{last}"
+    );
+    assert!(last["output_fields"]["falco.version"].is_string(), "{last}");
 }

@@ -92,12 +92,20 @@ impl<'a> AlertCounting<'a> {
         );
         let matches = crate::telemetry::enabled(crate::telemetry::catalog::Switch::RulesCounters)
             .then(|| {
-                metrics::counter!(
-                    "falcosecurity_falco_rules_matches_total",
-                    "rule_name" => rule.clone(),
-                    "priority" => (a.priority as u8).to_string(),
-                    "source" => a.source.to_string(),
-                )
+                // Falco: one `tag_<tag>="true"` label per tag of the rule.
+                let mut labels = vec![
+                    metrics::Label::new("rule_name", rule.clone()),
+                    metrics::Label::new("priority", (a.priority as u8).to_string()),
+                    metrics::Label::new("source", a.source.to_string()),
+                ];
+                for tag in a.tags.iter() {
+                    let name: String = tag
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                        .collect();
+                    labels.push(metrics::Label::new(format!("tag_{name}"), "true"));
+                }
+                metrics::counter!("falcosecurity_falco_rules_matches_total", labels)
             });
         let (ns, pod) = container
             .map(|c| {
