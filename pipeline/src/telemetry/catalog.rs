@@ -59,27 +59,6 @@ use Switch::*;
 /// Falco's help text: a link to its metrics page, as Falco prints for its own names.
 const FALCO_HELP: &str = "https://falco.org/docs/metrics/";
 
-/// The bpf programs whose kernel run statistics are exported (`metrics.libbpf_stats_enabled`),
-/// as `falcosecurity_scap_<prog>_{run_cnt_total,run_time_nanoseconds_total,avg_time_nanoseconds}`.
-pub const BPF_PROGRAMS: &[&str] = &[
-    "sys_exit",
-    "sched_process_fork",
-    "sched_process_exec",
-    "sched_process_exit",
-];
-
-/// Falco's categories of `falcosecurity_scap_n_drops_buffer_total{drop}`.
-pub const DROP_CATEGORIES: &[&str] = &[
-    "clone_fork",
-    "execve",
-    "connect",
-    "open",
-    "dir_file",
-    "other_interest",
-    "close",
-    "proc",
-];
-
 /// The families of the seed's dashboards, Falco's and Falcosidekick's, and Peregrine's own.
 pub const METRICS: &[Metric] = &[
     // The seed's dashboards.
