@@ -119,9 +119,11 @@ impl KernelSource {
             for (category, n) in self.probe.drops_by_category() {
                 metrics::counter!("falcosecurity_scap_n_drops_buffer_total", "dir" => "exit", "drop" => category)
                     .absolute(n);
-                // Kept at 0 as Falco does: no enter events here.
-                metrics::counter!("falcosecurity_scap_n_drops_buffer_total", "dir" => "enter", "drop" => category)
-                    .absolute(0);
+                // Kept at 0 as Falco does (no enter events), for the categories it keeps.
+                if !matches!(category, "close" | "proc") {
+                    metrics::counter!("falcosecurity_scap_n_drops_buffer_total", "dir" => "enter", "drop" => category)
+                        .absolute(0);
+                }
             }
             if enabled(Switch::KernelEventCountersPerCpu) {
                 for (cpu, c) in counters.iter().enumerate() {

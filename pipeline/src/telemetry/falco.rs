@@ -29,7 +29,7 @@ pub fn rules_file_hashes(cfg: &Config) -> Vec<(String, String)> {
         match s {
             RulesSourceSpec::Path(p) => paths.push(p),
             RulesSourceSpec::Embedded => out.push((
-                peregrine_config::DEFAULT_RULES_NAME.to_string(),
+                "default_rules.yaml".to_string(),
                 sha256_hex(peregrine_config::DEFAULT_RULES.as_bytes()),
             )),
         }
@@ -40,9 +40,14 @@ pub fn rules_file_hashes(cfg: &Config) -> Vec<(String, String)> {
     out
 }
 
+/// (file name, sha256): the name without its directory, as Falco labels it.
 fn file_hash(path: &Path) -> Option<(String, String)> {
     let bytes = std::fs::read(path).ok()?;
-    Some((path.display().to_string(), sha256_hex(&bytes)))
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    Some((name, sha256_hex(&bytes)))
 }
 
 /// Sets the facts that change only on a reload: rules and config file hashes.
