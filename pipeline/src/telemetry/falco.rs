@@ -4,7 +4,7 @@
 //! enrichment stage), from the same numbers as Peregrine's own counters.
 
 use peregrine_config::{Config, RulesSourceSpec};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 /// Which event source feeds the agent, in Falco's `engine_name` words.
@@ -50,15 +50,29 @@ fn file_hash(path: &Path) -> Option<(String, String)> {
     Some((name, sha256_hex(&bytes)))
 }
 
-/// Sets the facts that change only on a reload: rules and config file hashes.
+/// Sets the facts that change only on a reload: rules and config file hashes. A file or
+/// hash no longer loaded keeps its series at 0 (the registry cannot drop a series).
 pub fn export_files(cfg: &Config) {
-    for (name, sha) in rules_file_hashes(cfg) {
-        metrics::gauge!("falcosecurity_falco_sha256_rules_files_info", "file_name" => name, "sha256" => sha).set(1.0);
+    static LAST: std::sync::Mutex<Vec<(&'static str, String, String)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut now: Vec<(&'static str, String, String)> = rules_file_hashes(cfg)
+        .into_iter()
+        .map(|(n, h)| ("falcosecurity_falco_sha256_rules_files_info", n, h))
+        .collect();
+    now.extend(
+        cfg.files()
+            .iter()
+            .filter_map(|f| file_hash(f))
+            .map(|(n, h)| ("falcosecurity_falco_sha256_config_files_info", n, h)),
+    );
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    for gone in last.iter().filter(|e| !now.contains(e)) {
+        metrics::gauge!(gone.0, "file_name" => gone.1.clone(), "sha256" => gone.2.clone()).set(0.0);
     }
-    let configs: Vec<PathBuf> = cfg.files().to_vec();
-    for (name, sha) in configs.iter().filter_map(|f| file_hash(f)) {
-        metrics::gauge!("falcosecurity_falco_sha256_config_files_info", "file_name" => name, "sha256" => sha).set(1.0);
+    for (metric, name, sha) in &now {
+        metrics::gauge!(*metric, "file_name" => name.clone(), "sha256" => sha.clone()).set(1.0);
     }
+    *last = now;
 }
 
 /// Sets the facts fixed for the agent's life.
