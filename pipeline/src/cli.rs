@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use peregrine_rules::engine::RulesSource;
 use peregrine_rules::{fields, loader, CompileOptions, LoadOutcome};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -57,9 +57,17 @@ pub enum Command {
     Run(RunArgs),
     /// Load and compile rules files, print a summary or the errors (Falco's `-V`).
     Validate {
-        /// Rules files or folders, in load order (default: the embedded rules).
+        /// Rules files or folders, in load order (default: the config's `rules_files`, or
+        /// the embedded rules).
         #[arg(short = 'r', long = "rules", value_name = "FILE_OR_DIR")]
         rules: Vec<PathBuf>,
+        /// Check this configuration file too (as the agent would load it), and take its
+        /// `rules_files` unless `-r` is given.
+        #[arg(short = 'c', long = "config", value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Configuration override `key.path=value` (repeatable), as for the agent.
+        #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
         /// Print Falco's JSON load results instead of text.
         #[arg(long)]
         json: bool,
@@ -103,8 +111,17 @@ pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         None => crate::run::run(cli.run.into_options()?),
         Some(Command::Run(args)) => crate::run::run(args.into_options()?),
-        Some(Command::Validate { rules, json }) => {
+        Some(Command::Validate {
+            rules,
+            config,
+            overrides,
+            json,
+        }) => {
             stop_quietly_on_closed_stdout();
+            let rules = match config {
+                Some(path) => config_rules(&path, &overrides, rules)?,
+                None => rules,
+            };
             validate(&rules, json)
         }
         Some(Command::ListFields { prefix, markdown }) => {
@@ -142,6 +159,29 @@ fn sources(paths: &[PathBuf]) -> Result<Vec<RulesSource>> {
         );
     }
     Ok(listed.files.iter().map(|p| RulesSource::read(p)).collect())
+}
+
+/// Loads the configuration as the agent does (an error names the key and its position)
+/// and returns the rules to validate: `-r` if given, else its `rules_files`.
+fn config_rules(path: &Path, overrides: &[String], rules: Vec<PathBuf>) -> Result<Vec<PathBuf>> {
+    let cfg = peregrine_config::load(Some(path), overrides)
+        .with_context(|| format!("loading {}", path.display()))?;
+    for w in &cfg.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("{}: configuration OK", path.display());
+    if !rules.is_empty() {
+        return Ok(rules);
+    }
+    let mut paths = Vec::new();
+    for s in cfg.rules_sources() {
+        match s {
+            peregrine_config::RulesSourceSpec::Path(p) => paths.push(p),
+            // The embedded rules are what an empty list validates.
+            peregrine_config::RulesSourceSpec::Embedded => {}
+        }
+    }
+    Ok(paths)
 }
 
 fn validate(paths: &[PathBuf], json: bool) -> Result<i32> {
