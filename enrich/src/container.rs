@@ -51,7 +51,7 @@ pub fn short_id(full: &str) -> &str {
 
 const ID_LEN: usize = 64;
 
-fn is_id(s: &str) -> bool {
+pub(crate) fn is_id(s: &str) -> bool {
     s.len() == ID_LEN
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

@@ -28,6 +28,7 @@ mod fdevents;
 mod fdtable;
 mod hold;
 pub mod ifaddrs;
+pub mod own;
 pub mod path;
 mod process;
 pub mod procfs;

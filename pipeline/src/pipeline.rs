@@ -58,6 +58,9 @@ pub struct PipelineSettings {
     pub syscall_event_drops: SyscallEventDrops,
     /// Set when a `syscall_event_drops` `exit` action stopped the pipeline.
     pub drop_exit: Arc<AtomicBool>,
+    /// The agent's own container: its events are not evaluated
+    /// (`containers.alert_own_container: false`).
+    pub own_container: Option<peregrine_enrich::own::OwnContainer>,
 }
 
 impl Default for PipelineSettings {
@@ -76,6 +79,7 @@ impl Default for PipelineSettings {
             alert: AlertOptions::default(),
             syscall_event_drops: SyscallEventDrops::default(),
             drop_exit: Arc::default(),
+            own_container: None,
         }
     }
 }
@@ -146,6 +150,7 @@ impl Pipeline {
                 rules: rules_handle.clone(),
                 matching: settings.rule_matching,
                 alert: settings.alert.clone(),
+                own_container: settings.own_container.clone(),
             };
             let (out, st) = (alerts_tx.clone(), rules_stats.clone());
             spawn(&mut threads, format!("rules.shard{i}"), move || {

@@ -92,7 +92,22 @@ fn settings(cfg: &Config) -> PipelineSettings {
         },
         syscall_event_drops: cfg.syscall_event_drops.clone(),
         drop_exit: Arc::default(),
+        own_container: own_container(cfg),
     }
+}
+
+/// The agent's own container, when it runs in one and its events are to be left alone.
+fn own_container(cfg: &Config) -> Option<peregrine_enrich::own::OwnContainer> {
+    if cfg.containers.alert_own_container {
+        return None;
+    }
+    let own = peregrine_enrich::own::OwnContainer::detect(std::path::Path::new("/proc"));
+    if let Some(own) = &own {
+        tracing::info!(
+            "running in container {own:?}: its events are not evaluated (containers.alert_own_container: true to change)"
+        );
+    }
+    own
 }
 
 /// What the kernel must send: the exits the enabled rules can match, plus what the state
@@ -159,6 +174,7 @@ fn start_probes(cfg: &Config) -> Result<(KernelProbe, Vec<Ring>)> {
         buffer_bytes: m.buffer_bytes() as u32,
         drop_failed: m.drop_failed_exit,
         syscalls: peregrine_probes::interest::syscall_ids([]).into(),
+        btf: hostinfo::host_btf(),
         ..ProbeOptions::default()
     };
     KernelProbe::start(&opts)
@@ -368,11 +384,29 @@ fn summary(stats: &[StageSnapshot]) -> Vec<String> {
 }
 
 /// The enricher's container settings from `containers:`; says which runtime sockets exist.
+/// The host's `/proc` and `/` for the tables: under `HOST_ROOT` in a container.
+fn enrich_paths(cfg: EnrichConfig) -> EnrichConfig {
+    match hostinfo::host_root() {
+        Some(root) => {
+            tracing::info!(
+                "HOST_ROOT={}: host files (/proc, /etc, runtime sockets) are read there",
+                root.display()
+            );
+            EnrichConfig {
+                proc_root: hostinfo::host_path(&cfg.proc_root),
+                host_root: root,
+                ..cfg
+            }
+        }
+        None => cfg,
+    }
+}
+
 pub fn container_config(c: &peregrine_config::Containers) -> ContainerConfig {
     let out = ContainerConfig {
         enabled: c.enabled,
-        docker_sockets: c.docker_sockets.clone(),
-        cri_sockets: c.cri_sockets.clone(),
+        docker_sockets: hostinfo::host_paths(&c.docker_sockets),
+        cri_sockets: hostinfo::host_paths(&c.cri_sockets),
         watch_events: c.watch_events,
         workers: c.workers,
         queue_size: c.queue_size,
@@ -396,7 +430,7 @@ pub fn container_config(c: &peregrine_config::Containers) -> ContainerConfig {
             .map(|s| s.display().to_string())
             .collect()
     };
-    let (docker, cri) = (present(&c.docker_sockets), present(&c.cri_sockets));
+    let (docker, cri) = (present(&out.docker_sockets), present(&out.cri_sockets));
     if docker.is_empty() && cri.is_empty() {
         tracing::info!(
             "no container runtime socket present yet (containers.docker_sockets, containers.cri_sockets); checked again at each lookup"
@@ -569,7 +603,7 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         let mut tables = HostEnricher::new(EnrichConfig {
             containers,
             bootstrap: false,
-            ..EnrichConfig::default()
+            ..enrich_paths(EnrichConfig::default())
         });
         let n = tables.bootstrap().context("reading /proc")?;
         tracing::info!("{n} processes read from /proc");

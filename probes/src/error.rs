@@ -9,7 +9,7 @@ pub enum ProbeError {
     )]
     NotRoot { uid: u32 },
     #[error("kernel BTF is missing ({path}): the kernel needs CONFIG_DEBUG_INFO_BTF=y")]
-    NoBtf { path: &'static str },
+    NoBtf { path: String },
     #[error("kernel {release} is too old: the probes need BTF tracepoints, ring buffers and bpf_loop (Linux 5.17 or newer)")]
     KernelTooOld { release: String },
     #[error("reading kernel BTF: {0}")]

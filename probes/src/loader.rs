@@ -147,6 +147,9 @@ pub struct ProbeOptions {
     pub ignore_tgid: Option<u32>,
     /// Which syscall exits are sent (see [`crate::interest::plan`]).
     pub syscalls: KernelInterest,
+    /// The kernel's BTF (default `/sys/kernel/btf/vmlinux`; in a container, where the
+    /// host's is mounted).
+    pub btf: std::path::PathBuf,
 }
 
 impl Default for ProbeOptions {
@@ -158,6 +161,7 @@ impl Default for ProbeOptions {
             snaplen: 80,
             ignore_tgid: Some(std::process::id()),
             syscalls: crate::interest::syscall_ids([]).into(),
+            btf: BTF_PATH.into(),
         }
     }
 }
@@ -185,21 +189,23 @@ fn possible_cpus() -> Result<u32, ProbeError> {
         })
 }
 
-fn preflight() -> Result<(), ProbeError> {
+fn preflight(btf: &std::path::Path) -> Result<(), ProbeError> {
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    check_host(uid, std::path::Path::new(BTF_PATH).exists(), release.trim())
+    check_host(uid, btf, release.trim())
 }
 
 /// What the probes need from the host, checked before anything is loaded so the error says
 /// what is missing instead of a verifier or relocation failure.
-fn check_host(uid: u32, has_btf: bool, release: &str) -> Result<(), ProbeError> {
+fn check_host(uid: u32, btf: &std::path::Path, release: &str) -> Result<(), ProbeError> {
     if uid != 0 {
         return Err(ProbeError::NotRoot { uid });
     }
-    if !has_btf {
-        return Err(ProbeError::NoBtf { path: BTF_PATH });
+    if !btf.exists() {
+        return Err(ProbeError::NoBtf {
+            path: btf.display().to_string(),
+        });
     }
     let mut parts = release
         .split(['.', '-'])
@@ -217,8 +223,12 @@ impl KernelProbe {
     /// Loads, configures and attaches the programs. The returned rings are empty until the
     /// probes see a syscall.
     pub fn start(opts: &ProbeOptions) -> Result<(KernelProbe, Vec<Ring>), ProbeError> {
-        preflight()?;
-        let btf = Btf::from_sys_fs()?;
+        preflight(&opts.btf)?;
+        let btf = if opts.btf == std::path::Path::new(BTF_PATH) {
+            Btf::from_sys_fs()?
+        } else {
+            Btf::parse_file(&opts.btf, aya::Endianness::default())?
+        };
         let ncpus = possible_cpus()?;
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
@@ -495,22 +505,24 @@ fn create_rings(
 #[cfg(test)]
 mod host_checks {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn each_missing_requirement_is_named() {
-        let e = check_host(1000, true, "6.1.0-18-amd64").unwrap_err();
+        let e = check_host(1000, Path::new("/"), "6.1.0-18-amd64").unwrap_err();
         assert!(matches!(e, ProbeError::NotRoot { uid: 1000 }));
         assert!(e.to_string().contains("need root"), "{e}");
-        let e = check_host(0, false, "6.1.0").unwrap_err();
+        let e =
+            check_host(0, Path::new("/nonexistent/sys/kernel/btf/vmlinux"), "6.1.0").unwrap_err();
         assert!(e.to_string().contains("/sys/kernel/btf/vmlinux"), "{e}");
         assert!(e.to_string().contains("CONFIG_DEBUG_INFO_BTF"), "{e}");
         for old in ["5.15.0-91-generic", "4.19.0", "5.4", ""] {
-            let e = check_host(0, true, old).unwrap_err();
+            let e = check_host(0, Path::new("/"), old).unwrap_err();
             assert!(e.to_string().contains("5.17 or newer"), "{old}: {e}");
             assert!(e.to_string().contains(old), "{old}: {e}");
         }
         for ok in ["5.17.0", "6.1.0-18-amd64", "6.18.3", "10.0"] {
-            assert!(check_host(0, true, ok).is_ok(), "{ok}");
+            assert!(check_host(0, Path::new("/"), ok).is_ok(), "{ok}");
         }
     }
 }

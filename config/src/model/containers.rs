@@ -38,6 +38,9 @@ pub struct Containers {
     /// A failed lookup is tried again after this (default 30s).
     pub retry_interval: Duration,
     pub hold: Hold,
+    /// Evaluate the rules on the agent's own container too (default false: a shell opened
+    /// in the agent's pod raises nothing).
+    pub alert_own_container: bool,
 }
 
 /// `containers.hold`: a new container's events wait for its metadata.
@@ -84,6 +87,7 @@ impl Default for Containers {
             metadata_ttl: Duration::from_secs(600),
             retry_interval: Duration::from_secs(30),
             hold: Hold::default(),
+            alert_own_container: false,
         }
     }
 }
@@ -104,6 +108,7 @@ impl Containers {
             "metadata_ttl",
             "retry_interval",
             "hold",
+            "alert_own_container",
         ];
         let paths = |v: &Value, p: &KeyPath| -> Result<Vec<PathBuf>, ConfigError> {
             Ok(string_list(v, p)?.into_iter().map(PathBuf::from).collect())
@@ -125,6 +130,7 @@ impl Containers {
                 "metadata_ttl" => out.metadata_ttl = duration(v, &p, Duration::ZERO)?,
                 "retry_interval" => out.retry_interval = duration(v, &p, Duration::from_millis(1))?,
                 "hold" => out.hold = decode_hold(v, &p, cx)?,
+                "alert_own_container" => out.alert_own_container = boolean(v, &p)?,
                 _ => {}
             }
         }

@@ -12,6 +12,8 @@ pub(crate) struct ShardContext {
     pub rules: Arc<RulesHandle>,
     pub matching: RuleMatching,
     pub alert: AlertOptions,
+    /// Events of this container are not evaluated (counted as filtered).
+    pub own_container: Option<peregrine_enrich::own::OwnContainer>,
 }
 
 /// The counters one kind of alert increments: handles found once per (rule, priority,
@@ -163,6 +165,11 @@ pub(crate) fn run(
         let start = std::time::Instant::now();
         let ok = super::guarded(&stats, n, || {
             for ev in &batch {
+                if let (Some(own), Some(c)) = (&cx.own_container, &ev.container) {
+                    if own.matches(c) {
+                        continue;
+                    }
+                }
                 matches.clear();
                 ruleset.evaluate(ev, &mut scratch, cx.matching, &mut matches);
                 if matches.is_empty() {
