@@ -219,3 +219,108 @@ fn the_image_runs_as_the_daemonset_runs_it() {
         run_mode(mode, &data, &dir);
     }
 }
+
+/// The chart's least-privilege default is `seccompProfile: RuntimeDefault`. containerd (the
+/// runtime of most Kubernetes nodes) generates its default profile from the container's
+/// capabilities: with BPF and PERFMON it lets bpf(2) and perf_event_open(2) through, so the
+/// probes attach. Run through the tests' private containerd (.ci/containerd-setup.sh) with
+/// its default profile, the chart's capabilities and a read-only root. (podman's and CRI-O's
+/// default profile, from containers/common, allow bpf(2) only with SYS_ADMIN: see
+/// docs/deploy.md.)
+#[test]
+fn containerd_runtime_default_seccomp_lets_least_privilege_attach() {
+    const TEST: &str = "containerd_runtime_default_seccomp_lets_least_privilege_attach";
+    const SOCK: &str = "/run/peregrine-containerd/containerd.sock";
+    if skip_podman(TEST) {
+        return;
+    }
+    let missing = image_missing().or_else(|| {
+        (!Path::new(SOCK).exists())
+            .then(|| format!("{SOCK} is missing (run .ci/containerd-setup.sh)"))
+    });
+    if let Some(why) = missing {
+        assert!(
+            std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() != Ok("1"),
+            "{why}"
+        );
+        eprintln!("skipping {TEST}: {why}");
+        return;
+    }
+    let ctr = |args: &[&str]| -> std::process::Output {
+        Command::new("ctr")
+            .args(["-a", SOCK, "-n", "k8s.io"])
+            .args(args)
+            .output()
+            .expect("ctr")
+    };
+    // The image as podman built it, into containerd's store.
+    let save = Command::new("podman")
+        .args(["save", AGENT_IMAGE])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("podman save");
+    let import = Command::new("ctr")
+        .args(["-a", SOCK, "-n", "k8s.io", "images", "import"])
+        .args(["--base-name", "localhost/peregrine", "-"])
+        .stdin(save.stdout.unwrap())
+        .output()
+        .expect("ctr images import");
+    assert!(import.status.success(), "{import:?}");
+
+    let name = format!("peregrine-ctr-{}", std::process::id());
+    let log = std::env::temp_dir().join(format!("{name}.log"));
+    let _ = std::fs::remove_file(&log);
+    let log_uri = format!("file://{}", log.display());
+    struct Task<'a>(&'a dyn Fn(&[&str]) -> std::process::Output, &'a str);
+    impl Drop for Task<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["task", "kill", "-s", "SIGKILL", self.1]);
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = (self.0)(&["task", "rm", "-f", self.1]);
+            let _ = (self.0)(&["container", "rm", self.1]);
+        }
+    }
+    let _ = ctr(&["task", "rm", "-f", &name]);
+    let _ = ctr(&["container", "rm", &name]);
+    // The chart's least-privilege capabilities, containerd's default seccomp profile.
+    // (ctr cannot join the host's pid namespace with this runc; the probes are global.)
+    let out = ctr(&[
+        "run",
+        "-d",
+        "--seccomp",
+        "--read-only",
+        "--cap-add",
+        "CAP_BPF",
+        "--cap-add",
+        "CAP_PERFMON",
+        "--cap-add",
+        "CAP_SYS_PTRACE",
+        "--cap-add",
+        "CAP_DAC_READ_SEARCH",
+        "--log-uri",
+        &log_uri,
+        "--mount",
+        "type=bind,src=/proc,dst=/host/proc,options=rbind:ro",
+        "--mount",
+        "type=bind,src=/sys/kernel/btf,dst=/sys/kernel/btf,options=rbind:ro",
+        "localhost/peregrine:dev",
+        &name,
+        "/usr/bin/peregrine",
+        "-o",
+        "stdout_output.enabled=false",
+    ]);
+    assert!(out.status.success(), "ctr run: {out:?}");
+    let _task = Task(&ctr, &name);
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("kernel probes attached") {
+            break;
+        }
+        assert!(
+            !text.contains("ERROR") && start.elapsed() < Duration::from_secs(60),
+            "the probes did not attach under containerd's RuntimeDefault profile: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

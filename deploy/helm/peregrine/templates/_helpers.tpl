@@ -109,14 +109,15 @@ outputs, and the webserver and metrics switches the probes and the ServiceMonito
 {{- fail (printf "driver.kind %q: Peregrine has modern_ebpf probes only (no kernel module, no legacy eBPF probe)" .Values.driver.kind) }}
 {{- end }}
 {{- $_ := set $cfg "engine" $engine }}
-{{- /* containers: the mounted runtime sockets, unless the user lists their own */}}
+{{- /* containers: the mounted runtime sockets, unless the user lists their own. Host
+paths: the agent finds them under HOST_ROOT (/host), where the DaemonSet mounts them. */}}
 {{- $cri := list }}
 {{- $docker := list }}
 {{- range (include "peregrine.runtimeSockets" . | fromJsonArray) }}
 {{- if eq .api "cri" }}
-{{- $cri = append $cri (printf "/host%s" .socket) }}
+{{- $cri = append $cri .socket }}
 {{- else }}
-{{- $docker = append $docker (printf "/host%s" .socket) }}
+{{- $docker = append $docker .socket }}
 {{- end }}
 {{- end }}
 {{- $containers := dict "cri_sockets" $cri "docker_sockets" $docker }}
