@@ -254,7 +254,7 @@ fn containerd_runtime_default_seccomp_lets_least_privilege_attach() {
             .expect("ctr")
     };
     // The image as podman built it, into containerd's store.
-    let save = Command::new("podman")
+    let mut save = Command::new("podman")
         .args(["save", AGENT_IMAGE])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -262,9 +262,10 @@ fn containerd_runtime_default_seccomp_lets_least_privilege_attach() {
     let import = Command::new("ctr")
         .args(["-a", SOCK, "-n", "k8s.io", "images", "import"])
         .args(["--base-name", "localhost/peregrine", "-"])
-        .stdin(save.stdout.unwrap())
+        .stdin(save.stdout.take().unwrap())
         .output()
         .expect("ctr images import");
+    assert!(save.wait().expect("podman save").success());
     assert!(import.status.success(), "{import:?}");
 
     let name = format!("peregrine-ctr-{}", std::process::id());
