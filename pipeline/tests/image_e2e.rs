@@ -71,7 +71,10 @@ fn run_mode(mode: &str, data: &Path, dir: &Path) {
             &seccomp,
         ]),
     }
+    // As the chart mounts them: host paths under /host, the BTF folder where it is.
     args.extend([
+        "-v",
+        "/sys/kernel/btf:/sys/kernel/btf:ro",
         "-v",
         "/proc:/host/proc:ro",
         "-v",
