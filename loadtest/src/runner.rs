@@ -135,7 +135,10 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
     let sampler = {
         let (p, done) = (pipeline.clone(), done.clone());
         let (duration, expected, quiet) = (spec.duration, spec.expected_events, spec.quiet);
-        std::thread::spawn(move || sample_until_done(&p, &done, start, duration, expected, quiet))
+        let batch = settings.batch_size;
+        std::thread::spawn(move || {
+            sample_until_done(&p, &done, start, duration, expected, quiet, batch)
+        })
     };
     while !pipeline.is_finished() {
         std::thread::sleep(Duration::from_millis(20));
@@ -148,7 +151,7 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
         }
     }
     done.store(true, Ordering::Relaxed);
-    let samples = sampler.join().unwrap_or_default();
+    let (samples, waits) = sampler.join().unwrap_or_default();
     let pipeline = Arc::try_unwrap(pipeline)
         .map_err(|_| anyhow::anyhow!("the sampler still holds the pipeline"))?;
     let stats = pipeline.join();
@@ -174,7 +177,9 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
             0.0
         },
         stages: stats.iter().map(stage_result).collect(),
-        latency: vec![percentiles("end_to_end", &st.latency)],
+        latency: std::iter::once(percentiles("end_to_end", &st.latency))
+            .chain(waits)
+            .collect(),
         samples,
         ..Default::default()
     })
@@ -207,6 +212,56 @@ pub fn percentiles(name: &str, h: &Histogram<u64>) -> LatencyResult {
     }
 }
 
+/// Per-stage latency without touching the stages: every 50 ms, the events waiting in front
+/// of a stage divided by the rate it takes them in (Little's law) estimate how long an
+/// event arriving then waits there. Percentiles are over those estimates.
+struct QueueWaits {
+    /// (stage, its input queues' name prefix, histogram, events it had received).
+    stages: Vec<(&'static str, &'static str, Histogram<u64>, u64)>,
+    last: Instant,
+    batch: usize,
+}
+
+impl QueueWaits {
+    fn new(batch: usize) -> Option<QueueWaits> {
+        let h = || Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok();
+        Some(QueueWaits {
+            stages: vec![
+                ("enrich", "source", h()?, 0),
+                ("rules", "enrich.shard", h()?, 0),
+            ],
+            last: Instant::now(),
+            batch,
+        })
+    }
+
+    fn observe(&mut self, snap: &[StageSnapshot], depths: &[(String, usize, usize)]) {
+        let dt = self.last.elapsed().as_secs_f64();
+        self.last = Instant::now();
+        for (name, queue, hist, seen) in &mut self.stages {
+            let got = stage(snap, name).map_or(0, |s| s.received);
+            let rate = got.saturating_sub(*seen) as f64 / dt.max(1e-9);
+            *seen = got;
+            let waiting: usize = depths
+                .iter()
+                .filter(|(q, _, _)| q.starts_with(*queue))
+                .map(|(_, d, _)| d * self.batch)
+                .sum();
+            if rate > 0.0 {
+                let _ = hist.record(((waiting as f64 / rate) * 1e9) as u64 + 1);
+            }
+        }
+    }
+
+    fn results(&self) -> Vec<LatencyResult> {
+        self.stages
+            .iter()
+            .filter(|(_, _, h, _)| !h.is_empty())
+            .map(|(name, _, h, _)| percentiles(&format!("queue wait before {name} (estimated)"), h))
+            .collect()
+    }
+}
+
 fn sample_until_done(
     p: &Pipeline,
     done: &AtomicBool,
@@ -214,7 +269,9 @@ fn sample_until_done(
     duration: Option<Duration>,
     expected: Option<u64>,
     quiet: bool,
-) -> Vec<Sample> {
+    batch: usize,
+) -> (Vec<Sample>, Vec<LatencyResult>) {
+    let mut waits = QueueWaits::new(batch);
     let bar = crate::progress::Progress::new(expected, duration, quiet);
     let mut cpu = CpuMeter::new(std::process::id());
     let mut samples = Vec::new();
@@ -225,6 +282,9 @@ fn sample_until_done(
         let snap = p.snapshot();
         let events = stage(&snap, "source").map_or(0, |s| s.passed);
         bar.update(events, start);
+        if let Some(w) = waits.as_mut() {
+            w.observe(&snap, &p.queue_depths());
+        }
         if Instant::now() < next {
             continue;
         }
@@ -249,5 +309,5 @@ fn sample_until_done(
         (last_events, last_alerts, last_t) = (events, alerts, t);
     }
     bar.finish();
-    samples
+    (samples, waits.map(|w| w.results()).unwrap_or_default())
 }
