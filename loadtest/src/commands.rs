@@ -161,7 +161,9 @@ pub fn replay(agent: &AgentArgs, a: &ReplayArgs, command: &[String]) -> Result<R
         Some(machine::file_id(&a.input).with_context(|| format!("reading {}", a.input.display()))?);
     d.pacing = a.pacing.to_string();
     d.loops = a.loops;
-    let events = Arc::new(crate::source::read_capture(&a.input)?);
+    let (header, events) = crate::source::read_capture_with_header(&a.input)?;
+    d.seed = crate::source::seed_of(&header);
+    let events = Arc::new(events);
     let n = events.len() as u64 * a.loops.max(1) as u64;
     let src = MemorySource::new(events, a.loops, a.pacing);
     let clock = Clock::Batches(src.clock());

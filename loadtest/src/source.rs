@@ -1,7 +1,7 @@
 //! Where a load test's events come from: a capture or a generated stream, held in memory so
 //! the run measures the pipeline rather than file decoding, looped and paced.
 
-use peregrine::capture::{CaptureError, CaptureReader};
+use peregrine::capture::{CaptureError, CaptureHeader, CaptureReader};
 use peregrine::source::{Pacer, Pull, Source};
 use peregrine_event::synth::{Generator, SynthConfig};
 use peregrine_event::Event;
@@ -34,12 +34,24 @@ impl std::fmt::Display for Pacing {
 /// Reads a whole capture. A record that does not decode fails the load, naming where it
 /// starts: a load test on part of a file would measure something else than asked.
 pub fn read_capture(path: &Path) -> Result<Vec<Event>, CaptureError> {
+    Ok(read_capture_with_header(path)?.1)
+}
+
+/// The capture's header (what produced it) and its events.
+pub fn read_capture_with_header(path: &Path) -> Result<(CaptureHeader, Vec<Event>), CaptureError> {
     let mut reader = CaptureReader::open(path)?;
     let mut events = Vec::new();
     while let Some(next) = reader.next_event() {
         events.push(next?);
     }
-    Ok(events)
+    Ok((reader.header, events))
+}
+
+/// The seed a generated capture was made with (`generate` writes it into the header).
+pub fn seed_of(header: &CaptureHeader) -> Option<u64> {
+    let mut words = header.producer.split_whitespace();
+    words.find(|w| *w == "--seed")?;
+    words.next()?.parse().ok()
 }
 
 /// `n` events of the generator with `cfg`.

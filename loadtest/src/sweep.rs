@@ -89,7 +89,9 @@ pub fn sweep(agent: &AgentArgs, a: &SweepArgs, command: &[String]) -> Result<Run
             .with_context(|| format!("reading {}", a.input.display()))?,
     );
     d.pacing = format!("sweep, {} s per step", a.step.as_secs_f64());
-    let events = Arc::new(crate::source::read_capture(&a.input)?);
+    let (header, events) = crate::source::read_capture_with_header(&a.input)?;
+    d.seed = crate::source::seed_of(&header);
+    let events = Arc::new(events);
     anyhow::ensure!(!events.is_empty(), "{}: no events", a.input.display());
 
     let say = |s: &SweepStep| {

@@ -88,6 +88,7 @@ fn generate_then_replay_is_deterministic_for_a_seed() {
     );
     // What makes it reproducible is recorded.
     let desc = &ra["description"];
+    assert_eq!(desc["seed"], 42);
     assert_eq!(desc["rules"][0]["sha256"].as_str().unwrap().len(), 64);
     assert!(desc["input"]["sha256"].is_string());
     assert!(desc["machine"]["cpus"].as_u64().unwrap() >= 1);
