@@ -11,6 +11,7 @@ pub mod record;
 pub mod report;
 pub mod result;
 pub mod runner;
+pub mod scap;
 pub mod source;
 pub mod storm;
 pub mod sweep;

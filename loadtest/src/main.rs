@@ -106,6 +106,18 @@ enum Command {
         #[arg(short = 'w')]
         out: PathBuf,
     },
+    /// A Falco .scap capture into a Peregrine capture (the event types Peregrine models).
+    Import {
+        input: PathBuf,
+        #[arg(short = 'w')]
+        out: PathBuf,
+        /// Convert what a capture cut short holds (a warning instead of an error).
+        #[arg(long)]
+        allow_truncated: bool,
+        /// The import report as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// A capture or generated stream through the real pipeline in-process.
     Replay {
         input: PathBuf,
@@ -317,6 +329,21 @@ fn run(cli: Cli, argv: &[String]) -> Result<i32> {
             let n = commands::generate(&a, &out)
                 .with_context(|| format!("writing {}", out.display()))?;
             eprintln!("{n} events written to {}", out.display());
+            Ok(0)
+        }
+        Command::Import {
+            input,
+            out,
+            allow_truncated,
+            json,
+        } => {
+            let opts = peregrine_loadtest::scap::ImportOptions { allow_truncated };
+            let report = peregrine_loadtest::scap::import_with(&input, &out, &opts)?;
+            eprint!("{report}");
+            if let Some(p) = json {
+                std::fs::write(&p, serde_json::to_vec_pretty(&report)?)
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
             Ok(0)
         }
         Command::Replay {

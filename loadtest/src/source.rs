@@ -2,7 +2,7 @@
 //! the run measures the pipeline rather than file decoding, looped and paced.
 
 use peregrine::capture::{CaptureError, CaptureHeader, CaptureReader};
-use peregrine::source::{Pacer, Pull, Source};
+use peregrine::source::{Pull, Source};
 use peregrine_event::synth::{Generator, SynthConfig};
 use peregrine_event::Event;
 use std::collections::BTreeMap;
@@ -87,7 +87,6 @@ pub struct MemorySource {
     events: Arc<Vec<Event>>,
     loops: u32,
     pacing: Pacing,
-    pacer: Pacer,
     started: Option<Instant>,
     loop_index: u32,
     pos: usize,
@@ -95,6 +94,9 @@ pub struct MemorySource {
     clock: Arc<BatchClock>,
     /// Stop after this long (sweep steps), whatever is left.
     deadline: Option<Duration>,
+    /// Events handed over so far (rate pacing).
+    sent: u64,
+    last_handed: Option<Instant>,
 }
 
 impl MemorySource {
@@ -103,21 +105,18 @@ impl MemorySource {
             (Some(a), Some(b)) => b.ts.saturating_sub(a.ts) + 1_000,
             _ => 0,
         };
-        let rate = match pacing {
-            Pacing::Rate(r) => Some(r.max(1.0) as u64),
-            _ => None,
-        };
         MemorySource {
             events,
             loops: loops.max(1),
             pacing,
-            pacer: Pacer::new(rate),
             started: None,
             loop_index: 0,
             pos: 0,
             span,
             clock: Arc::default(),
             deadline: None,
+            sent: 0,
+            last_handed: None,
         }
     }
 
@@ -130,6 +129,24 @@ impl MemorySource {
 
     pub fn clock(&self) -> Arc<BatchClock> {
         self.clock.clone()
+    }
+
+    /// Events due now at `rate`, handed over at most once per `wait` unless a whole batch
+    /// is due sooner, as a ring reader drains: batches of one event would measure the
+    /// per-batch overhead instead of the pipeline.
+    fn due_at_rate(&mut self, max: usize, rate: f64, wait: Duration, started: Instant) -> usize {
+        let due =
+            |sent: u64| ((started.elapsed().as_secs_f64() * rate) as u64).saturating_sub(sent);
+        let since = self.last_handed.map_or(wait, |t| t.elapsed());
+        if (due(self.sent) as usize) < max && since < wait {
+            std::thread::sleep(wait - since);
+        }
+        let n = (due(self.sent) as usize).min(max);
+        if n > 0 {
+            self.sent += n as u64;
+            self.last_handed = Some(Instant::now());
+        }
+        n
     }
 
     /// Events due now under `Speed` pacing.
@@ -171,7 +188,8 @@ impl Source for MemorySource {
         }
         let left = (self.events.len() - self.pos).min(max);
         let n = match self.pacing {
-            Pacing::Flat | Pacing::Rate(_) => self.pacer.allow(left, wait),
+            Pacing::Flat => left,
+            Pacing::Rate(rate) => self.due_at_rate(left, rate, wait, started),
             Pacing::Speed(x) => {
                 let mut n = self.due_by_timing(left, x, started.elapsed());
                 if n == 0 {

@@ -210,3 +210,43 @@ fn bad_captures_are_named_with_their_offset() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("version 99"));
 }
+
+/// `import` on the committed Falco capture, then `replay` with the upstream rules: the
+/// `cat /etc/shadow` it holds raises Falco's alert here too.
+#[test]
+fn import_then_replay_detects_what_falco_saw() {
+    let upstream = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/testdata/upstream/falco_rules.yaml");
+    if !upstream.exists() {
+        assert!(
+            std::env::var("PEREGRINE_REQUIRE_PRIVILEGED").as_deref() != Ok("1"),
+            "../shared/testdata/upstream is missing"
+        );
+        eprintln!("skipping import_then_replay_detects_what_falco_saw: ../shared/testdata/upstream is missing");
+        return;
+    }
+    let d = dir("import");
+    let scap = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/falco-workload.scap");
+    let cap = d.join("falco.cap");
+    let said = ok(bin().arg("import").arg(&scap).arg("-w").arg(&cap));
+    assert!(said.contains("158 written"), "{said}");
+    let alerts = d.join("falco.jsonl");
+    ok(bin()
+        .arg("replay")
+        .arg(&cap)
+        .arg("-r")
+        .arg(&upstream)
+        .arg("-q")
+        .arg("--alerts")
+        .arg(&alerts));
+    let text = std::fs::read_to_string(&alerts).unwrap();
+    assert!(
+        text.lines().any(|l| {
+            let a: serde_json::Value = serde_json::from_str(l).unwrap();
+            a["rule"] == "Read sensitive file untrusted"
+                && a["output_fields"]["fd.name"] == "/etc/shadow"
+                && a["output_fields"]["proc.name"] == "cat"
+        }),
+        "{text}"
+    );
+}
