@@ -264,7 +264,18 @@ fn main() {
     match run(cli, &argv) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Each cause once: some errors already name their source in their message.
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if !msg.contains(&text) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&text);
+                }
+            }
+            eprintln!("error: {msg}");
             std::process::exit(2);
         }
     }

@@ -4,8 +4,8 @@
 use peregrine::capture::{CaptureError, CaptureHeader, CaptureReader};
 use peregrine::source::{Pull, Source};
 use peregrine_event::synth::{Generator, SynthConfig};
-use peregrine_event::Event;
-use std::collections::BTreeMap;
+use peregrine_event::{ContainerInfo, Event, FdInfo, ProcessInfo};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,10 +41,45 @@ pub fn read_capture(path: &Path) -> Result<Vec<Event>, CaptureError> {
 pub fn read_capture_with_header(path: &Path) -> Result<(CaptureHeader, Vec<Event>), CaptureError> {
     let mut reader = CaptureReader::open(path)?;
     let mut events = Vec::new();
+    let mut interner = Interner::default();
     while let Some(next) = reader.next_event() {
-        events.push(next?);
+        let mut ev = next?;
+        interner.intern(&mut ev);
+        events.push(ev);
     }
     Ok((reader.header, events))
+}
+
+/// Every record of a capture carries its own copy of its process (with its ancestors),
+/// fd and container snapshots; the live agent shares them between events. Sharing equal
+/// ones again keeps a stream in memory at a few hundred bytes per event instead of
+/// kilobytes, so the run's RSS is the pipeline's, not the copies'.
+#[derive(Default)]
+struct Interner {
+    processes: HashMap<Vec<u8>, Arc<ProcessInfo>>,
+    fds: HashMap<Vec<u8>, Arc<FdInfo>>,
+    containers: HashMap<Vec<u8>, Arc<ContainerInfo>>,
+}
+
+fn share<T: serde::Serialize>(slot: &mut Option<Arc<T>>, seen: &mut HashMap<Vec<u8>, Arc<T>>) {
+    let Some(v) = slot.as_ref() else { return };
+    let Ok(key) = rmp_serde::to_vec(&**v) else {
+        return;
+    };
+    match seen.get(&key) {
+        Some(shared) => *slot = Some(shared.clone()),
+        None => {
+            seen.insert(key, v.clone());
+        }
+    }
+}
+
+impl Interner {
+    fn intern(&mut self, ev: &mut Event) {
+        share(&mut ev.process, &mut self.processes);
+        share(&mut ev.fd, &mut self.fds);
+        share(&mut ev.container, &mut self.containers);
+    }
 }
 
 /// The seed a generated capture was made with (`generate` writes it into the header).
