@@ -59,7 +59,10 @@ fn one_step(
         quiet: true,
         stop: None,
     };
-    crate::runner::run(spec, Box::new(src), Box::new(PassThrough))
+    let mut r = crate::runner::run(spec, Box::new(src), Box::new(PassThrough))?;
+    // The source ran for exactly the step: its rate, not diluted by start-up and drain.
+    r.events_per_sec = r.events as f64 / a.step.as_secs_f64();
+    Ok(r)
 }
 
 fn step_of(target: f64, r: &RunResult) -> SweepStep {
@@ -115,7 +118,7 @@ pub fn sweep(agent: &AgentArgs, a: &SweepArgs, command: &[String]) -> Result<Run
         .iter()
         .find(|s| s.stage == "rules")
         .map_or(0, |s| s.received);
-    let ceiling = (evaluated as f64 / flat.duration_secs.max(1e-9)).max(1.0);
+    let ceiling = (evaluated as f64 / a.step.as_secs_f64()).max(1.0);
     if !a.quiet {
         eprintln!(
             "flat out: {ceiling:.0} events/s, {} dropped",

@@ -250,3 +250,37 @@ fn import_then_replay_detects_what_falco_saw() {
         "{text}"
     );
 }
+
+#[test]
+fn sweep_finds_a_rate_held_without_drops() {
+    let d = dir("sweep");
+    let cap = generate(&d, "s.cap", 11, "general");
+    let json = d.join("sweep.json");
+    ok(bin()
+        .arg("sweep")
+        .arg(&cap)
+        .arg("-r")
+        .arg(seed_rules())
+        .args(["--step", "1s", "--steps", "3", "-q", "--json"])
+        .arg(&json));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["kind"], "sweep");
+    let steps = r["sweep"].as_array().unwrap();
+    assert!(steps.len() >= 3, "{r}");
+    let sustained = r["sustained_events_per_sec"].as_f64().expect("a rate held");
+    assert!(sustained > 0.0);
+    assert!(r["cpu_per_100k_eps"].as_f64().unwrap() > 0.0);
+    // The held steps dropped nothing; the latencies at 50 % and 90 % are there.
+    assert!(steps
+        .iter()
+        .filter(|s| s["ok"] == true)
+        .all(|s| s["dropped"] == 0));
+    let names: Vec<&str> = r["latency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert!(names.iter().any(|n| n.contains("50 %")), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("90 %")), "{names:?}");
+}

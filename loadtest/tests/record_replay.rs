@@ -117,3 +117,44 @@ fn record_live_then_replay_gives_the_same_alerts() {
     assert_eq!(rec["kind"], "record");
     assert!(rec["events"].as_u64().unwrap() > 0);
 }
+
+/// A short storm: the workload timed without an agent and with Peregrine (the debug build
+/// of the workspace), its result holding both and the ratio.
+#[test]
+fn storm_times_a_workload_with_and_without_the_agent() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 && skip("not root") {
+        return;
+    }
+    let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/peregrine");
+    if !agent.exists() && skip("target/debug/peregrine is not built (cargo build -p peregrine)") {
+        return;
+    }
+    let json = std::env::temp_dir().join(format!("lt-storm-{}.json", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_peregrine-loadtest"))
+        .args([
+            "storm",
+            "--workload",
+            "connect",
+            "--duration",
+            "1s",
+            "--rounds",
+            "1",
+        ])
+        .args(["--settle", "3s", "-q", "--agent-cmd"])
+        .arg(&agent)
+        .arg("-r")
+        .arg(seed_rules())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let storm = r["storm"].as_array().unwrap();
+    assert_eq!(storm.len(), 2, "{r}");
+    assert_eq!(storm[0]["agent"], "none");
+    assert!(storm[0]["ops_per_sec"][0].as_f64().unwrap() > 0.0);
+    assert!(storm[1]["ops_per_sec"][0].as_f64().unwrap() > 0.0);
+    assert!(storm[1]["ratio"].as_f64().unwrap() > 0.0);
+}
