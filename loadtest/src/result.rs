@@ -142,6 +142,10 @@ pub struct StormResult {
     pub ratio: f64,
     pub kernel_drops: u64,
     pub pipeline_drops: u64,
+    /// Peregrine's drops by stage (kernel, source, enrich, rules, outputs, output.<name>),
+    /// summed over the runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drops_by_stage: Vec<(String, u64)>,
     pub agent_cpu_cores: f64,
 }
 

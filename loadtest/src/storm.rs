@@ -173,25 +173,22 @@ fn stop_agent(r: &mut Running) {
     let _ = r.child.wait();
 }
 
-/// (kernel drops, pipeline drops) from Peregrine's `--stats-file`.
-fn peregrine_drops(path: &std::path::Path) -> (u64, u64) {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return (0, 0);
-    };
-    let Ok(stages) = serde_json::from_str::<Vec<serde_json::Value>>(&text) else {
-        return (0, 0);
-    };
-    let mut kernel = 0;
-    let mut pipeline = 0;
-    for s in &stages {
-        let dropped = s["dropped"].as_u64().unwrap_or(0);
-        if s["stage"] == "kernel" {
-            kernel += dropped;
-        } else {
-            pipeline += dropped;
-        }
-    }
-    (kernel, pipeline)
+/// Drops by stage from Peregrine's `--stats-file`; `None` when it wrote none (it did not
+/// stop cleanly), which the caller reports rather than taking for zero drops.
+fn peregrine_drops(path: &std::path::Path) -> Option<Vec<(String, u64)>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let stages = serde_json::from_str::<Vec<serde_json::Value>>(&text).ok()?;
+    Some(
+        stages
+            .iter()
+            .map(|s| {
+                (
+                    s["stage"].as_str().unwrap_or("?").to_string(),
+                    s["dropped"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect(),
+    )
 }
 
 pub fn median(v: &[f64]) -> f64 {
@@ -266,10 +263,24 @@ pub fn storm(a: &StormArgs, command: &[String]) -> Result<RunResult> {
                 let (cores, _) = r.cpu.read();
                 out.agent_cpu_cores += cores / a.rounds.max(1) as f64;
                 stop_agent(&mut r);
-                if let Some(p) = &r.stats_file {
-                    let (k, p) = peregrine_drops(p);
-                    out.kernel_drops += k;
-                    out.pipeline_drops += p;
+                if let Some(path) = &r.stats_file {
+                    let Some(stages) = peregrine_drops(path) else {
+                        bail!(
+                            "agent '{name}' wrote no counters to {} (did it stop cleanly?)",
+                            path.display()
+                        );
+                    };
+                    for (stage, n) in stages {
+                        if stage == "kernel" {
+                            out.kernel_drops += n;
+                        } else {
+                            out.pipeline_drops += n;
+                        }
+                        match out.drops_by_stage.iter_mut().find(|(s, _)| *s == stage) {
+                            Some((_, total)) => *total += n,
+                            None => out.drops_by_stage.push((stage, n)),
+                        }
+                    }
                 }
             }
             if !a.quiet {

@@ -157,4 +157,14 @@ fn storm_times_a_workload_with_and_without_the_agent() {
     assert!(storm[0]["ops_per_sec"][0].as_f64().unwrap() > 0.0);
     assert!(storm[1]["ops_per_sec"][0].as_f64().unwrap() > 0.0);
     assert!(storm[1]["ratio"].as_f64().unwrap() > 0.0);
+    let stages: Vec<&str> = storm[1]["drops_by_stage"]
+        .as_array()
+        .expect("Peregrine's drops by stage")
+        .iter()
+        .map(|s| s[0].as_str().unwrap())
+        .collect();
+    assert!(
+        stages.contains(&"source") && stages.contains(&"rules"),
+        "{stages:?}"
+    );
 }
