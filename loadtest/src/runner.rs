@@ -29,9 +29,61 @@ pub enum Clock {
     Batches(Arc<BatchClock>),
 }
 
+/// Measures, per batch, how long it took from the source to the enrich stage (the source
+/// queue's wait), and notes when each batch left enrichment so the sink can measure the
+/// rest (shard queue, rules, alert queue, dispatch) per alert.
+struct TimingEnricher {
+    inner: Box<dyn Enricher>,
+    handed: Arc<BatchClock>,
+    enriched: Arc<BatchClock>,
+    to_enrich: Arc<Mutex<Histogram<u64>>>,
+}
+
+impl TimingEnricher {
+    fn note(&self, batch: &[peregrine_event::Event]) {
+        let (Some(a), Some(b)) = (batch.first(), batch.last()) else {
+            return;
+        };
+        let now = Instant::now();
+        if let Some(at) = self.handed.entered(a.ts) {
+            let mut h = self.to_enrich.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = h.record((now.duration_since(at).as_nanos() as u64).max(1));
+        }
+        self.enriched.handed(a.ts, b.ts, now);
+    }
+}
+
+impl Enricher for TimingEnricher {
+    fn enrich(&mut self, batch: &mut Vec<peregrine_event::Event>) {
+        self.note(batch);
+        self.inner.enrich(batch);
+    }
+    fn tick(&mut self, out: &mut Vec<peregrine_event::Event>) {
+        self.inner.tick(out);
+    }
+    fn held(&self) -> usize {
+        self.inner.held()
+    }
+    fn finish(&mut self, out: &mut Vec<peregrine_event::Event>) {
+        self.inner.finish(out);
+    }
+    fn tick_interval(&self) -> Duration {
+        self.inner.tick_interval()
+    }
+    fn max_hold(&self) -> Duration {
+        self.inner.max_hold()
+    }
+}
+
+fn histogram() -> Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).context("latency histogram")
+}
+
 /// Shared by the sink (on the outputs' thread) and the runner.
 struct SinkState {
     latency: Histogram<u64>,
+    /// From leaving enrichment to the sink (replays).
+    after_enrich: Histogram<u64>,
     /// Alerts as JSON lines, when asked.
     alerts_out: Option<std::io::BufWriter<std::fs::File>>,
     write_error: Option<String>,
@@ -39,6 +91,7 @@ struct SinkState {
 
 struct CountingSink {
     clock: Clock,
+    enriched: Option<Arc<BatchClock>>,
     state: Arc<Mutex<SinkState>>,
 }
 
@@ -58,6 +111,14 @@ impl Deliver for CountingSink {
             };
             if let Some(ns) = ns {
                 let _ = st.latency.record(ns.max(1));
+            }
+            if let Some(at) = self
+                .enriched
+                .as_ref()
+                .and_then(|c| c.entered(r.alert.time_ns))
+            {
+                let ns = now.duration_since(at).as_nanos() as u64;
+                let _ = st.after_enrich.record(ns.max(1));
             }
             if st.alerts_out.is_some() {
                 let line = alert_line(r);
@@ -98,9 +159,24 @@ pub struct RunSpec {
 /// The measured part of a result (the caller fills in kind, label and description).
 pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> Result<RunResult> {
     let settings = peregrine::run::pipeline_settings(&spec.cfg);
+    // Replays: the time to the enrich stage per batch, and from there to the sink per alert.
+    let to_enrich = Arc::new(Mutex::new(histogram()?));
+    let (enricher, enriched): (Box<dyn Enricher>, Option<Arc<BatchClock>>) = match &spec.clock {
+        Clock::Batches(handed) => {
+            let enriched = Arc::new(BatchClock::default());
+            let timing = TimingEnricher {
+                inner: enricher,
+                handed: handed.clone(),
+                enriched: enriched.clone(),
+                to_enrich: to_enrich.clone(),
+            };
+            (Box::new(timing), Some(enriched))
+        }
+        Clock::Wall => (enricher, None),
+    };
     let state = Arc::new(Mutex::new(SinkState {
-        latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3)
-            .context("latency histogram")?,
+        latency: histogram()?,
+        after_enrich: histogram()?,
         alerts_out: match &spec.alerts_file {
             Some(p) => Some(std::io::BufWriter::new(
                 std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
@@ -111,13 +187,14 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
     }));
     let outputs = {
         let mut b = OutputsBuilder::new();
-        let (clock, st) = (spec.clock.clone(), state.clone());
+        let (clock, st, en) = (spec.clock.clone(), state.clone(), enriched.clone());
         b.add(
             "loadtest",
             &Common::default(),
             Box::new(move || {
                 Ok(CountingSink {
                     clock: clock.clone(),
+                    enriched: en.clone(),
                     state: st.clone(),
                 })
             }),
@@ -135,10 +212,7 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
     let sampler = {
         let (p, done) = (pipeline.clone(), done.clone());
         let (duration, expected, quiet) = (spec.duration, spec.expected_events, spec.quiet);
-        let batch = settings.batch_size;
-        std::thread::spawn(move || {
-            sample_until_done(&p, &done, start, duration, expected, quiet, batch)
-        })
+        std::thread::spawn(move || sample_until_done(&p, &done, start, duration, expected, quiet))
     };
     while !pipeline.is_finished() {
         std::thread::sleep(Duration::from_millis(20));
@@ -151,7 +225,7 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
         }
     }
     done.store(true, Ordering::Relaxed);
-    let (samples, waits) = sampler.join().unwrap_or_default();
+    let samples = sampler.join().unwrap_or_default();
     let pipeline = Arc::try_unwrap(pipeline)
         .map_err(|_| anyhow::anyhow!("the sampler still holds the pipeline"))?;
     let stats = pipeline.join();
@@ -177,9 +251,23 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
             0.0
         },
         stages: stats.iter().map(stage_result).collect(),
-        latency: std::iter::once(percentiles("end_to_end", &st.latency))
-            .chain(waits)
-            .collect(),
+        latency: {
+            let to_enrich = to_enrich.lock().unwrap_or_else(|e| e.into_inner());
+            let mut l = vec![percentiles("end_to_end", &st.latency)];
+            // Measured per batch / per alert (replays only).
+            for (name, h) in [
+                ("source to enrich (source queue)", &*to_enrich),
+                (
+                    "enrich to output (shard queue, rules, alert queue)",
+                    &st.after_enrich,
+                ),
+            ] {
+                if !h.is_empty() {
+                    l.push(percentiles(name, h));
+                }
+            }
+            l
+        },
         samples,
         ..Default::default()
     })
@@ -212,56 +300,6 @@ pub fn percentiles(name: &str, h: &Histogram<u64>) -> LatencyResult {
     }
 }
 
-/// Per-stage latency without touching the stages: every 50 ms, the events waiting in front
-/// of a stage divided by the rate it takes them in (Little's law) estimate how long an
-/// event arriving then waits there. Percentiles are over those estimates.
-struct QueueWaits {
-    /// (stage, its input queues' name prefix, histogram, events it had received).
-    stages: Vec<(&'static str, &'static str, Histogram<u64>, u64)>,
-    last: Instant,
-    batch: usize,
-}
-
-impl QueueWaits {
-    fn new(batch: usize) -> Option<QueueWaits> {
-        let h = || Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok();
-        Some(QueueWaits {
-            stages: vec![
-                ("enrich", "source", h()?, 0),
-                ("rules", "enrich.shard", h()?, 0),
-            ],
-            last: Instant::now(),
-            batch,
-        })
-    }
-
-    fn observe(&mut self, snap: &[StageSnapshot], depths: &[(String, usize, usize)]) {
-        let dt = self.last.elapsed().as_secs_f64();
-        self.last = Instant::now();
-        for (name, queue, hist, seen) in &mut self.stages {
-            let got = stage(snap, name).map_or(0, |s| s.received);
-            let rate = got.saturating_sub(*seen) as f64 / dt.max(1e-9);
-            *seen = got;
-            let waiting: usize = depths
-                .iter()
-                .filter(|(q, _, _)| q.starts_with(*queue))
-                .map(|(_, d, _)| d * self.batch)
-                .sum();
-            if rate > 0.0 {
-                let _ = hist.record(((waiting as f64 / rate) * 1e9) as u64 + 1);
-            }
-        }
-    }
-
-    fn results(&self) -> Vec<LatencyResult> {
-        self.stages
-            .iter()
-            .filter(|(_, _, h, _)| !h.is_empty())
-            .map(|(name, _, h, _)| percentiles(&format!("queue wait before {name} (estimated)"), h))
-            .collect()
-    }
-}
-
 fn sample_until_done(
     p: &Pipeline,
     done: &AtomicBool,
@@ -269,9 +307,7 @@ fn sample_until_done(
     duration: Option<Duration>,
     expected: Option<u64>,
     quiet: bool,
-    batch: usize,
-) -> (Vec<Sample>, Vec<LatencyResult>) {
-    let mut waits = QueueWaits::new(batch);
+) -> Vec<Sample> {
     let bar = crate::progress::Progress::new(expected, duration, quiet);
     let mut cpu = CpuMeter::new(std::process::id());
     let mut samples = Vec::new();
@@ -282,9 +318,6 @@ fn sample_until_done(
         let snap = p.snapshot();
         let events = stage(&snap, "source").map_or(0, |s| s.passed);
         bar.update(events, start);
-        if let Some(w) = waits.as_mut() {
-            w.observe(&snap, &p.queue_depths());
-        }
         if Instant::now() < next {
             continue;
         }
@@ -309,5 +342,5 @@ fn sample_until_done(
         (last_events, last_alerts, last_t) = (events, alerts, t);
     }
     bar.finish();
-    (samples, waits.map(|w| w.results()).unwrap_or_default())
+    samples
 }

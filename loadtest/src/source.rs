@@ -103,7 +103,8 @@ pub struct BatchClock {
 }
 
 impl BatchClock {
-    fn handed(&self, first: u64, last: u64, at: Instant) {
+    /// The batch of events with times `first..=last` was handed over `at`.
+    pub fn handed(&self, first: u64, last: u64, at: Instant) {
         let mut b = self.batches.lock().unwrap_or_else(|e| e.into_inner());
         b.insert(first, (last, at));
     }

@@ -94,6 +94,21 @@ fn generate_then_replay_is_deterministic_for_a_seed() {
     assert!(desc["machine"]["cpus"].as_u64().unwrap() >= 1);
     assert!(!desc["machine"]["kernel"].as_str().unwrap().is_empty());
     assert!(ra["latency"][0]["p99_ns"].as_u64().unwrap() > 0);
+    // Per stage, measured: to the enrich stage per batch, from there to the sink per alert.
+    let names: Vec<&str> = ra["latency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"source to enrich (source queue)"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"enrich to output (shard queue, rules, alert queue)"),
+        "{names:?}"
+    );
 }
 
 #[test]
