@@ -7,13 +7,14 @@ use crate::result::{LatencyResult, RunResult, Sample, StageResult};
 use crate::source::BatchClock;
 use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
-use peregrine::pipeline::Pipeline;
+use peregrine::pipeline::{AlertTap, Pipeline};
 use peregrine::source::Source;
 use peregrine::stage::enrich::Enricher;
 use peregrine::stats::StageSnapshot;
 use peregrine_config::{Common, Config};
 use peregrine_outputs::{Deliver, DeliveryError, OutputsBuilder, Record};
-use peregrine_rules::Ruleset;
+use peregrine_rules::{Alert, Ruleset};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,16 +83,22 @@ fn histogram() -> Result<Histogram<u64>> {
 /// Shared by the sink (on the outputs' thread) and the runner.
 struct SinkState {
     latency: Histogram<u64>,
-    /// From leaving enrichment to the sink (replays).
-    after_enrich: Histogram<u64>,
+    /// From arriving at enrichment to the rule shard's alerts (replays).
+    enrich_to_rules: Histogram<u64>,
+    /// From the rule shard's alerts to the sink: alert queue, dispatch, destination buffer.
+    rules_to_output: Histogram<u64>,
     /// Alerts as JSON lines, when asked.
     alerts_out: Option<std::io::BufWriter<std::fs::File>>,
     write_error: Option<String>,
 }
 
+/// When a rule shard raised the alerts of an event, by event time (replays).
+type RaisedAt = Arc<Mutex<HashMap<u64, Instant>>>;
+
 struct CountingSink {
     clock: Clock,
     enriched: Option<Arc<BatchClock>>,
+    raised: Option<RaisedAt>,
     state: Arc<Mutex<SinkState>>,
 }
 
@@ -112,13 +119,19 @@ impl Deliver for CountingSink {
             if let Some(ns) = ns {
                 let _ = st.latency.record(ns.max(1));
             }
-            if let Some(at) = self
+            let raised = self.raised.as_ref().and_then(|m| {
+                let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
+                m.remove(&r.alert.time_ns)
+            });
+            let enriched = self
                 .enriched
                 .as_ref()
-                .and_then(|c| c.entered(r.alert.time_ns))
-            {
-                let ns = now.duration_since(at).as_nanos() as u64;
-                let _ = st.after_enrich.record(ns.max(1));
+                .and_then(|c| c.entered(r.alert.time_ns));
+            if let (Some(raised), Some(enriched)) = (raised, enriched) {
+                let in_rules = raised.saturating_duration_since(enriched).as_nanos() as u64;
+                let to_output = now.saturating_duration_since(raised).as_nanos() as u64;
+                let _ = st.enrich_to_rules.record(in_rules.max(1));
+                let _ = st.rules_to_output.record(to_output.max(1));
             }
             if st.alerts_out.is_some() {
                 let line = alert_line(r);
@@ -158,7 +171,18 @@ pub struct RunSpec {
 
 /// The measured part of a result (the caller fills in kind, label and description).
 pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> Result<RunResult> {
-    let settings = peregrine::run::pipeline_settings(&spec.cfg);
+    let mut settings = peregrine::run::pipeline_settings(&spec.cfg);
+    let raised: Option<RaisedAt> = matches!(spec.clock, Clock::Batches(_)).then(RaisedAt::default);
+    if let Some(map) = &raised {
+        let map = map.clone();
+        settings.alert_tap = Some(AlertTap(Arc::new(move |alerts: &[Alert]| {
+            let now = Instant::now();
+            let mut m = map.lock().unwrap_or_else(|e| e.into_inner());
+            for a in alerts {
+                m.entry(a.time_ns).or_insert(now);
+            }
+        })));
+    }
     // Replays: the time to the enrich stage per batch, and from there to the sink per alert.
     let to_enrich = Arc::new(Mutex::new(histogram()?));
     let (enricher, enriched): (Box<dyn Enricher>, Option<Arc<BatchClock>>) = match &spec.clock {
@@ -176,7 +200,8 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
     };
     let state = Arc::new(Mutex::new(SinkState {
         latency: histogram()?,
-        after_enrich: histogram()?,
+        enrich_to_rules: histogram()?,
+        rules_to_output: histogram()?,
         alerts_out: match &spec.alerts_file {
             Some(p) => Some(std::io::BufWriter::new(
                 std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
@@ -187,7 +212,12 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
     }));
     let outputs = {
         let mut b = OutputsBuilder::new();
-        let (clock, st, en) = (spec.clock.clone(), state.clone(), enriched.clone());
+        let (clock, st, en, ra) = (
+            spec.clock.clone(),
+            state.clone(),
+            enriched.clone(),
+            raised.clone(),
+        );
         b.add(
             "loadtest",
             &Common::default(),
@@ -195,6 +225,7 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
                 Ok(CountingSink {
                     clock: clock.clone(),
                     enriched: en.clone(),
+                    raised: ra.clone(),
                     state: st.clone(),
                 })
             }),
@@ -258,8 +289,12 @@ pub fn run(spec: RunSpec, src: Box<dyn Source>, enricher: Box<dyn Enricher>) -> 
             for (name, h) in [
                 ("source to enrich (source queue)", &*to_enrich),
                 (
-                    "enrich to output (shard queue, rules, alert queue)",
-                    &st.after_enrich,
+                    "enrich to rules (enrichment, shard queue, rule evaluation)",
+                    &st.enrich_to_rules,
+                ),
+                (
+                    "rules to output (alert queue, dispatch, destination)",
+                    &st.rules_to_output,
                 ),
             ] {
                 if !h.is_empty() {

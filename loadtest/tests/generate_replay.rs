@@ -106,7 +106,11 @@ fn generate_then_replay_is_deterministic_for_a_seed() {
         "{names:?}"
     );
     assert!(
-        names.contains(&"enrich to output (shard queue, rules, alert queue)"),
+        names.contains(&"enrich to rules (enrichment, shard queue, rule evaluation)"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"rules to output (alert queue, dispatch, destination)"),
         "{names:?}"
     );
 }

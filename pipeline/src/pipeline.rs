@@ -61,6 +61,22 @@ pub struct PipelineSettings {
     /// The agent's own container: its events are not evaluated
     /// (`containers.alert_own_container: false`).
     pub own_container: Option<peregrine_enrich::own::OwnContainer>,
+    /// Called by a rule shard with each batch of alerts it raised, before they are queued
+    /// for the outputs (the load-test tool times the stages with it; the agent sets none).
+    pub alert_tap: Option<AlertTap>,
+}
+
+/// What an [`AlertTap`] calls.
+pub type AlertTapFn = dyn Fn(&[peregrine_rules::Alert]) + Send + Sync;
+
+/// See [`PipelineSettings::alert_tap`].
+#[derive(Clone)]
+pub struct AlertTap(pub Arc<AlertTapFn>);
+
+impl std::fmt::Debug for AlertTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AlertTap")
+    }
 }
 
 impl Default for PipelineSettings {
@@ -80,6 +96,7 @@ impl Default for PipelineSettings {
             syscall_event_drops: SyscallEventDrops::default(),
             drop_exit: Arc::default(),
             own_container: None,
+            alert_tap: None,
         }
     }
 }
@@ -151,6 +168,7 @@ impl Pipeline {
                 matching: settings.rule_matching,
                 alert: settings.alert.clone(),
                 own_container: settings.own_container.clone(),
+                alert_tap: settings.alert_tap.clone(),
             };
             let (out, st) = (alerts_tx.clone(), rules_stats.clone());
             spawn(&mut threads, format!("rules.shard{i}"), move || {

@@ -94,6 +94,7 @@ pub fn pipeline_settings(cfg: &Config) -> PipelineSettings {
         syscall_event_drops: cfg.syscall_event_drops.clone(),
         drop_exit: Arc::default(),
         own_container: own_container(cfg),
+        alert_tap: None,
     }
 }
 

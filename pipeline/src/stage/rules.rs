@@ -14,6 +14,7 @@ pub(crate) struct ShardContext {
     pub alert: AlertOptions,
     /// Events of this container are not evaluated (counted as filtered).
     pub own_container: Option<peregrine_enrich::own::OwnContainer>,
+    pub alert_tap: Option<crate::pipeline::AlertTap>,
 }
 
 /// The counters one kind of alert increments: handles found once per (rule, priority,
@@ -191,6 +192,9 @@ pub(crate) fn run(
         stats.filtered(n - matched);
         if alerts.is_empty() {
             continue;
+        }
+        if let Some(tap) = &cx.alert_tap {
+            (tap.0)(&alerts);
         }
         match out.send(alerts) {
             SendOutcome::Sent => stats.passed(matched),
