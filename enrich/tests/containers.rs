@@ -570,10 +570,11 @@ fn podman_event_stream_announces_containers_before_their_first_event() {
     let id = std::fs::read_to_string(format!("/tmp/{name}.cid")).unwrap();
     let _ = std::fs::remove_file(format!("/tmp/{name}.cid"));
     let id = id.trim();
-    // The watcher reads the runtime's stream on its own thread: wait until it has seen the
-    // creation (podman may return before the watcher has read it).
+    // The watcher reads the runtime's stream on its own thread: wait until it has announced
+    // this container (podman may return before the watcher has read it; other containers
+    // created meanwhile do not count).
     let start = Instant::now();
-    while e.stats().container_events_created == 0 && start.elapsed() < Duration::from_secs(10) {
+    while !e.containers().is_announced(id) && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
         e.enrich_and_hold(&mut Vec::new());
     }

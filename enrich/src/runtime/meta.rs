@@ -200,6 +200,12 @@ impl ContainerMeta {
         &self.cfg
     }
 
+    /// Whether the runtime's event stream has announced container `id` (full id) and its
+    /// metadata is waiting for the container's first event.
+    pub fn is_announced(&self, id: &str) -> bool {
+        self.announced.contains_key(id)
+    }
+
     /// The cache the workers publish into (readable from any thread).
     pub fn shared(&self) -> Arc<SharedCache> {
         self.shared.clone()
