@@ -72,6 +72,8 @@ struct Writer {
     filters: Filters,
     done: Arc<AtomicBool>,
     recorded: Arc<Mutex<Recorded>>,
+    /// Events written; published to `recorded` once per batch, not per event.
+    events: u64,
 }
 
 impl Writer {
@@ -113,25 +115,29 @@ impl Writer {
         if self.done.load(Ordering::Relaxed) {
             return;
         }
+        let error = self.write_all(events).err();
+        let mut r = self.lock();
+        r.events = self.events;
+        if let Some(e) = error {
+            r.error.get_or_insert(e.to_string());
+            self.done.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Writes what the filters admit until the event limit; sets `done` at the limit.
+    fn write_all(&mut self, events: &[Event]) -> Result<(), CaptureError> {
         for ev in events {
             if !self.filters.admits(ev) {
                 continue;
             }
-            if let Err(e) = self.write_one(ev) {
-                self.lock().error.get_or_insert(e.to_string());
+            self.write_one(ev)?;
+            self.events += 1;
+            if self.limits.events.is_some_and(|max| self.events >= max) {
                 self.done.store(true, Ordering::Relaxed);
-                return;
-            }
-            let n = {
-                let mut r = self.lock();
-                r.events += 1;
-                r.events
-            };
-            if self.limits.events.is_some_and(|max| n >= max) {
-                self.done.store(true, Ordering::Relaxed);
-                return;
+                break;
             }
         }
+        Ok(())
     }
 
     fn write_one(&mut self, ev: &Event) -> Result<(), CaptureError> {
@@ -199,6 +205,7 @@ impl RecordingEnricher {
                 filters,
                 done,
                 recorded,
+                events: 0,
             },
         }
     }

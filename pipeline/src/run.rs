@@ -216,14 +216,24 @@ pub fn host_tables(cfg: &Config) -> Result<HostTables> {
 /// (the load-test recorder): probes attached with what `ruleset` needs (and the kernel
 /// filter as configured), their readers, and the enricher. Keeps every capability.
 pub fn live_kernel(cfg: &Config, ruleset: &Ruleset) -> Result<(KernelSource, HostTables)> {
-    let (mut probe, rings) = start_probes(cfg)?;
+    let (probe, rings) = start_probes(cfg)?;
+    let source = source_for_rules(cfg, probe, rings, ruleset)?;
+    Ok((source, host_tables(cfg)?))
+}
+
+/// Enables in the probes what `ruleset` needs, then starts their readers.
+fn source_for_rules(
+    cfg: &Config,
+    mut probe: KernelProbe,
+    rings: Vec<Ring>,
+    ruleset: &Ruleset,
+) -> Result<KernelSource> {
     let interest = kernel_interest(ruleset, cfg.pipeline.kernel_filter);
     log_interest(&interest);
     probe
         .set_interest(&interest)
         .context("enabling the syscalls the rules need")?;
-    let source = kernel_source(cfg, probe, rings)?;
-    Ok((source, host_tables(cfg)?))
+    kernel_source(cfg, probe, rings)
 }
 
 /// The capabilities the running agent keeps (docs/security.md says why): for kernel events,
@@ -610,13 +620,8 @@ pub fn run(opts: RunOptions) -> Result<i32> {
 
     let ruleset = rules_load::load(&cfg, !opts.rules.is_empty())?;
     let mut kernel = None;
-    if let Some((mut probe, rings)) = probes {
-        let interest = kernel_interest(&ruleset, cfg.pipeline.kernel_filter);
-        log_interest(&interest);
-        probe
-            .set_interest(&interest)
-            .context("enabling the syscalls the rules need")?;
-        kernel = Some(kernel_source(&cfg, probe, rings)?);
+    if let Some((probe, rings)) = probes {
+        kernel = Some(source_for_rules(&cfg, probe, rings, &ruleset)?);
     }
     let syscall_requests = kernel.as_ref().map(KernelSource::syscall_requests);
     tracing::info!(
