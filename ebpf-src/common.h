@@ -560,15 +560,50 @@ static long pg_norm_step(__u64 i, struct pg_norm *c)
 	return 0;
 }
 
+#define PG_BYTES(c) (0x0101010101010101ULL * (__u8)(c))
+
+/* 0x80 in exactly the bytes of v that are zero, 0 elsewhere. */
+static __always_inline __u64 pg_zero_bytes(__u64 v)
+{
+	__u64 low7 = PG_BYTES(0x7f);
+	return ~(((v & low7) + low7) | v | low7);
+}
+
+/*
+ * Whether a '/' among the first n bytes at p is followed by '.' or '/', eight bytes at a
+ * time. Only such a name can have an empty, "." or ".." component before its end; most
+ * names have none and skip the byte-by-byte walk (bytes past the NUL can only send a name
+ * to that walk, never keep one from it).
+ */
+static __always_inline bool pg_path_may_be_odd(const __u8 *p, long n)
+{
+	for (__u32 i = 0; i < PG_LPM_DATA / 8; i++) {
+		if (8 * i >= n)
+			break;
+		__u64 x = *(const __u64 *)(p + 8 * i);
+		__u64 next = *(const __u64 *)(p + 8 * i + 8);
+		__u64 after = (x >> 8) | (next << 56); /* byte k: the byte after x's byte k */
+		__u64 slash = pg_zero_bytes(x ^ PG_BYTES('/'));
+		__u64 odd = pg_zero_bytes(after ^ PG_BYTES('.')) | pg_zero_bytes(after ^ PG_BYTES('/'));
+		if (slash & odd)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Whether the absolute name at p (n bytes, NUL after them) is normal: no empty, "." or ".."
  * component and no trailing slash. Only then is it the fd.name userspace would make of it.
- * A bpf_loop: its body is verified once, not once per byte.
+ * The exact walk is a bpf_loop: its body is verified once, not once per byte.
  */
 static __always_inline bool pg_path_normal(const __u8 *p, long n)
 {
 	struct pg_norm c = {.p = p, .n = n};
 	if (n == 1)
+		return true;
+	if (p[(n - 1) & (PG_LPM_DATA - 1)] == '/')
+		return false; /* a trailing slash */
+	if (!pg_path_may_be_odd(p, n))
 		return true;
 	bpf_loop(PG_LPM_DATA, pg_norm_step, &c, 0);
 	return !c.bad && !pg_norm_odd(&c);

@@ -28,8 +28,16 @@ fn opens_pass_the_kernel_filter_as_modelled() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("pre/deep")).unwrap();
     let d = dir.to_str().unwrap().to_string();
-    for f in ["hit", "miss", "pre/a", "pre/deep/b"] {
+    for f in ["hit", "miss", "pre/a", "pre/deep/b", ".dot", "pre/.dot"] {
         std::fs::write(dir.join(f), "x").unwrap();
+    }
+    // Directories of 1 to 9 bytes put the '/' before a '.' or '/' at every offset within
+    // the kernel's 8-byte words (and across a word's end).
+    let widths: Vec<String> = (1..=9).map(|k| "w".repeat(k)).collect();
+    for w in &widths {
+        std::fs::create_dir_all(dir.join(w)).unwrap();
+        std::fs::write(dir.join(w).join("miss"), "x").unwrap();
+        std::fs::write(dir.join(w).join(".miss"), "x").unwrap();
     }
     let mut needs = BTreeMap::new();
     needs.insert(
@@ -54,7 +62,7 @@ fn opens_pass_the_kernel_filter_as_modelled() {
     let pre = openat(libc::AT_FDCWD, &format!("{d}/pre"));
 
     // (dirfd, name as passed, fd.name it names, expected to arrive, name it arrives with)
-    let cases: Vec<(i32, String, bool, String)> = vec![
+    let mut cases: Vec<(i32, String, bool, String)> = vec![
         (libc::AT_FDCWD, format!("{d}/hit"), true, format!("{d}/hit")),
         (libc::AT_FDCWD, format!("{d}/miss"), false, String::new()),
         (libc::AT_FDCWD, format!("{d}/hitx"), false, String::new()),
@@ -112,7 +120,43 @@ fn opens_pass_the_kernel_filter_as_modelled() {
             false,
             String::new(),
         ),
+        // A component starting with a dot is normal; a trailing slash or "." is not.
+        (libc::AT_FDCWD, format!("{d}/.dot"), false, String::new()),
+        (
+            libc::AT_FDCWD,
+            format!("{d}/pre/.dot"),
+            true,
+            format!("{d}/pre/.dot"),
+        ),
+        (
+            libc::AT_FDCWD,
+            format!("{d}/pre/"),
+            true,
+            format!("{d}/pre/"),
+        ),
+        (
+            libc::AT_FDCWD,
+            format!("{d}/pre/."),
+            true,
+            format!("{d}/pre/."),
+        ),
+        (
+            libc::AT_FDCWD,
+            format!("{d}/pre/.."),
+            true,
+            format!("{d}/pre/.."),
+        ),
     ];
+    for w in &widths {
+        for (tail, arrives) in [("/miss", false), ("/.miss", false), ("/./miss", true)] {
+            let name = format!("{d}/{w}{tail}");
+            cases.push((libc::AT_FDCWD, name.clone(), arrives, name));
+        }
+        let name = format!("{d}/{w}//miss");
+        cases.push((libc::AT_FDCWD, name.clone(), true, name));
+        let name = format!("{d}/{w}/../miss");
+        cases.push((libc::AT_FDCWD, name.clone(), true, name));
+    }
     for (at, name, arrives, shown) in &cases {
         let evs = cap.events_of(EventType::OPENAT, || {
             let fd = openat(*at, name);
