@@ -74,7 +74,7 @@ fn fork_copies_the_parent_and_links_to_it() {
         (p.pid, p.tid, p.ptid, &*p.name, &*p.exepath),
         (200, 200, 100, "bash", "/bin/bash")
     );
-    assert_eq!(p.args, ["-l"]);
+    assert_eq!(*p.args, ["-l"]);
     assert_eq!(&*p.cwd, "/home/alice");
     assert_eq!(p.start_ts, T0 + 10);
     assert_eq!(p.parent.as_ref().unwrap().pid, 100);
@@ -960,7 +960,7 @@ fn a_fork_older_than_the_proc_snapshot_keeps_it() {
     // A fork event from before the bootstrap read (event time 0 < wall clock now).
     let ev = run(&mut e, t::fork(1, 20, 10, "sh"));
     assert_eq!(&*proc_of(&ev).name, "cat");
-    assert_eq!(proc_of(&ev).args, ["x"]);
+    assert_eq!(*proc_of(&ev).args, ["x"]);
 }
 
 #[test]

@@ -189,11 +189,9 @@ pub(crate) fn exec_info(old: Option<&ProcessInfo>, ev: &Event, tgid: i64) -> Pro
         name,
         exe,
         exepath,
-        args: param_list(ev, x::ARGS)
-            .map(<[String]>::to_vec)
-            .unwrap_or_default(),
+        args: param_list(ev, x::ARGS).map(Arc::from).unwrap_or_default(),
         cwd,
-        env: param_list(ev, x::ENV).map_or(base.env.clone(), <[String]>::to_vec),
+        env: param_list(ev, x::ENV).map_or(base.env.clone(), Arc::from),
         tty: u32_or(x::TTY, base.tty),
         loginuid: u32_or(x::LOGINUID, base.loginuid),
         uid: u32_or(x::UID, base.uid),
@@ -231,7 +229,7 @@ pub(crate) fn fork_info(parent: &Arc<ProcessInfo>, ev: &Event, tgid: i64) -> Pro
         info.exe = exe.into();
     }
     if let Some(args) = param_list(ev, c::ARGS) {
-        info.args = args.to_vec();
+        info.args = args.into();
     }
     if let Some(cwd) = param_str(ev, c::CWD) {
         info.cwd = cwd.into();
@@ -256,9 +254,7 @@ pub(crate) fn clone_only_info(ev: &Event, tgid: i64) -> ProcessInfo {
         vtid: param_i64(ev, c::VTID).unwrap_or(tgid),
         exe: param_str(ev, c::EXE).map_or(comm.clone(), Arc::from),
         name: comm,
-        args: param_list(ev, c::ARGS)
-            .map(<[String]>::to_vec)
-            .unwrap_or_default(),
+        args: param_list(ev, c::ARGS).map(Arc::from).unwrap_or_default(),
         cwd: param_str(ev, c::CWD).unwrap_or_default().into(),
         uid: param_u64(ev, c::UID).unwrap_or(0) as u32,
         gid: param_u64(ev, c::GID).unwrap_or(0) as u32,
@@ -293,9 +289,9 @@ pub(crate) fn proc_info(rec: &ProcRecord, parent: Option<&Arc<ProcessInfo>>) -> 
         name: rec.comm.as_str().into(),
         exe: rec.exe.as_str().into(),
         exepath: rec.exepath.as_str().into(),
-        args: rec.args.clone(),
+        args: rec.args.as_slice().into(),
         cwd: rec.cwd.as_str().into(),
-        env: rec.env.clone(),
+        env: rec.env.as_slice().into(),
         tty: rec.tty,
         loginuid: rec.loginuid,
         uid: rec.uid,

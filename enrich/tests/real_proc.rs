@@ -61,7 +61,7 @@ fn bootstrap_finds_this_process_with_its_parent_files_and_sockets() {
     assert_eq!(&*p.exepath, exe.to_str().unwrap());
     let argv: Vec<String> = std::env::args().collect();
     assert_eq!(&*p.exe, argv[0]);
-    assert_eq!(p.args, argv[1..]);
+    assert_eq!(*p.args, argv[1..]);
     assert_eq!(&*p.cwd, std::env::current_dir().unwrap().to_str().unwrap());
     assert_eq!(&*p.container_id, "host");
     assert!(p.start_ts > 1_600_000_000_000_000_000 && p.start_ts <= now());

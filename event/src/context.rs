@@ -45,9 +45,9 @@ pub struct ProcessInfo {
     /// Absolute path of the executable image.
     pub exepath: Arc<str>,
     /// Arguments without argv[0].
-    pub args: Vec<String>,
+    pub args: Arc<[String]>,
     pub cwd: Arc<str>,
-    pub env: Vec<String>,
+    pub env: Arc<[String]>,
     pub tty: u32,
     /// Audit login uid; `u32::MAX` (reported as -1) when unset.
     pub loginuid: u32,
@@ -80,7 +80,7 @@ impl ProcessInfo {
     pub fn cmdline(&self) -> String {
         let mut out = String::with_capacity(self.name.len() + 16 * self.args.len());
         out.push_str(&self.name);
-        for a in &self.args {
+        for a in self.args.iter() {
             out.push(' ');
             out.push_str(a);
         }

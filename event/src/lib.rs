@@ -45,7 +45,7 @@ mod tests {
             tid: 42,
             pid: 42,
             name: "cat".into(),
-            args: vec!["/etc/shadow".into()],
+            args: ["/etc/shadow".into()].into(),
             container_id: HOST_CONTAINER_ID.into(),
             ..Default::default()
         }));

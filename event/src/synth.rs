@@ -491,10 +491,11 @@ impl Generator {
             exepath: exepath.into(),
             args: args.iter().map(|s| s.to_string()).collect(),
             cwd: if in_container { "/" } else { "/home/admin" }.into(),
-            env: vec![
+            env: [
                 "PATH=/usr/local/bin:/usr/bin:/bin".into(),
                 format!("HOME={}", user.homedir),
-            ],
+            ]
+            .into(),
             tty,
             loginuid: if tty != 0 { 1000 } else { u32::MAX },
             uid: user.uid,
@@ -803,7 +804,7 @@ impl Generator {
             ParamValue::Str(child.cwd.to_string()),
             ParamValue::Str(name.chars().take(15).collect()),
             ParamValue::StrList(vec![]),
-            ParamValue::StrList(child.env.clone()),
+            ParamValue::StrList(child.env.to_vec()),
             ParamValue::Uint(child.tty as u64),
             ParamValue::Int(child.vpgid),
             ParamValue::Uint(child.loginuid as u64),
@@ -914,7 +915,7 @@ impl Generator {
             vec![
                 ParamValue::Int(child),
                 ParamValue::Str(parent.exe.to_string()),
-                ParamValue::StrList(parent.args.clone()),
+                ParamValue::StrList(parent.args.to_vec()),
                 ParamValue::Int(parent.tid),
                 ParamValue::Int(parent.pid),
                 ParamValue::Int(parent.ptid),

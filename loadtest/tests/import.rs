@@ -161,7 +161,7 @@ fn the_shadow_read_has_its_path_process_and_user() {
         "bash ×3 kept by the fixture filter"
     );
     // The env the capture has (scrubbed when the fixture was made).
-    assert_eq!(p.env, ["PATH=/usr/bin:/bin", "HOME=/root"]);
+    assert_eq!(*p.env, ["PATH=/usr/bin:/bin", "HOME=/root"]);
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn the_execs_of_the_workload_carry_their_arguments() {
         .filter(|e| e.etype == EventType::EXECVE)
         .map(|e| {
             let p = e.process.as_ref().unwrap();
-            (p.name.as_ref(), p.args.clone())
+            (p.name.as_ref(), p.args.to_vec())
         })
         .collect();
     assert_eq!(

@@ -250,7 +250,7 @@ fn migrating_process(actors: usize, test: &str) {
     );
     let proc = open.process.as_ref().expect("enriched");
     assert_eq!(&*proc.name, "cat");
-    assert_eq!(proc.args, ["/etc/hostname"]);
+    assert_eq!(*proc.args, ["/etc/hostname"]);
     let parent = proc.parent.as_ref().expect("parent");
     assert_eq!(parent.pid, std::process::id() as i64);
     assert_eq!(

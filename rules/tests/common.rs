@@ -51,7 +51,7 @@ pub fn process(name: &str, args: &[&str]) -> Arc<ProcessInfo> {
         name: "sshd".into(),
         exe: "/usr/sbin/sshd".into(),
         exepath: "/usr/sbin/sshd".into(),
-        args: vec!["-D".into()],
+        args: ["-D".into()].into(),
         container_id: HOST_CONTAINER_ID.into(),
         parent: Some(init),
         ..Default::default()
@@ -79,7 +79,7 @@ pub fn process(name: &str, args: &[&str]) -> Arc<ProcessInfo> {
         exepath: format!("/usr/bin/{name}").into(),
         args: args.iter().map(|s| s.to_string()).collect(),
         cwd: "/home/admin/".into(),
-        env: vec!["HOME=/root".into(), "PATH=/usr/bin".into()],
+        env: ["HOME=/root".into(), "PATH=/usr/bin".into()].into(),
         tty: 34816,
         loginuid: 1000,
         uid: 0,

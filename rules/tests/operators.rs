@@ -265,7 +265,7 @@ fn transformers() {
     );
     let mut b64 = shadow_read();
     let mut p = (**b64.process.as_ref().unwrap()).clone();
-    p.args = vec!["aGVsbG8=".into()];
+    p.args = ["aGVsbG8=".into()].into();
     b64.process = Some(Arc::new(p));
     check(
         &[

@@ -154,7 +154,7 @@ fn json_and_text_alerts_match_falco_examples() {
         peregrine_event::ParamValue::Uint(open::O_WRONLY),
     ];
     let mut p = (**ev.process.as_ref().unwrap()).clone();
-    p.args = vec!["/dev/null".into()];
+    p.args = ["/dev/null".into()].into();
     ev.process = Some(std::sync::Arc::new(p));
     let mut a = alert(&rs, &ev);
     a.hostname = "test-falco-hostname".into();

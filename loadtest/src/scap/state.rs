@@ -384,9 +384,9 @@ impl State {
             name: t.comm.as_str().into(),
             exe: t.exe.as_str().into(),
             exepath: t.exepath.as_str().into(),
-            args: t.args.clone(),
+            args: t.args.as_slice().into(),
             cwd: t.cwd.as_str().into(),
-            env: t.env.clone(),
+            env: t.env.as_slice().into(),
             tty: t.tty,
             loginuid: t.loginuid,
             uid: t.uid,
@@ -1069,11 +1069,9 @@ fn exec_info(old: Option<&ProcessInfo>, ev: &Event, tgid: i64, ptid: Option<i64>
         name,
         exe,
         exepath,
-        args: p_list(ev, x::ARGS)
-            .map(<[String]>::to_vec)
-            .unwrap_or_default(),
+        args: p_list(ev, x::ARGS).map(Arc::from).unwrap_or_default(),
         cwd,
-        env: p_list(ev, x::ENV).map_or(base.env.clone(), <[String]>::to_vec),
+        env: p_list(ev, x::ENV).map_or(base.env.clone(), Arc::from),
         tty: u32_or(x::TTY, base.tty),
         loginuid: u32_or(x::LOGINUID, base.loginuid),
         uid: u32_or(x::UID, base.uid),
@@ -1111,7 +1109,7 @@ fn fork_info(parent: &Arc<ProcessInfo>, ev: &Event, tgid: i64) -> ProcessInfo {
         info.exe = exe.into();
     }
     if let Some(args) = p_list(ev, c::ARGS) {
-        info.args = args.to_vec();
+        info.args = args.into();
     }
     if let Some(cwd) = p_str(ev, c::CWD) {
         info.cwd = cwd.into();
@@ -1136,9 +1134,7 @@ fn clone_only_info(ev: &Event, tgid: i64) -> ProcessInfo {
         vtid: p_i64(ev, c::VTID).unwrap_or(tgid),
         exe: p_str(ev, c::EXE).map_or(comm.clone(), Arc::from),
         name: comm,
-        args: p_list(ev, c::ARGS)
-            .map(<[String]>::to_vec)
-            .unwrap_or_default(),
+        args: p_list(ev, c::ARGS).map(Arc::from).unwrap_or_default(),
         cwd: p_str(ev, c::CWD).unwrap_or_default().into(),
         uid: p_u64(ev, c::UID).unwrap_or(0) as u32,
         gid: p_u64(ev, c::GID).unwrap_or(0) as u32,

@@ -177,7 +177,7 @@ fn write_attr(p: &ProcessInfo, attr: Attr, out: &mut Value) -> bool {
 /// `proc.cmdline`: the name, then each argument after a space.
 fn write_cmdline(p: &ProcessInfo, buf: &mut String) {
     buf.push_str(&p.name);
-    for a in &p.args {
+    for a in p.args.iter() {
         buf.push(' ');
         buf.push_str(a);
     }

@@ -74,7 +74,7 @@ fn cat_process(container_id: &str) -> Arc<ProcessInfo> {
         name: "sshd".into(),
         exe: "/usr/sbin/sshd".into(),
         exepath: "/usr/sbin/sshd".into(),
-        args: vec!["-D".into()],
+        args: ["-D".into()].into(),
         start_ts: TS - 100 * SEC,
         container_id: HOST_CONTAINER_ID.into(),
         parent: Some(systemd),
@@ -106,13 +106,14 @@ fn cat_process(container_id: &str) -> Arc<ProcessInfo> {
         name: "cat".into(),
         exe: "cat".into(),
         exepath: "/usr/bin/cat".into(),
-        args: vec!["/etc/shadow".into()],
+        args: ["/etc/shadow".into()].into(),
         cwd: "/etc/".into(),
-        env: vec![
+        env: [
             "HOME=/root".into(),
             "PATH=/usr/bin".into(),
             "SPACED=  x y  ".into(),
-        ],
+        ]
+        .into(),
         tty: 34816,
         loginuid: 1000,
         uid: 0,
