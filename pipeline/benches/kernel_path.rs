@@ -1,8 +1,10 @@
 //! The kernel path, side by side with Falco 0.43.1 (`../shared/anchors/falco-0.43.1`):
 //! the same syscall loops run with no agent, Peregrine and Falco, with the seed's rules and
-//! with all three upstream rulesets, alternated in one run. For each: the mean time per
-//! run of the agent's `sys_exit` program (kernel `bpf_stats`), the loop's speed relative
-//! to no agent, drops, and the agent's CPU at rest. For Peregrine with the seed rules also
+//! with all three upstream rulesets, alternated in one run. For each: the loop's speed
+//! relative to no agent and the agent's CPU during it (kernel statistics off, as users run),
+//! then in a second pass the mean time per run of the agent's `sys_exit` program (kernel
+//! `bpf_stats`, which adds a clock read to every program run and so is not on while speed
+//! is measured); drops, and the agent's CPU at rest. For Peregrine with the seed rules also
 //! the share of the open/close loop's syscalls kept in the kernel.
 //!
 //! `cargo bench -p peregrine --bench kernel_path` as root, with ../shared present.
@@ -235,6 +237,8 @@ struct Cell {
     speed: Vec<f64>,
     /// Loop iterations per second under the agent.
     rate: Vec<f64>,
+    /// The agent's CPU during the loop, % of one core.
+    agent_cpu: Vec<f64>,
 }
 
 fn human(v: f64) -> String {
@@ -283,7 +287,6 @@ fn main() {
         env("SECS", 3) as f64,
         env("IDLE_SECS", 20),
     );
-    let _stats = progstats::enable().expect("kernel.bpf_stats");
     let seed = vec![testdata.join("seed_rules.yaml")];
     let upstream: Vec<PathBuf> = [
         "falco_rules.yaml",
@@ -327,6 +330,7 @@ fn main() {
                     ns: vec![],
                     speed: vec![],
                     rate: vec![],
+                    agent_cpu: vec![],
                 })
                 .collect()
         })
@@ -340,7 +344,11 @@ fn main() {
             eprintln!("round {}/{rounds}: {name}", round + 1);
             // Each agent's loops beside loops with no agent, just before.
             let base: Vec<f64> = WORKLOADS.iter().map(|w| run_loop(w, secs)).collect();
-            let agent = Agent::start(*kind, rules, &anchor);
+            let agent = {
+                // Run counts tell when the agent has attached.
+                let _stats = progstats::enable().expect("kernel.bpf_stats");
+                Agent::start(*kind, rules, &anchor)
+            };
             if let Some(pid) = agent.pid() {
                 let (t, n) = cpu_ns(pid);
                 std::thread::sleep(Duration::from_secs(idle_secs));
@@ -349,20 +357,20 @@ fn main() {
                 wakeups[c].push((n2 - n) as f64 / idle_secs as f64);
             }
             for (w, workload) in WORKLOADS.iter().enumerate() {
-                let before = progstats::runs(agent.program());
                 let sent_before = if *kind == Kind::Peregrine {
                     metric_sum("peregrine_kernel_events_total")
                 } else {
                     None
                 };
+                // Speed, statistics off.
+                let pid = agent.pid().unwrap_or(0);
+                let (cpu_before, started) = (cpu_ns(pid).0, Instant::now());
                 let rate = run_loop(workload, secs);
-                let after = progstats::runs(agent.program());
-                {
-                    let runs = (after.0 - before.0).max(1) as f64;
-                    cells[c][w].ns.push((after.1 - before.1) as f64 / runs);
-                    cells[c][w].speed.push(rate / base[w]);
-                    cells[c][w].rate.push(rate);
-                }
+                let busy =
+                    (cpu_ns(pid).0 - cpu_before) as f64 / started.elapsed().as_nanos() as f64;
+                cells[c][w].speed.push(rate / base[w]);
+                cells[c][w].rate.push(rate);
+                cells[c][w].agent_cpu.push(100.0 * busy);
                 if *kind == Kind::Peregrine && *workload == "open+close" && rules.len() == 1 {
                     std::thread::sleep(Duration::from_millis(1500));
                     match (sent_before, metric_sum("peregrine_kernel_events_total")) {
@@ -374,6 +382,15 @@ fn main() {
                             "kernel_path: no peregrine_kernel_events_total on port {PORT}"
                         ),
                     }
+                }
+                // Time per run, statistics on, a second pass.
+                {
+                    let _stats = progstats::enable().expect("kernel.bpf_stats");
+                    let before = progstats::runs(agent.program());
+                    run_loop(workload, secs);
+                    let after = progstats::runs(agent.program());
+                    let runs = (after.0 - before.0).max(1) as f64;
+                    cells[c][w].ns.push((after.1 - before.1) as f64 / runs);
                 }
             }
             let log = agent.stop();
@@ -390,12 +407,13 @@ fn main() {
             .iter()
             .map(|cell| {
                 format!(
-                    "{:.0} ns ({}), loop {:.2}× ({}), {}/s",
+                    "{:.0} ns ({}), loop {:.2}× ({}), {}/s, agent {:.0} %",
                     median(&cell.ns),
                     range(&cell.ns, 0),
                     median(&cell.speed),
                     range(&cell.speed, 2),
-                    human(median(&cell.rate))
+                    human(median(&cell.rate)),
+                    median(&cell.agent_cpu)
                 )
             })
             .collect();
