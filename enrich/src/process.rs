@@ -136,7 +136,7 @@ pub(crate) fn param_str(ev: &Event, i: usize) -> Option<&str> {
     ev.param(i).as_str().filter(|s| !s.is_empty())
 }
 
-pub(crate) fn param_list(ev: &Event, i: usize) -> Option<&[String]> {
+pub(crate) fn param_list(ev: &Event, i: usize) -> Option<&Arc<[String]>> {
     match ev.param(i) {
         ParamValue::StrList(v) => Some(v),
         _ => None,
@@ -189,9 +189,9 @@ pub(crate) fn exec_info(old: Option<&ProcessInfo>, ev: &Event, tgid: i64) -> Pro
         name,
         exe,
         exepath,
-        args: param_list(ev, x::ARGS).map(Arc::from).unwrap_or_default(),
+        args: param_list(ev, x::ARGS).cloned().unwrap_or_default(),
         cwd,
-        env: param_list(ev, x::ENV).map_or(base.env.clone(), Arc::from),
+        env: param_list(ev, x::ENV).map_or(base.env.clone(), Arc::clone),
         tty: u32_or(x::TTY, base.tty),
         loginuid: u32_or(x::LOGINUID, base.loginuid),
         uid: u32_or(x::UID, base.uid),
@@ -229,7 +229,7 @@ pub(crate) fn fork_info(parent: &Arc<ProcessInfo>, ev: &Event, tgid: i64) -> Pro
         info.exe = exe.into();
     }
     if let Some(args) = param_list(ev, c::ARGS) {
-        info.args = args.into();
+        info.args = args.clone();
     }
     if let Some(cwd) = param_str(ev, c::CWD) {
         info.cwd = cwd.into();
@@ -254,7 +254,7 @@ pub(crate) fn clone_only_info(ev: &Event, tgid: i64) -> ProcessInfo {
         vtid: param_i64(ev, c::VTID).unwrap_or(tgid),
         exe: param_str(ev, c::EXE).map_or(comm.clone(), Arc::from),
         name: comm,
-        args: param_list(ev, c::ARGS).map(Arc::from).unwrap_or_default(),
+        args: param_list(ev, c::ARGS).cloned().unwrap_or_default(),
         cwd: param_str(ev, c::CWD).unwrap_or_default().into(),
         uid: param_u64(ev, c::UID).unwrap_or(0) as u32,
         gid: param_u64(ev, c::GID).unwrap_or(0) as u32,

@@ -126,7 +126,7 @@ impl Exec {
     }
 
     pub fn event(&self, ts: u64) -> Event {
-        let strs = |v: &[String]| StrList(v.to_vec());
+        let strs = |v: &[String]| StrList(v.into());
         ev(
             EventType::EXECVE,
             ts,

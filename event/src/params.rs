@@ -14,7 +14,8 @@ pub enum ParamValue {
     Uint(u64),
     Str(String),
     Bytes(Vec<u8>),
-    StrList(Vec<String>),
+    /// Shared: a process snapshot keeps the exec's arguments and environment without a copy.
+    StrList(std::sync::Arc<[String]>),
     Tuple(SockTuple),
     Addr(SockAddr),
 }

@@ -206,7 +206,7 @@ fn the_execs_of_the_workload_carry_their_arguments() {
     assert_eq!(cat.param(1).as_str(), Some("cat"), "exe (argv[0])");
     assert_eq!(
         cat.param(2),
-        &ParamValue::StrList(vec!["/etc/shadow".to_string()])
+        &ParamValue::StrList(["/etc/shadow".to_string()].into())
     );
     assert_eq!(cat.param(4), &ParamValue::Int(CAT), "pid");
     assert_eq!(cat.param(5), &ParamValue::Int(WORKLOAD_SH), "ptid");

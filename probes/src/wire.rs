@@ -444,7 +444,7 @@ mod tests {
         let ev = decode(&rec, 0).unwrap();
         assert_eq!(
             ev.param(2),
-            &ParamValue::StrList(vec!["-c".into(), "true".into()])
+            &ParamValue::StrList(["-c".into(), "true".into()].into())
         );
         assert_eq!(ev.param(3), &ParamValue::Absent);
     }

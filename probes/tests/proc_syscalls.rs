@@ -11,7 +11,7 @@ use std::time::Duration;
 
 fn strlist(v: &ParamValue) -> Vec<String> {
     match v {
-        ParamValue::StrList(l) => l.clone(),
+        ParamValue::StrList(l) => l.to_vec(),
         other => panic!("not a string list: {other:?}"),
     }
 }

@@ -767,7 +767,7 @@ fn decode(kind: ParamKind, b: &[u8]) -> Option<ParamValue> {
             ParamValue::Str(cstr(b))
         }
         ParamKind::ByteBuf => ParamValue::Bytes(b.to_vec()),
-        ParamKind::StrList => ParamValue::StrList(str_list(b)),
+        ParamKind::StrList => ParamValue::StrList(str_list(b).into()),
         ParamKind::SockTuple => match tuple(b, L4Proto::Unknown) {
             Some(t) => ParamValue::Tuple(t),
             // A family without a tuple (netlink, packet, …): the family byte alone.
@@ -1086,7 +1086,7 @@ mod tests {
         );
         assert_eq!(
             decode(ParamKind::StrList, b"-c\0echo hi\0"),
-            Some(ParamValue::StrList(vec!["-c".into(), "echo hi".into()]))
+            Some(ParamValue::StrList(["-c".into(), "echo hi".into()].into()))
         );
     }
 

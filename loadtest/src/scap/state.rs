@@ -186,7 +186,7 @@ fn p_str(ev: &Event, i: usize) -> Option<&str> {
     ev.param(i).as_str().filter(|s| !s.is_empty())
 }
 
-fn p_list(ev: &Event, i: usize) -> Option<&[String]> {
+fn p_list(ev: &Event, i: usize) -> Option<&Arc<[String]>> {
     match ev.param(i) {
         ParamValue::StrList(v) => Some(v),
         _ => None,
@@ -1069,9 +1069,9 @@ fn exec_info(old: Option<&ProcessInfo>, ev: &Event, tgid: i64, ptid: Option<i64>
         name,
         exe,
         exepath,
-        args: p_list(ev, x::ARGS).map(Arc::from).unwrap_or_default(),
+        args: p_list(ev, x::ARGS).cloned().unwrap_or_default(),
         cwd,
-        env: p_list(ev, x::ENV).map_or(base.env.clone(), Arc::from),
+        env: p_list(ev, x::ENV).map_or(base.env.clone(), Arc::clone),
         tty: u32_or(x::TTY, base.tty),
         loginuid: u32_or(x::LOGINUID, base.loginuid),
         uid: u32_or(x::UID, base.uid),
@@ -1109,7 +1109,7 @@ fn fork_info(parent: &Arc<ProcessInfo>, ev: &Event, tgid: i64) -> ProcessInfo {
         info.exe = exe.into();
     }
     if let Some(args) = p_list(ev, c::ARGS) {
-        info.args = args.into();
+        info.args = args.clone();
     }
     if let Some(cwd) = p_str(ev, c::CWD) {
         info.cwd = cwd.into();
@@ -1134,7 +1134,7 @@ fn clone_only_info(ev: &Event, tgid: i64) -> ProcessInfo {
         vtid: p_i64(ev, c::VTID).unwrap_or(tgid),
         exe: p_str(ev, c::EXE).map_or(comm.clone(), Arc::from),
         name: comm,
-        args: p_list(ev, c::ARGS).map(Arc::from).unwrap_or_default(),
+        args: p_list(ev, c::ARGS).cloned().unwrap_or_default(),
         cwd: p_str(ev, c::CWD).unwrap_or_default().into(),
         uid: p_u64(ev, c::UID).unwrap_or(0) as u32,
         gid: p_u64(ev, c::GID).unwrap_or(0) as u32,
@@ -1760,7 +1760,7 @@ mod tests {
         let mut params = vec![ParamValue::Absent; 25];
         params[0] = ParamValue::Int(0);
         params[1] = ParamValue::Str("cat".into());
-        params[2] = ParamValue::StrList(vec!["notes".into()]);
+        params[2] = ParamValue::StrList(["notes".into()].into());
         params[4] = ParamValue::Int(20);
         params[5] = ParamValue::Int(10);
         params[7] = ParamValue::Str("cat".into());

@@ -416,7 +416,7 @@ fn write_raw(spec: &ParamSpec, value: &ParamValue, out: &mut String) {
         ParamValue::Bytes(b) => write_bytes(b, out),
         ParamValue::StrList(items) => {
             // NUL-separated on the wire; Falco prints each NUL as '.'.
-            for item in items {
+            for item in items.iter() {
                 write_bytes(item.as_bytes(), out);
                 out.push('.');
             }

@@ -464,7 +464,7 @@ fn exec_on_host() {
         vec![
             ParamValue::Int(0),
             ParamValue::Str("cat".into()),
-            ParamValue::StrList(vec!["/etc/shadow".into()]),
+            ParamValue::StrList(["/etc/shadow".into()].into()),
         ],
     );
     let mut params = ev.params.clone();
