@@ -430,13 +430,23 @@ fn sigterm_mid_stream_flushes_everything_accepted() {
 }
 
 fn http_get(port: u16, path: &str) -> String {
+    try_http_get(port, path).expect("GET from the agent's web server")
+}
+
+/// A GET that fails softly while the server is not up yet. A connect to a free port in the
+/// ephemeral range can "succeed" by connecting to itself (TCP simultaneous open), so such a
+/// connection counts as not up.
+fn try_http_get(port: u16, path: &str) -> std::io::Result<String> {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    if s.local_addr()? == s.peer_addr()? {
+        return Err(std::io::Error::other("connected to itself"));
+    }
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
     let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    s.read_to_string(&mut out)?;
+    Ok(out)
 }
 
 /// `promtool check metrics` on the exposition text, when promtool is installed (CI installs
@@ -505,9 +515,7 @@ fn serves_prometheus_metrics_and_health() {
     let mut body = String::new();
     wait_for(
         || {
-            body = std::net::TcpStream::connect(("127.0.0.1", port))
-                .map(|_| http_get(port, "/metrics"))
-                .unwrap_or_default();
+            body = try_http_get(port, "/metrics").unwrap_or_default();
             body.contains("falco_events_total{") && body.contains("stage=\"rules\"")
         },
         "metrics with alerts",

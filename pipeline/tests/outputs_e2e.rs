@@ -138,7 +138,11 @@ fn rule_alerts_and_sidekick_input_reach_loki_with_metrics_and_a_clean_drain() {
 
     wait_for(|| !pushes.lock().unwrap().is_empty(), "rule alerts at Loki");
     wait_for(
-        || TcpStream::connect(("127.0.0.1", input_port)).is_ok(),
+        // A connect to a free ephemeral port can succeed by connecting to itself.
+        || {
+            TcpStream::connect(("127.0.0.1", input_port))
+                .is_ok_and(|s| s.local_addr().ok() != s.peer_addr().ok())
+        },
         "the sidekick input",
     );
     let falco = r#"{"hostname":"falco-node","output":"16:17:57.881781397: Warning An open was seen (command=cat /dev/null)","priority":"Warning","rule":"open_from_cat","source":"syscall","tags":["filesystem"],"time":"2016-08-04T16:17:57.881781397Z","output_fields":{"proc.cmdline":"cat /dev/null"}}"#;
