@@ -181,6 +181,23 @@ static __always_inline __u64 pg_wakeup_flags(void *ring, struct pg_counters *cnt
 	return BPF_RB_NO_WAKEUP;
 }
 
+/*
+ * A reader at rest sleeps until data arrives instead of polling: before its long sleep it
+ * sets its CPUs' pg_asleep flags, then looks at its rings a last time. This reads the flag
+ * after the record is committed (a fully ordered exchange), so either that last look sees
+ * the record or this sees the flag. A discarded empty record carries the wake-up; only
+ * records sent while the reader sleeps pay for it.
+ */
+static __always_inline void pg_wake_if_asleep(void *ring, __u32 cpu)
+{
+	__u32 *asleep = bpf_map_lookup_elem(&pg_asleep, &cpu);
+	if (!asleep || !*asleep)
+		return;
+	void *rec = bpf_ringbuf_reserve(ring, 8, 0);
+	if (rec)
+		bpf_ringbuf_discard(rec, BPF_RB_FORCE_WAKEUP);
+}
+
 /* Submits the record built in scratch: one copy into the ring. */
 static __always_inline void pg_submit(struct pg_writer *w)
 {
@@ -200,7 +217,9 @@ static __always_inline void pg_submit(struct pg_writer *w)
 		__u16 et = ((struct pg_event_hdr *)w->buf)->etype;
 		__sync_fetch_and_add(&w->cnt->n_drops_buffer, 1);
 		__sync_fetch_and_add(&w->cnt->n_drops_buffer_type[et & (PG_DROP_TYPES - 1)], 1);
+		return;
 	}
+	pg_wake_if_asleep(w->ring, ((struct pg_event_hdr *)w->buf)->cpu);
 }
 
 /*
@@ -248,6 +267,7 @@ static __always_inline void pg_emit_ints(__u16 etype, const int n, const __u64 *
 		__builtin_memcpy(data + 8 * i, &vals[i], 8);
 	__u64 flags = pg_wakeup_flags(ring, cnt);
 	bpf_ringbuf_submit(rec, flags);
+	pg_wake_if_asleep(ring, cpu);
 }
 
 /* ---- task helpers ---- */

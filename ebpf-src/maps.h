@@ -70,4 +70,15 @@ struct {
 	__type(value, struct pg_settings);
 } pg_settings SEC(".maps");
 
+/*
+ * CPU id -> 1 while the reader of that CPU's ring sleeps until data arrives (userspace sets
+ * and clears it; see pg_wake_if_asleep). Sized to the CPUs by the loader.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} pg_asleep SEC(".maps");
+
 #endif

@@ -8,8 +8,9 @@
 //! the share of the open/close loop's syscalls kept in the kernel.
 //!
 //! `cargo bench -p peregrine --bench kernel_path` as root, with ../shared present.
-//! `ROUNDS` (default 3), `SECS` per loop (default 3), `IDLE_SECS` (default 20), `ONLY`
-//! (`peregrine` or `falco`: skip the other agent).
+//! `ROUNDS` (default 3), `SECS` per loop (default 3), `IDLE_SECS` (default 20) measured
+//! `IDLE_WARM` seconds (default 5) after the agent attached, `ONLY` (`peregrine` or `falco`:
+//! skip the other agent).
 
 use peregrine_probes::progstats;
 use std::io::{Read, Write};
@@ -133,7 +134,10 @@ impl Agent {
         self.child.as_ref().map(Child::id)
     }
 
-    fn start(kind: Kind, rules: &[PathBuf], anchor: &Path) -> Agent {
+    /// Starts the agent and waits until it has attached. `served`: Peregrine also serves its
+    /// metrics (the loops read its kernel counters); otherwise it runs with the defaults, as
+    /// Falco's anchor does (metrics and web server off).
+    fn start(kind: Kind, rules: &[PathBuf], anchor: &Path, served: bool) -> Agent {
         let log = std::env::temp_dir().join(format!(
             "peregrine-kernel-path-{}.log",
             match kind {
@@ -144,10 +148,13 @@ impl Agent {
         let mut cmd = match kind {
             Kind::Peregrine => {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_peregrine"));
-                c.args(["-o", "json_output=true", "-o", "webserver.enabled=true"])
-                    .args(["-o", &format!("webserver.listen_port={PORT}")])
-                    .args(["-o", "webserver.prometheus_metrics_enabled=true"])
-                    .args(["-o", "metrics.enabled=true"]);
+                c.args(["-o", "json_output=true"]);
+                if served {
+                    c.args(["-o", "webserver.enabled=true"])
+                        .args(["-o", &format!("webserver.listen_port={PORT}")])
+                        .args(["-o", "webserver.prometheus_metrics_enabled=true"])
+                        .args(["-o", "metrics.enabled=true"]);
+                }
                 c
             }
             Kind::Falco => Command::new(anchor.join("run.sh")),
@@ -282,10 +289,11 @@ fn main() {
             anchor.display()
         );
     }
-    let (rounds, secs, idle_secs) = (
+    let (rounds, secs, idle_secs, idle_warm) = (
         env("ROUNDS", 3),
         env("SECS", 3) as f64,
         env("IDLE_SECS", 20),
+        env("IDLE_WARM", 5),
     );
     let seed = vec![testdata.join("seed_rules.yaml")];
     let upstream: Vec<PathBuf> = [
@@ -344,17 +352,24 @@ fn main() {
             eprintln!("round {}/{rounds}: {name}", round + 1);
             // Each agent's loops beside loops with no agent, just before.
             let base: Vec<f64> = WORKLOADS.iter().map(|w| run_loop(w, secs)).collect();
-            let agent = {
+            // At rest, each agent with its defaults, after a warm-up.
+            let start = |served| {
                 // Run counts tell when the agent has attached.
                 let _stats = progstats::enable().expect("kernel.bpf_stats");
-                Agent::start(*kind, rules, &anchor)
+                Agent::start(*kind, rules, &anchor, served)
             };
+            let mut agent = start(false);
             if let Some(pid) = agent.pid() {
+                std::thread::sleep(Duration::from_secs(idle_warm));
                 let (t, n) = cpu_ns(pid);
                 std::thread::sleep(Duration::from_secs(idle_secs));
                 let (t2, n2) = cpu_ns(pid);
                 idle[c].push((t2 - t) as f64 / 1e9 / idle_secs as f64 * 100.0);
                 wakeups[c].push((n2 - n) as f64 / idle_secs as f64);
+            }
+            if *kind == Kind::Peregrine {
+                agent.stop();
+                agent = start(true);
             }
             for (w, workload) in WORKLOADS.iter().enumerate() {
                 let sent_before = if *kind == Kind::Peregrine {

@@ -39,9 +39,12 @@ pub fn tls_settings(pem: &Path) -> anyhow::Result<ServerConfig> {
 
 async fn metrics(handle: web::Data<Option<PrometheusHandle>>) -> HttpResponse {
     match handle.get_ref() {
-        Some(h) => HttpResponse::Ok()
-            .content_type("text/plain; version=0.0.4")
-            .body(h.render()),
+        Some(h) => {
+            crate::telemetry::falco::refresh_before_read();
+            HttpResponse::Ok()
+                .content_type("text/plain; version=0.0.4")
+                .body(h.render())
+        }
         None => HttpResponse::NotFound()
             .body("metrics are disabled (metrics.enabled, webserver.prometheus_metrics_enabled)\n"),
     }

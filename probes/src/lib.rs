@@ -8,6 +8,7 @@ mod loader;
 mod pending;
 pub mod progstats;
 mod reader;
+mod sleep;
 pub mod wire;
 
 pub use error::ProbeError;

@@ -3,11 +3,13 @@
 use crate::error::ProbeError;
 use crate::interest::{KernelInterest, PATH_KEY_BYTES};
 use crate::reader::Ring;
+use crate::sleep::SleepFlags;
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, ArrayOfMaps, Map, MapData, RingBuf};
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader, Pod};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The compiled kernel programs (built from `ebpf-src/` by its Makefile, committed).
 pub static OBJECT: &[u8] = &ALIGNED.0;
@@ -236,6 +238,7 @@ impl KernelProbe {
             .map_max_entries("pg_counters", ncpus)
             .map_max_entries("pg_scratch", ncpus)
             .map_max_entries("pg_sc_counters", ncpus)
+            .map_max_entries("pg_asleep", ncpus)
             .load(OBJECT)?;
 
         // Programs are loaded (verified, bound to the maps) before the maps are taken out
@@ -271,8 +274,14 @@ impl KernelProbe {
             map: "pg_paths",
             source,
         })?;
-        let (rings_map, rings) =
-            create_rings(&mut ebpf, ncpus, opts.cpus_for_each_buffer, ring_bytes)?;
+        let sleep = Arc::new(SleepFlags::new(take(&mut ebpf, "pg_asleep")?));
+        let (rings_map, rings) = create_rings(
+            &mut ebpf,
+            ncpus,
+            opts.cpus_for_each_buffer,
+            ring_bytes,
+            &sleep,
+        )?;
         let mut probe = KernelProbe {
             ebpf,
             _rings: rings_map,
@@ -463,6 +472,7 @@ fn create_rings(
     ncpus: u32,
     per: u32,
     bytes: u32,
+    sleep: &Arc<SleepFlags>,
 ) -> Result<(ArrayOfMaps<MapData>, Vec<Ring>), ProbeError> {
     let map = ebpf
         .take_map("pg_rings")
@@ -497,7 +507,7 @@ fn create_rings(
             map: "pg_ring",
             source,
         })?;
-        rings.push(Ring::new(ring, cpus));
+        rings.push(Ring::new(ring, cpus, sleep.clone()));
     }
     Ok((outer, rings))
 }

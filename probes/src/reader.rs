@@ -12,6 +12,7 @@
 //! merges. Decoding, the costly part, then runs on as many cores as there are actors.
 
 use crate::pending::Pending;
+use crate::sleep::SleepFlags;
 use crate::wire::{self, WireError};
 use aya::maps::{MapData, RingBuf};
 use crossbeam_channel::{Receiver, Sender};
@@ -27,11 +28,12 @@ use std::time::{Duration, Instant};
 pub struct Ring {
     buf: RingBuf<MapData>,
     cpus: Vec<u32>,
+    sleep: Arc<SleepFlags>,
 }
 
 impl Ring {
-    pub(crate) fn new(buf: RingBuf<MapData>, cpus: Vec<u32>) -> Ring {
-        Ring { buf, cpus }
+    pub(crate) fn new(buf: RingBuf<MapData>, cpus: Vec<u32>, sleep: Arc<SleepFlags>) -> Ring {
+        Ring { buf, cpus, sleep }
     }
 
     pub fn cpus(&self) -> &[u32] {
@@ -52,6 +54,8 @@ pub struct ReaderStats {
     /// Events that arrived after later events had already been released (kept, not dropped).
     pub late: u64,
     pub wakeups: u64,
+    /// Times the reader slept until the next record (at rest), rather than napping.
+    pub sleeps: u64,
 }
 
 fn clock_ns(clock: libc::clockid_t) -> u64 {
@@ -73,9 +77,14 @@ pub fn boot_to_epoch_ns() -> u64 {
 struct RingSet {
     rings: Vec<Ring>,
     epoll: OwnedFd,
+    /// Readable once the set must stop waiting (shutdown); in the epoll set.
+    stop: Arc<OwnedFd>,
     /// Warnings about bad records: the first, then one per interval.
     warn: RateLimit,
 }
+
+/// The epoll tag of [`RingSet::stop`].
+const STOP_TAG: u64 = u64::MAX;
 
 impl RingSet {
     fn new(rings: Vec<Ring>) -> std::io::Result<RingSet> {
@@ -86,20 +95,26 @@ impl RingSet {
         }
         // SAFETY: `fd` is a fresh descriptor we own.
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-        for (i, ring) in rings.iter().enumerate() {
+        // SAFETY: plain syscall; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor we own.
+        let stop = Arc::new(unsafe { OwnedFd::from_raw_fd(fd) });
+        let watched = rings
+            .iter()
+            .enumerate()
+            .map(|(i, ring)| (ring.buf.as_raw_fd(), i as u64))
+            .chain([(stop.as_raw_fd(), STOP_TAG)]);
+        for (fd, tag) in watched {
             let mut ev = libc::epoll_event {
                 events: libc::EPOLLIN as u32,
-                u64: i as u64,
+                u64: tag,
             };
             // SAFETY: both fds are open; `ev` outlives the call.
-            let rc = unsafe {
-                libc::epoll_ctl(
-                    epoll.as_raw_fd(),
-                    libc::EPOLL_CTL_ADD,
-                    ring.buf.as_raw_fd(),
-                    &mut ev,
-                )
-            };
+            let rc =
+                unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
             if rc < 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -107,8 +122,19 @@ impl RingSet {
         Ok(RingSet {
             rings,
             epoll,
+            stop,
             warn: RateLimit::default(),
         })
+    }
+
+    /// Asks the kernel to wake this set on its rings' next record (or stops asking). False
+    /// when a flag could not be set: the set must not sleep long then.
+    fn set_asleep(&self, asleep: bool) -> bool {
+        let mut ok = true;
+        for ring in &self.rings {
+            ok &= ring.sleep.set(&ring.cpus, asleep);
+        }
+        ok
     }
 
     /// Reads every ring into `out`; returns the boot time before which all records have
@@ -155,7 +181,8 @@ impl RingSet {
         watermark
     }
 
-    /// Waits until a ring has data or `timeout` passes; true when woken by data.
+    /// Waits until a ring has data, the set is stopped or `timeout` passes; true when woken
+    /// by data.
     fn wait(&self, timeout: Duration) -> bool {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
@@ -168,8 +195,15 @@ impl RingSet {
                 ms,
             )
         };
-        n > 0
+        n > 0 && events[..n as usize].iter().any(|e| e.u64 != STOP_TAG)
     }
+}
+
+/// Makes `fd` (an eventfd) readable for good: the waits of its set return at once.
+fn signal_stop(fd: &OwnedFd) {
+    let one = 1u64.to_ne_bytes();
+    // SAFETY: writes 8 bytes from a live buffer to an open eventfd.
+    unsafe { libc::write(fd.as_raw_fd(), one.as_ptr().cast(), one.len()) };
 }
 
 /// A bad kernel record at warn, rate-limited: the first, then one per interval with how
@@ -200,6 +234,11 @@ struct Actors {
     rx: Receiver<Batch>,
     /// Per actor: boot time up to which its rings are known complete.
     complete: Vec<u64>,
+    /// Per actor: asleep until its rings' next record (then complete until now, less the
+    /// slack for its wake-up).
+    asleep: Vec<Arc<AtomicBool>>,
+    /// Per actor: ends its waits at shutdown.
+    stops: Vec<Arc<OwnedFd>>,
     ring_count: usize,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
@@ -214,51 +253,87 @@ const RING_BUDGET: usize = 1 << 16;
 /// An idle actor still reports how far its rings are complete, so other actors' events
 /// do not wait on it for longer than this.
 const IDLE_REPORT: Duration = Duration::from_millis(20);
+/// Empty reports in a row after which an actor sleeps until its next record.
+const ACTOR_QUIET_REPORTS: u32 = 5;
+/// Longest sleep of an actor at rest (shutdown ends it at once).
+const ACTOR_SLEEP: Duration = Duration::from_secs(10);
 /// Batches in flight per actor before an actor waits for the reader (backpressure then
 /// reaches the kernel ring, which counts what it cannot hold).
 const BATCHES_IN_FLIGHT: usize = 16;
 
-fn actor_loop(
+/// What a probe actor shares with the reader.
+struct ActorLink {
     actor: usize,
-    mut set: RingSet,
     tx: Sender<Batch>,
     stop: Arc<AtomicBool>,
+    asleep: Arc<AtomicBool>,
     boot_to_epoch: Arc<AtomicU64>,
-    slack_ns: u64,
-    budget: usize,
-) {
+}
+
+fn actor_loop(link: ActorLink, mut set: RingSet, slack_ns: u64, budget: usize) {
+    let mut quiet = 0;
     loop {
-        let last = stop.load(Ordering::Relaxed);
-        let b2e = boot_to_epoch.load(Ordering::Relaxed);
-        let now = if last {
-            u64::MAX
-        } else {
-            clock_ns(libc::CLOCK_BOOTTIME)
-        };
-        let mut events = Vec::new();
-        let mut stats = ReaderStats::default();
+        let last = link.stop.load(Ordering::Relaxed);
         let budget = if last { usize::MAX } else { budget };
-        let complete_until = set.drain(
-            now.saturating_sub(slack_ns),
-            budget,
-            b2e,
-            &mut events,
-            &mut stats,
-        );
-        let drained = events.len();
-        let batch = Batch {
-            actor,
-            events,
-            complete_until,
-            stats,
-        };
-        if tx.send(batch).is_err() || last {
+        let batch = actor_drain(&link, &mut set, slack_ns, budget, last);
+        let records = batch.stats.records;
+        if link.tx.send(batch).is_err() || last {
             return;
         }
-        if drained == 0 {
+        if records > 0 {
+            quiet = 0;
+            continue;
+        }
+        quiet += 1;
+        if quiet < ACTOR_QUIET_REPORTS {
             // Until data arrives, or long enough to report progress again.
             set.wait(IDLE_REPORT);
+            continue;
         }
+        // At rest: sleep until the next record, after a last look with the flags set.
+        quiet = 0;
+        if set.set_asleep(true) {
+            let look = actor_drain(&link, &mut set, slack_ns, budget, false);
+            if look.stats.records == 0 {
+                link.asleep.store(true, Ordering::SeqCst);
+                set.wait(ACTOR_SLEEP);
+                link.asleep.store(false, Ordering::SeqCst);
+            } else if link.tx.send(look).is_err() {
+                return;
+            }
+        }
+        set.set_asleep(false);
+    }
+}
+
+/// One drain of an actor's rings, as the batch it sends.
+fn actor_drain(
+    link: &ActorLink,
+    set: &mut RingSet,
+    slack_ns: u64,
+    budget: usize,
+    last: bool,
+) -> Batch {
+    let b2e = link.boot_to_epoch.load(Ordering::Relaxed);
+    let now = if last {
+        u64::MAX
+    } else {
+        clock_ns(libc::CLOCK_BOOTTIME)
+    };
+    let mut events = Vec::new();
+    let mut stats = ReaderStats::default();
+    let complete_until = set.drain(
+        now.saturating_sub(slack_ns),
+        budget,
+        b2e,
+        &mut events,
+        &mut stats,
+    );
+    Batch {
+        actor: link.actor,
+        events,
+        complete_until,
+        stats,
     }
 }
 
@@ -286,12 +361,19 @@ pub struct Reader {
     next_num: u64,
     /// How long the next wait for data lasts (see [`Reader::poll`]).
     nap: Duration,
+    /// Polls in a row that found no record.
+    quiet: u32,
 }
 
 /// The reader's naps: the kernel wakes it only when a ring is half full (a wake-up is an
 /// inter-processor interrupt paid inside the traced process's syscall), so the reader
 /// polls. It naps longer while little arrives, down to none while rings keep filling.
 const NAP_MIN: Duration = Duration::from_micros(250);
+/// The longest nap (Falco's is 30 ms): bounds how late an event is while a few arrive.
+const NAP_MAX: Duration = Duration::from_millis(100);
+/// Empty polls in a row, the last at NAP_MAX, after which the reader sleeps until the next
+/// record (see [`crate::sleep`]).
+const QUIET_POLLS: u32 = 2;
 /// Records per drain below which the nap doubles, and above which it halves.
 const NAP_LONGER_BELOW: u64 = 256;
 const NAP_SHORTER_ABOVE: u64 = 4096;
@@ -322,19 +404,29 @@ impl Reader {
         let stop = Arc::new(AtomicBool::new(false));
         let boot_to_epoch = Arc::new(AtomicU64::new(boot_to_epoch_ns()));
         let mut threads = Vec::new();
+        let mut asleep = Vec::new();
+        let mut stops = Vec::new();
         for (actor, set) in sets.into_iter().enumerate() {
-            let (tx, stop, b2e) = (tx.clone(), stop.clone(), boot_to_epoch.clone());
+            let link = ActorLink {
+                actor,
+                tx: tx.clone(),
+                stop: stop.clone(),
+                asleep: Arc::new(AtomicBool::new(false)),
+                boot_to_epoch: boot_to_epoch.clone(),
+            };
+            asleep.push(link.asleep.clone());
+            stops.push(set.stop.clone());
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("probe-actor-{actor}"))
-                    .spawn(move || {
-                        actor_loop(actor, set, tx, stop, b2e, DEFAULT_SLACK_NS, RING_BUDGET)
-                    })?,
+                    .spawn(move || actor_loop(link, set, DEFAULT_SLACK_NS, RING_BUDGET))?,
             );
         }
         Ok(Reader::with_mode(Mode::Actors(Actors {
             rx,
             complete: vec![0; actors],
+            asleep,
+            stops,
             ring_count,
             stop,
             threads,
@@ -355,6 +447,7 @@ impl Reader {
             last_clock_sync: Instant::now(),
             next_num: 1,
             nap: NAP_MIN,
+            quiet: 0,
         }
     }
 
@@ -384,19 +477,23 @@ impl Reader {
     }
 
     /// Appends up to `max` events, in timestamp order, to `out`. When nothing is ready,
-    /// naps (at most `wait`; shorter while records keep arriving) and looks again.
-    /// Returns how many were appended.
+    /// naps (shorter while records keep arriving; at rest, until the next record) and looks
+    /// again, for at most `wait`. Returns how many were appended.
     pub fn poll(&mut self, out: &mut Vec<Event>, max: usize, wait: Duration) -> usize {
         let before = self.stats.records;
         let mut n = self.release(out, max);
         let got = self.stats.records - before;
+        self.quiet = if got == 0 { self.quiet + 1 } else { 0 };
         self.nap = if got > NAP_SHORTER_ABOVE {
             (self.nap / 2).max(NAP_MIN)
         } else if got < NAP_LONGER_BELOW {
-            (self.nap * 2).min(wait.max(NAP_MIN))
+            (self.nap * 2).min(NAP_MAX.min(wait).max(NAP_MIN))
         } else {
             self.nap
         };
+        if n == 0 && self.at_rest(wait) {
+            return self.sleep(out, max, wait);
+        }
         if n == 0 {
             // Events still inside the reorder window wait for the next nap too (at least
             // the window): waking just for them would hand on a few events at a time, and
@@ -407,6 +504,57 @@ impl Reader {
             }
             self.wait(timeout.min(wait));
             n = self.release(out, max);
+        }
+        n
+    }
+
+    /// Nothing arrived for a while, nothing waits, and the caller can wait longer than a nap.
+    fn at_rest(&self, wait: Duration) -> bool {
+        let quiet = self.quiet >= QUIET_POLLS && self.nap >= NAP_MAX && wait > NAP_MAX;
+        quiet
+            && self.pending.is_empty()
+            && match &self.mode {
+                Mode::Inline(_) => true,
+                Mode::Actors(a) => a.asleep.iter().all(|s| s.load(Ordering::SeqCst)),
+            }
+    }
+
+    /// Sleeps until the next record or `wait` passes. Inline, the kernel is asked to wake
+    /// the reader, then the rings get a last look; with actors, they do that themselves and
+    /// the first one woken sends its batch.
+    fn sleep(&mut self, out: &mut Vec<Event>, max: usize, wait: Duration) -> usize {
+        let before = self.stats.records;
+        let mut n = 0;
+        match &mut self.mode {
+            Mode::Inline(set) => {
+                let armed = set.set_asleep(true);
+                n = self.release(out, max);
+                if self.stats.records == before {
+                    // Not armed: a record might not wake the reader, so only a nap.
+                    self.stats.sleeps += u64::from(armed);
+                    self.wait(if armed { wait } else { NAP_MAX });
+                }
+                if let Mode::Inline(set) = &mut self.mode {
+                    set.set_asleep(false);
+                }
+            }
+            Mode::Actors(_) => {
+                self.stats.sleeps += 1;
+                self.wait(wait);
+            }
+        }
+        if n == 0 {
+            n = self.release(out, max);
+        }
+        if self.stats.records > before {
+            // Woken by data: nap again before the next sleep, in case more follows.
+            self.quiet = 0;
+            if n == 0 && matches!(self.mode, Mode::Inline(_)) && !self.pending.is_empty() {
+                // Just the reorder window before the first event at rest goes on, rather
+                // than a whole nap.
+                std::thread::sleep(Duration::from_nanos(self.slack_ns));
+                n = self.release(out, max);
+            }
         }
         n
     }
@@ -427,6 +575,9 @@ impl Reader {
             }
             Mode::Actors(a) => {
                 a.stop.store(true, Ordering::Relaxed);
+                for fd in &a.stops {
+                    signal_stop(fd);
+                }
                 // Every actor sends a last batch and drops its sender.
                 while let Ok(batch) = a.rx.recv() {
                     absorb(&mut a.complete, &mut self.pending, &mut self.stats, batch);
@@ -477,7 +628,20 @@ impl Reader {
                 while let Ok(batch) = a.rx.try_recv() {
                     absorb(&mut a.complete, &mut self.pending, &mut self.stats, batch);
                 }
-                a.complete.iter().copied().min().unwrap_or(0)
+                // A sleeping actor's rings are empty until its next record wakes it.
+                let now = clock_ns(libc::CLOCK_BOOTTIME).saturating_sub(self.slack_ns);
+                a.complete
+                    .iter()
+                    .zip(&a.asleep)
+                    .map(|(&c, asleep)| {
+                        if asleep.load(Ordering::SeqCst) {
+                            c.max(now)
+                        } else {
+                            c
+                        }
+                    })
+                    .min()
+                    .unwrap_or(0)
             }
         };
         if self.pending.is_empty() {

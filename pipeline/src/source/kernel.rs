@@ -12,10 +12,8 @@ use std::time::{Duration, Instant};
 /// it between pulls.
 pub type SyscallRequest = Arc<Mutex<Option<KernelInterest>>>;
 
-/// Longest nap of the reader at rest (Falco's is 30 ms). Bounds how late an alert on a
-/// quiet node is, and how often an idle agent wakes up: each wake-up costs 50–80 µs of CPU
-/// in a VM, so 30 ms naps alone would be 0.2 % of a core on a node at rest.
-const NAP_MAX: Duration = Duration::from_millis(100);
+/// How often the kernel's counters are exported (and a rules reload applied).
+const EXPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// Drains the probes' rings; exports the kernel's own counters while it does.
 pub struct KernelSource {
@@ -101,6 +99,7 @@ impl KernelSource {
         metrics::counter!("peregrine_probe_undecoded_params_total").absolute(s.undecoded_params);
         metrics::counter!("peregrine_probe_late_events_total").absolute(s.late);
         metrics::counter!("peregrine_probe_wakeups_total").absolute(s.wakeups);
+        metrics::counter!("peregrine_probe_sleeps_total").absolute(s.sleeps);
         metrics::gauge!("peregrine_probe_reorder_pending").set(self.reader.pending() as f64);
     }
 }
@@ -200,15 +199,16 @@ impl Source for KernelSource {
     }
 
     fn pull(&mut self, max: usize, wait: Duration) -> Pull {
-        if self.last_export.elapsed() >= Duration::from_secs(1) {
+        if self.last_export.elapsed() >= EXPORT_EVERY {
             self.export();
             self.apply_requested();
             self.last_export = Instant::now();
         }
         let mut out = Vec::with_capacity(max.min(4096));
-        // The reader polls (the kernel does not wake it for every batch): at rest it naps
-        // up to NAP_MAX, whatever the batch flush interval.
-        if self.reader.poll(&mut out, max, wait.max(NAP_MAX)) == 0 {
+        // The reader polls (the kernel does not wake it for every batch), and at rest sleeps
+        // until the next record: whatever the batch flush interval, until the next export.
+        let until_export = EXPORT_EVERY.saturating_sub(self.last_export.elapsed());
+        if self.reader.poll(&mut out, max, wait.max(until_export)) == 0 {
             return Pull::Idle;
         }
         Pull::Batch(out)

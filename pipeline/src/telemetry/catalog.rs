@@ -164,6 +164,7 @@ pub const METRICS: &[Metric] = &[
     m("peregrine_probe_undecoded_params_total", Counter, &[], "Parameters kept as unknown because they could not be decoded."),
     m("peregrine_probe_late_events_total", Counter, &[], "Events that arrived after the reorder window had passed their time."),
     m("peregrine_probe_wakeups_total", Counter, &[], "Times the ring reader woke up."),
+    m("peregrine_probe_sleeps_total", Counter, &[], "Times the ring reader slept until the next record (at rest) rather than napping."),
     m("peregrine_probe_reorder_pending", Gauge, &[], "Events waiting in the reorder window."),
     // Outputs.
     m("peregrine_output_dropped_total", Counter, &["destination", "reason"], "Alerts a destination dropped, by reason."),

@@ -184,6 +184,19 @@ fn container_memory() -> Option<u64> {
     None
 }
 
+/// Refreshes the gauges too costly to read every tick, just before the metrics are read
+/// (a scrape, a metrics snapshot). PSS walks every page table of the agent: ~2 ms here.
+pub fn refresh_before_read() {
+    if !super::enabled(super::catalog::Switch::ResourceUtilization) {
+        return;
+    }
+    if let Ok(rollup) = std::fs::read_to_string("/proc/self/smaps_rollup") {
+        if let Some(pss) = kb_field(&rollup, "Pss") {
+            metrics::gauge!("falcosecurity_falco_memory_pss_bytes").set(pss as f64);
+        }
+    }
+}
+
 impl Resources {
     /// Refreshes the resource gauges (`metrics.resource_utilization_enabled`) and the
     /// agent's running time.
@@ -223,11 +236,6 @@ impl Resources {
             }
             if let Some(vsz) = kb_field(&status, "VmSize") {
                 metrics::gauge!("falcosecurity_falco_memory_vsz_bytes").set(vsz as f64);
-            }
-        }
-        if let Ok(rollup) = std::fs::read_to_string("/proc/self/smaps_rollup") {
-            if let Some(pss) = kb_field(&rollup, "Pss") {
-                metrics::gauge!("falcosecurity_falco_memory_pss_bytes").set(pss as f64);
             }
         }
         if let Some(used) = container_memory() {

@@ -228,6 +228,7 @@ impl Snapshots {
     }
 
     fn take(&mut self) {
+        super::falco::refresh_before_read();
         let mut f = fields(&self.handle.render(), self.to_mb, self.include_empty);
         let num = |f: &Map<String, Value>, k: &str| f.get(k).and_then(Value::as_f64).unwrap_or(0.0);
         let (evts, drops) = (num(&f, "scap.n_evts"), num(&f, "scap.n_drops"));
