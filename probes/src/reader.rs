@@ -363,6 +363,8 @@ pub struct Reader {
     nap: Duration,
     /// Polls in a row that found no record.
     quiet: u32,
+    /// When a record last ended a sleep.
+    last_data_wake: Option<Instant>,
 }
 
 /// The reader's naps: the kernel wakes it only when a ring is half full (a wake-up is an
@@ -448,6 +450,7 @@ impl Reader {
             next_num: 1,
             nap: NAP_MIN,
             quiet: 0,
+            last_data_wake: None,
         }
     }
 
@@ -547,8 +550,16 @@ impl Reader {
             n = self.release(out, max);
         }
         if self.stats.records > before {
-            // Woken by data: nap again before the next sleep, in case more follows.
-            self.quiet = 0;
+            // Woken by data: a record now and then goes straight back to sleep; records
+            // coming more often are napped for (ten naps a second at most, whatever the rate).
+            let now = Instant::now();
+            if self
+                .last_data_wake
+                .is_some_and(|t| now.duration_since(t) < NAP_MAX * 10)
+            {
+                self.quiet = 0;
+            }
+            self.last_data_wake = Some(now);
             if n == 0 && matches!(self.mode, Mode::Inline(_)) && !self.pending.is_empty() {
                 // Just the reorder window before the first event at rest goes on, rather
                 // than a whole nap.

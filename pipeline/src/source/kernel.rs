@@ -14,6 +14,9 @@ pub type SyscallRequest = Arc<Mutex<Option<KernelInterest>>>;
 
 /// How often the kernel's counters are exported (and a rules reload applied).
 const EXPORT_EVERY: Duration = Duration::from_secs(1);
+/// Without metrics, how often the source comes round at rest anyway: to apply a reload and
+/// to show it is alive, well within [`crate::health::SOURCE_STALL_MS`].
+const ROUND_AT_REST: Duration = Duration::from_secs(2);
 
 /// Drains the probes' rings; exports the kernel's own counters while it does.
 pub struct KernelSource {
@@ -62,6 +65,9 @@ impl KernelSource {
     /// Kernel counters per CPU and reason, and the reader's, as Prometheus metrics; the
     /// same numbers under Falco's names (`falcosecurity_scap_*`) where it has them.
     fn export(&mut self) {
+        if !crate::telemetry::enabled(crate::telemetry::catalog::Switch::Always) {
+            return;
+        }
         self.export_falco();
         for (cpu, c) in self.probe.counters().iter().enumerate() {
             let cpu = cpu.to_string();
@@ -199,15 +205,21 @@ impl Source for KernelSource {
     }
 
     fn pull(&mut self, max: usize, wait: Duration) -> Pull {
-        if self.last_export.elapsed() >= EXPORT_EVERY {
+        let every = if crate::telemetry::enabled(crate::telemetry::catalog::Switch::Always) {
+            EXPORT_EVERY
+        } else {
+            ROUND_AT_REST
+        };
+        if self.last_export.elapsed() >= every {
             self.export();
             self.apply_requested();
             self.last_export = Instant::now();
         }
-        let mut out = Vec::with_capacity(max.min(4096));
+        // Sized when events arrive: most pulls at rest find none.
+        let mut out = Vec::new();
         // The reader polls (the kernel does not wake it for every batch), and at rest sleeps
         // until the next record: whatever the batch flush interval, until the next export.
-        let until_export = EXPORT_EVERY.saturating_sub(self.last_export.elapsed());
+        let until_export = every.saturating_sub(self.last_export.elapsed());
         if self.reader.poll(&mut out, max, wait.max(until_export)) == 0 {
             return Pull::Idle;
         }
