@@ -486,7 +486,11 @@ impl Reader {
         let before = self.stats.records;
         let mut n = self.release(out, max);
         let got = self.stats.records - before;
-        self.quiet = if got == 0 { self.quiet + 1 } else { 0 };
+        self.quiet = if got == 0 {
+            self.quiet.saturating_add(1)
+        } else {
+            0
+        };
         self.nap = if got > NAP_SHORTER_ABOVE {
             (self.nap / 2).max(NAP_MIN)
         } else if got < NAP_LONGER_BELOW {
