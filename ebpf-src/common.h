@@ -17,6 +17,8 @@
 #define AT_FDCWD -100
 #define FMODE_CREATED 0x100000
 #define PG_O_F_CREATED (1ULL << 32)
+/* Open flags (creat: creat_flags): a regular file the state tables leave out. */
+#define PG_O_F_UNTRACKED (1ULL << 33)
 
 /* One syscall exit, as the dispatcher hands it to the per-family code. */
 struct pg_sc {
@@ -543,6 +545,34 @@ static __always_inline void pg_file_dev_ino(struct file *file, __u64 *dev, __u64
 	pg_inode_dev_ino(inode, dev, ino);
 }
 
+#define PG_NSFS_MAGIC 0x6e736673
+#define PG_MODE_FMT 0170000
+#define PG_MODE_REG 0100000
+
+/*
+ * Whether the state tables leave this file out under PG_TRACK_NONREG: a regular file, but
+ * not a namespace file (setns takes those, and nsfs inodes are regular too).
+ */
+static __always_inline bool pg_file_regular(struct file *file)
+{
+	struct inode *inode = NULL;
+	struct super_block *sb = NULL;
+	unsigned short mode = 0;
+	unsigned long magic = 0;
+	if (!file)
+		return false;
+	PG_READ(inode, file->f_inode);
+	if (!inode)
+		return false;
+	PG_READ(mode, inode->i_mode);
+	if ((mode & PG_MODE_FMT) != PG_MODE_REG)
+		return false;
+	PG_READ(sb, inode->i_sb);
+	if (sb)
+		PG_READ(magic, sb->s_magic);
+	return magic != PG_NSFS_MAGIC;
+}
+
 /* ---- the rule-driven path filter ---- */
 
 /* State of the walk over a name's bytes in pg_path_normal. */
@@ -629,13 +659,46 @@ static __always_inline bool pg_path_normal(const __u8 *p, long n)
 	return !c.bad && !pg_norm_odd(&c);
 }
 
+/* Bytes of v past the first `keep` (0..8) cleared. */
+static __always_inline __u64 pg_keep_bytes(__u64 v, long keep)
+{
+	if (keep >= 8)
+		return v;
+	if (keep <= 0)
+		return 0;
+	return v & ((1ULL << (8 * keep)) - 1);
+}
+
 /*
- * Whether the name just pushed at `at` (n bytes) can matter to a rule: anything but an
- * absolute, normal name of at most PG_LPM_DATA - 1 bytes is sent; such a name is sent when
- * pg_paths has it or a prefix of it. The trie's key is built in place: the 4 bytes before
- * the name become its prefix length for the lookup.
+ * Whether the first n bytes at p hold "../" (fd.nameraw contains '../', the directory
+ * traversal rules' test), eight bytes at a time. Bytes past n are cleared first, so what
+ * lies after the NUL never counts.
  */
-static __always_inline bool pg_path_wanted(__u8 *buf, __u32 at, long n)
+static __always_inline bool pg_path_has_dotdot(const __u8 *p, long n)
+{
+	for (__u32 i = 0; i < PG_LPM_DATA / 8; i++) {
+		long left = n - 8 * (long)i;
+		if (left <= 0)
+			break;
+		__u64 x = pg_keep_bytes(*(const __u64 *)(p + 8 * i), left);
+		__u64 next = pg_keep_bytes(*(const __u64 *)(p + 8 * i + 8), left - 8);
+		__u64 a1 = (x >> 8) | (next << 56);
+		__u64 a2 = (x >> 16) | (next << 48);
+		if (pg_zero_bytes(x ^ PG_BYTES('.')) & pg_zero_bytes(a1 ^ PG_BYTES('.')) &
+		    pg_zero_bytes(a2 ^ PG_BYTES('/')))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the name just pushed at `at` (n bytes) can matter to a rule, for an open whose
+ * mode admits `admit` (PG_ADMIT_* bits): anything but an absolute, normal name of at most
+ * PG_LPM_DATA - 1 bytes is sent; such a name is sent when pg_paths has it or a prefix of
+ * it with one of those bits, or (PG_DOTDOT in `want`) it holds "../". The trie's key is
+ * built in place: the 4 bytes before the name become its prefix length for the lookup.
+ */
+static __always_inline bool pg_path_wanted(__u8 *buf, __u32 at, long n, __u8 admit, __u32 want)
 {
 	if (n <= 0 || n >= PG_LPM_DATA)
 		return true;
@@ -645,9 +708,20 @@ static __always_inline bool pg_path_wanted(__u8 *buf, __u32 at, long n)
 	__u32 *prefixlen = (__u32 *)(buf + PG_SAFE(at - 4));
 	__u32 saved = *prefixlen;
 	*prefixlen = 8 * (n + 1);
-	void *hit = bpf_map_lookup_elem(&pg_paths, prefixlen);
+	__u8 *hit = bpf_map_lookup_elem(&pg_paths, prefixlen);
 	*prefixlen = saved;
-	return hit != NULL;
+	if (hit && (*hit & admit))
+		return true;
+	return (want & PG_DOTDOT) && pg_path_has_dotdot(p, n);
+}
+
+/* Whether the current task's name is one PG_COMM sends opens of, for this open's mode. */
+static __always_inline bool pg_comm_wanted(__u8 admit)
+{
+	char comm[16] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	__u8 *hit = bpf_map_lookup_elem(&pg_comms, comm);
+	return hit && (*hit & admit);
 }
 
 #endif

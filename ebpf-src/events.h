@@ -133,7 +133,19 @@ struct pg_counters {
 #define PG_WANT_OK 1       /* successful calls */
 #define PG_WANT_FAILED 2   /* failed calls */
 #define PG_PATH_FILTER 4   /* opens: only names in pg_paths (absolute, normal names) */
-#define PG_FD_AS_PATH 8    /* fchdir: sent as a chdir to the directory's path */
+#define PG_FD_AS_PATH 8    /* fchdir: sent as a chdir to the directory's path; fchmod: with the file's */
+/*
+ * Open family and close: the state tables follow every fd but regular files, so a
+ * regular file's open goes through the path filter and its close is not sent.
+ */
+#define PG_TRACK_NONREG 16
+#define PG_WRITE_ANY 32    /* opens under PG_PATH_FILTER: every open for writing is sent */
+#define PG_DOTDOT 64       /* opens under PG_PATH_FILTER: a name with "../" in it is sent */
+#define PG_COMM 128        /* opens under PG_PATH_FILTER: so is an open by a name in pg_comms */
+
+/* Values in pg_paths and pg_comms: which opens the entry admits. */
+#define PG_ADMIT_ANY 1     /* any open */
+#define PG_ADMIT_WRITE 2   /* opens for writing */
 
 /* Per CPU, per syscall id (map `pg_sc_counters`): exits seen and filtered out in the kernel. */
 struct pg_sc_counters {
@@ -163,5 +175,14 @@ struct pg_settings {
 #define PG_MAX_ENV 2048
 #define PG_MAX_PARAMS 32
 #define PG_MAX_SNAPLEN 256
+
+/* Per CPU (map `pg_close_marks`): what the last close entered on this CPU was closing. */
+struct pg_close_mark {
+	__u64 switches; /* the task's context switches then: a switch since voids the mark */
+	__u32 tid;
+	__s32 fd;
+	__u32 regular;
+	__u32 pad;
+};
 
 #endif

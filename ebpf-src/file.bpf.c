@@ -55,11 +55,25 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 	}
 
 	/*
+	 * Which opens the path filter judges: not those the state tables follow (all but
+	 * regular files under PG_TRACK_NONREG), not writes under PG_WRITE_ANY, not those of
+	 * a task named in pg_comms.
+	 */
+	struct file *file = sc->ret >= 0 ? (struct file *)pg_fd_file_ptr(task, sc->ret) : NULL;
+	bool untracked = (sc->want & PG_TRACK_NONREG) && file && pg_file_regular(file);
+	bool write = etype != PG_ET_CREAT && ((flags & 3) == 1 || (flags & 3) == 2);
+	__u8 admit = PG_ADMIT_ANY | (write ? PG_ADMIT_WRITE : 0);
+	bool tracked = (sc->want & PG_TRACK_NONREG) && file && !untracked;
+	bool filter = (sc->want & PG_PATH_FILTER) && !tracked &&
+		      !(write && (sc->want & PG_WRITE_ANY)) &&
+		      !((sc->want & PG_COMM) && pg_comm_wanted(admit));
+
+	/*
 	 * Most opens under the path filter are judged before anything else is done: the name
 	 * is read into scratch where the record would hold it, and only a wanted one goes on
 	 * to build the record (reading it again).
 	 */
-	bool judged = (sc->want & PG_PATH_FILTER) && (dirfd == AT_FDCWD || !name);
+	bool judged = filter && (dirfd == AT_FDCWD || !name);
 	if (judged) {
 		__u32 cpu = bpf_get_smp_processor_id();
 		__u8 *buf = bpf_map_lookup_elem(&pg_scratch, &cpu);
@@ -68,7 +82,7 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 		if (buf) {
 			long r = name ? bpf_probe_read_user_str(buf + PG_SAFE(at), PG_MAX_PATH, name)
 				      : 0;
-			if (!pg_path_wanted(buf, at, r > 0 ? r - 1 : 0)) {
+			if (!pg_path_wanted(buf, at, r > 0 ? r - 1 : 0, admit, sc->want)) {
 				pg_filtered(sc);
 				return;
 			}
@@ -110,15 +124,14 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 		n = pg_push_user_str(&w, name, PG_MAX_PATH);
 	}
 	/* Names next to a directory fd are judged here, once joined if they were relative. */
-	if ((sc->want & PG_PATH_FILTER) && !judged && !pg_path_wanted(w.buf, path_at, n)) {
+	if (filter && !judged && !pg_path_wanted(w.buf, path_at, n, admit, sc->want)) {
 		pg_filtered(sc);
 		__sync_fetch_and_add(&w.cnt->n_evts, -1); /* not a record after all */
 		return;
 	}
 
 	bool created = false;
-	if (sc->ret >= 0) {
-		struct file *file = (struct file *)pg_fd_file_ptr(task, sc->ret);
+	if (file) {
 		struct inode *inode;
 		__u32 fmode;
 		pg_file_mode_inode(file, &fmode, &inode);
@@ -127,12 +140,15 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 	}
 	if (created)
 		flags |= PG_O_F_CREATED;
+	if (untracked)
+		flags |= PG_O_F_UNTRACKED;
 
 	if (etype == PG_ET_CREAT) {
 		pg_push_u64(&w, mode);
 		pg_push_u64(&w, dev);
 		pg_push_u64(&w, ino);
-		pg_push_u64(&w, 0); /* creat_flags: overlay layer bits, not tracked */
+		/* creat_flags: overlay layer bits are not tracked; only PG_O_F_UNTRACKED */
+		pg_push_u64(&w, untracked ? PG_O_F_UNTRACKED : 0);
 	} else {
 		pg_push_u64(&w, flags);
 		pg_push_u64(&w, mode);
@@ -190,6 +206,16 @@ static __noinline void pg_file_paths(struct pg_sc *sc)
 		}
 	}
 	n = args + 1;
+	/*
+	 * fchmod when the state tables leave regular files out: the file's path follows the
+	 * parameters, for userspace to name the fd by.
+	 */
+	struct file *named = NULL;
+	if (etype == PG_ET_FCHMOD && (sc->want & PG_FD_AS_PATH)) {
+		named = (struct file *)pg_fd_file_ptr(bpf_get_current_task_btf(), (int)sc->a[0]);
+		if (named)
+			n++;
+	}
 	if (!pg_begin(&w, etype, n, sc->tid, sc->pid))
 		return;
 	pg_push_u64(&w, sc->ret);
@@ -211,5 +237,7 @@ static __noinline void pg_file_paths(struct pg_sc *sc)
 			pg_push_u64(&w, is_fd ? (__u64)(__s64)(int)a : (__u64)(__u32)a);
 		}
 	}
+	if (named)
+		pg_push_file_path(&w, named);
 	pg_submit(&w);
 }

@@ -43,6 +43,23 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } pg_paths SEC(".maps");
 
+/* Task names (comm, NUL-padded to 16 bytes) whose opens PG_COMM sends: PG_ADMIT_* bits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, char[16]);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} pg_comms SEC(".maps");
+
+/* CPU id -> the last close's file kind (see pg_close_enter). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pg_close_mark);
+} pg_close_marks SEC(".maps");
+
 /* CPU id -> counters. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -5,12 +5,83 @@
  * integers only and go straight into a reserved ring slot.
  */
 
+/* The syscalls:sys_enter_close tracepoint's record (its format file). */
+struct pg_close_enter_args {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 fd;
+};
+
+/* The task's context switches so far, read through probe reads (a scalar task pointer). */
+static __always_inline __u64 pg_switches(struct task_struct *task)
+{
+	unsigned long nv = 0, niv = 0;
+	PG_READ(nv, task->nvcsw);
+	PG_READ(niv, task->nivcsw);
+	return nv + niv;
+}
+
+/*
+ * On close's entry, while the fd still names its file: notes on this CPU whether the file
+ * is regular, for the close's exit to read (see pg_closed_regular). A per-syscall
+ * tracepoint, so other syscalls do not run it.
+ */
+SEC("tracepoint/syscalls/sys_enter_close")
+int pg_close_enter(struct pg_close_enter_args *ctx)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pg_close_mark *m = bpf_map_lookup_elem(&pg_close_marks, &cpu);
+	if (!m)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	int fd = (int)ctx->fd;
+	struct files_struct *files = NULL;
+	struct fdtable *fdt = NULL;
+	struct file **fds = NULL;
+	struct file *file = NULL;
+	unsigned int max = 0;
+	PG_READ(files, task->files);
+	if (files)
+		PG_READ(fdt, files->fdt);
+	if (fdt) {
+		PG_READ(max, fdt->max_fds);
+		PG_READ(fds, fdt->fd);
+	}
+	if (fds && fd >= 0 && (unsigned int)fd < max)
+		bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	m->switches = pg_switches(task);
+	m->tid = (__u32)bpf_get_current_pid_tgid();
+	m->fd = fd;
+	m->regular = pg_file_regular(file);
+	return 0;
+}
+
+/*
+ * Whether the close of `fd` that `tid` just made took a regular file out (see
+ * pg_close_enter). The mark counts only if the task has not been switched out since it
+ * was made, so it is this CPU's and nothing else overwrote it; otherwise the close is
+ * sent.
+ */
+static __always_inline bool pg_closed_regular(__u32 tid, int fd)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pg_close_mark *m = bpf_map_lookup_elem(&pg_close_marks, &cpu);
+	if (!m || m->tid != tid || m->fd != fd || !m->regular)
+		return false;
+	return m->switches == pg_switches((struct task_struct *)bpf_get_current_task());
+}
+
 static __noinline void pg_sys_misc(struct pg_sc *sc)
 {
 	__u64 r = sc->ret;
 	__u64 fd0 = (__u64)(__s64)(int)sc->a[0];
 	switch (sc->id) {
 	case PG_NR_close: {
+		if ((sc->want & PG_TRACK_NONREG) && pg_closed_regular(sc->tid, (int)sc->a[0])) {
+			pg_filtered(sc);
+			return;
+		}
 		__u64 v[2] = {r, fd0};
 		pg_emit_ints(PG_ET_CLOSE, 2, v, sc->tid, sc->pid);
 		return;

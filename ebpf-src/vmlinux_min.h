@@ -34,6 +34,7 @@ typedef _Bool bool;
 #define NULL ((void *)0)
 
 enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LPM_TRIE = 11,
@@ -246,6 +247,8 @@ struct task_struct {
 	__u64 start_time;
 	const struct cred *cred;
 	char comm[16];
+	unsigned long nvcsw;
+	unsigned long nivcsw;
 	struct fs_struct *fs;
 	struct files_struct *files;
 	struct signal_struct *signal;

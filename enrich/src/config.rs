@@ -31,6 +31,10 @@ pub struct EnrichConfig {
     /// Look a process up in `/proc` when an event names one the tables do not know, and an
     /// fd in `/proc/<pid>/fd` when an event uses one they do not know.
     pub proc_lookup_on_miss: bool,
+    /// Keep regular files in the fd tables. Off when the kernel sends neither their opens
+    /// nor their closes (in-kernel filtering that leaves them out of the state tables):
+    /// then an entry for one could not be removed when it closes.
+    pub keep_regular_files: bool,
     /// How long a failed `/proc` lookup is remembered before it may be tried again.
     pub negative_ttl: Duration,
     /// Most failed lookups remembered.
@@ -135,6 +139,7 @@ impl Default for EnrichConfig {
             proc_fds: true,
             proc_env: true,
             proc_lookup_on_miss: true,
+            keep_regular_files: true,
             negative_ttl: Duration::from_secs(30),
             max_negative: 8_192,
             user_cache_containers: 256,

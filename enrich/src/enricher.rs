@@ -176,7 +176,8 @@ impl HostEnricher {
                 .read_fds(rec.pid, sockets, self.cfg.max_fds_per_process)
             {
                 Ok(list) => {
-                    for fd in list {
+                    let keep = |fd: &FdInfo| self.cfg.keep_regular_files || !fdevents::regular(fd);
+                    for fd in list.into_iter().filter(keep) {
                         fds.insert(Arc::new(fd), self.cfg.max_fds_per_process);
                     }
                 }
@@ -603,10 +604,13 @@ impl HostEnricher {
         }
         ev.process = Some(view(&mut self.threads, p, ev.tid, ev.ts));
         if ev.etype.fd_param().is_some() {
+            let untracked = fdevents::take_untracked(ev);
             let mut cx = FdCtx {
                 max_fds: self.cfg.max_fds_per_process,
                 reader: self.cfg.proc_lookup_on_miss.then_some(&self.reader),
                 stats: &mut self.stats,
+                keep_regular_files: self.cfg.keep_regular_files,
+                untracked,
             };
             ev.fd = fdevents::apply(p, ev, &mut cx);
         }

@@ -458,6 +458,61 @@ fn dup_copies_and_close_removes_after_attaching() {
     assert_eq!(e.fd(100, 1).unwrap().name, "/home/alice/b.txt");
 }
 
+#[test]
+fn without_regular_files_the_table_keeps_only_what_the_kernel_closes() {
+    let root = scratch("lean");
+    let mut e = HostEnricher::new(EnrichConfig {
+        keep_regular_files: false,
+        ..cfg(&root)
+    });
+    with_shell(&mut e);
+    // A socket at fd 3, then a regular file the probe marks as left out gets number 4: the
+    // event names it, without the mark, and the table does not keep it.
+    run(&mut e, t::socket(T0 + 10, 100, 100, 2, 1, 3));
+    let mut open = t::openat(T0 + 11, 100, 100, -100, "a.txt", O_RDONLY, 4);
+    let ParamValue::Uint(flags) = &mut open.params[3] else {
+        panic!("{open:?}")
+    };
+    *flags |= fdevents::O_F_UNTRACKED;
+    let ev = run(&mut e, open);
+    assert_eq!(ev.fd.as_ref().unwrap().name, "/home/alice/a.txt");
+    assert_eq!(ev.param(3), &ParamValue::Uint(O_RDONLY), "mark taken off");
+    assert!(e.fd(100, 4).is_none());
+    // A directory (no mark): kept, as its close will come.
+    run(
+        &mut e,
+        t::openat(T0 + 12, 100, 100, -100, "/tmp", O_RDONLY | O_DIRECTORY, 5),
+    );
+    assert_eq!(e.fd(100, 5).unwrap().kind, FdKind::Directory);
+    // dup2 of the file it does not know over the socket: the socket's entry goes.
+    let ev = run(&mut e, t::dup2(T0 + 13, 100, 100, 4, 3));
+    assert!(ev.fd.is_none(), "{ev:?}");
+    assert!(
+        e.fd(100, 3).is_none(),
+        "the socket's number holds the file now"
+    );
+    // fchmod of a file the table leaves out: named as the probe named it.
+    let mut fchmod = Event::new(
+        EventType::FCHMOD,
+        T0 + 14,
+        100,
+        vec![
+            ParamValue::Int(0),
+            ParamValue::Int(4),
+            ParamValue::Uint(0o4755),
+        ],
+    );
+    fchmod.pid = 100;
+    fchmod.fd = Some(Arc::new(FdInfo {
+        num: 4,
+        kind: FdKind::File,
+        name: "/home/alice/a.txt".into(),
+        ..FdInfo::default()
+    }));
+    let ev = run(&mut e, fchmod);
+    assert_eq!(ev.fd.as_ref().unwrap().name, "/home/alice/a.txt");
+}
+
 fn tcp(sip: &str, sport: u16, dip: &str, dport: u16) -> SockTuple {
     SockTuple::Inet {
         proto: L4Proto::Tcp,

@@ -24,6 +24,39 @@ pub(crate) struct FdCtx<'a> {
     /// Set when unknown fds may be looked up in `/proc/<pid>/fd`.
     pub reader: Option<&'a ProcReader>,
     pub stats: &'a mut EnrichStats,
+    /// See [`crate::EnrichConfig::keep_regular_files`].
+    pub keep_regular_files: bool,
+    /// This open's file is one the kernel leaves out of the state tables (see
+    /// [`take_untracked`]).
+    pub untracked: bool,
+}
+
+/// The probe's mark on an open's flags (a creat's `creat_flags`) that the file is regular
+/// and the state tables leave it out: its close will not be sent (`PG_O_F_UNTRACKED`).
+pub const O_F_UNTRACKED: u64 = 1 << 33;
+
+/// Whether an open of `ev` carries [`O_F_UNTRACKED`], taking the mark off so no rule or
+/// output sees it.
+pub(crate) fn take_untracked(ev: &mut Event) -> bool {
+    let i = match ev.etype {
+        EventType::OPEN => 2,
+        EventType::OPENAT | EventType::OPENAT2 => 3,
+        EventType::CREAT => 5,
+        _ => return false,
+    };
+    match ev.params.get_mut(i) {
+        Some(ParamValue::Uint(flags)) if *flags & O_F_UNTRACKED != 0 => {
+            *flags &= !O_F_UNTRACKED;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A file (not a directory, socket or the like): what the tables leave out when they keep
+/// no regular files. Devices and fifos with names count too, which only costs lookups.
+pub(crate) fn regular(info: &FdInfo) -> bool {
+    info.kind == FdKind::File
 }
 
 impl FdCtx<'_> {
@@ -63,7 +96,19 @@ impl FdCtx<'_> {
         }
     }
 
+    /// Puts `info` in the table, unless it is a file the table must not keep.
     fn insert(&mut self, p: &mut Process, info: FdInfo) -> Arc<FdInfo> {
+        if !self.keep_regular_files && regular(&info) {
+            // Whatever held the number before is gone.
+            if p.fds.get(info.num).is_some() {
+                table(p).remove(info.num);
+            }
+            return Arc::new(info);
+        }
+        self.store(p, info)
+    }
+
+    fn store(&mut self, p: &mut Process, info: FdInfo) -> Arc<FdInfo> {
         let info = Arc::new(info);
         if !p.missing_fds.is_empty() {
             p.missing_fds.retain(|fd| *fd != info.num);
@@ -159,7 +204,13 @@ pub(crate) fn apply(p: &mut Process, ev: &Event, cx: &mut FdCtx<'_>) -> Option<A
         EventType::DUP | EventType::DUP2 | EventType::DUP3 => {
             let newfd = ev.res().filter(|fd| *fd >= 0)?;
             let oldfd = param_i64(ev, 1)?;
-            let base = cx.lookup(p, oldfd, true)?;
+            let Some(base) = cx.lookup(p, oldfd, true) else {
+                // Unknown now, so is the new number: drop what it held before.
+                if newfd != oldfd && p.fds.get(newfd).is_some() {
+                    table(p).remove(newfd);
+                }
+                return None;
+            };
             if newfd == oldfd {
                 return Some(base);
             }
@@ -202,7 +253,8 @@ pub(crate) fn apply(p: &mut Process, ev: &Event, cx: &mut FdCtx<'_>) -> Option<A
         }
         _ => {
             let fd = ev.fd_num()?;
-            cx.lookup(p, fd, true)
+            // The probe may have named the fd itself (fchmod of a file the tables leave out).
+            cx.lookup(p, fd, ev.fd.is_none()).or_else(|| ev.fd.clone())
         }
     }
 }
@@ -250,7 +302,15 @@ fn opened(p: &mut Process, ev: &Event, cx: &mut FdCtx<'_>) -> Option<Arc<FdInfo>
     };
     let u = |i| param_u64(ev, i).unwrap_or(0);
     let info = fdtable::file(fd, name, raw.to_string(), flags, u(dev_i), u(ino_i));
-    Some(cx.insert(p, info))
+    if cx.untracked {
+        // Its close will not come: kept out of the table, as any earlier holder of the
+        // number is gone.
+        if p.fds.get(fd).is_some() {
+            table(p).remove(fd);
+        }
+        return Some(Arc::new(info));
+    }
+    Some(cx.store(p, info))
 }
 
 /// send/recv: UDP peers (and sockets we had not seen) take the event's tuple.

@@ -115,19 +115,30 @@ fn own_container(cfg: &Config) -> Option<peregrine_enrich::own::OwnContainer> {
 /// What the kernel must send: the exits the enabled rules can match, plus what the state
 /// tables need; with `filter` off, every call of those syscalls.
 pub fn kernel_interest(ruleset: &Ruleset, filter: bool) -> KernelInterest {
-    use peregrine_probes::interest::{PathSet, RuleNeed};
-    use peregrine_rules::interest::PathNeed;
+    use peregrine_probes::interest::{NameSet, OpenFilter, RuleNeed};
+    use peregrine_rules::interest::{NameTests, PathNeed};
+    let names = |t: NameTests| NameSet {
+        exact: t.exact,
+        prefixes: t.prefixes,
+        comms: t.comms,
+        dotdot: t.dotdot,
+    };
     let needs = ruleset
         .kernel_needs()
         .into_iter()
         .map(|(t, need)| {
             let paths = match need.paths {
                 PathNeed::Any => None,
-                PathNeed::Only { exact, prefixes } => Some(PathSet { exact, prefixes }),
+                PathNeed::Only(open) => Some(OpenFilter {
+                    any: names(open.any),
+                    write: names(open.write),
+                    write_any: open.write_any,
+                }),
             };
             let need = RuleNeed {
                 failed: need.failed,
                 paths,
+                reads_fds: need.reads_fds,
             };
             (t.name().to_string(), need)
         })
@@ -160,7 +171,9 @@ pub fn log_interest(interest: &KernelInterest) {
         syscalls = interest.flags.len(),
         successful_only = %only_ok.join(","),
         by_name = %by_path.join(","),
-        names = interest.paths.exact.len() + interest.paths.prefixes.len(),
+        names = interest.paths.len(),
+        task_names = interest.paths.comms.len(),
+        regular_files_tracked = !interest.lean(),
         "kernel filter"
     );
 }
@@ -198,11 +211,14 @@ fn kernel_source(cfg: &Config, probe: KernelProbe, rings: Vec<Ring>) -> Result<K
 
 /// The enricher of kernel events: process, fd and user tables read from `/proc`, container
 /// metadata from the runtimes' sockets, the host's interface addresses.
-pub fn host_tables(cfg: &Config) -> Result<HostTables> {
+/// `lean`: the kernel leaves regular files out of the state tables (see
+/// [`KernelSource::lean`]).
+pub fn host_tables(cfg: &Config, lean: bool) -> Result<HostTables> {
     let containers = container_config(&cfg.containers);
     let mut tables = HostEnricher::new(EnrichConfig {
         containers,
         bootstrap: false,
+        keep_regular_files: !lean,
         ..enrich_paths(EnrichConfig::default())
     });
     let n = tables.bootstrap().context("reading /proc")?;
@@ -218,7 +234,8 @@ pub fn host_tables(cfg: &Config) -> Result<HostTables> {
 pub fn live_kernel(cfg: &Config, ruleset: &Ruleset) -> Result<(KernelSource, HostTables)> {
     let (probe, rings) = start_probes(cfg)?;
     let source = source_for_rules(cfg, probe, rings, ruleset)?;
-    Ok((source, host_tables(cfg)?))
+    let lean = source.lean();
+    Ok((source, host_tables(cfg, lean)?))
 }
 
 /// Enables in the probes what `ruleset` needs, then starts their readers.
@@ -230,6 +247,9 @@ fn source_for_rules(
 ) -> Result<KernelSource> {
     let interest = kernel_interest(ruleset, cfg.pipeline.kernel_filter);
     log_interest(&interest);
+    if probe.decide_lean(interest.lean()) {
+        tracing::info!("no rule reads a regular file's fd: the kernel sends neither their opens nor their closes unless a rule can match the open");
+    }
     probe
         .set_interest(&interest)
         .context("enabling the syscalls the rules need")?;
@@ -632,11 +652,12 @@ pub fn run(opts: RunOptions) -> Result<i32> {
 
     let settings = pipeline_settings(&cfg);
     let drop_exit = settings.drop_exit.clone();
+    let lean = kernel.as_ref().is_some_and(KernelSource::lean);
     let (src, replay_failure) = source(&cfg, &opts, kernel)?;
     // Kernel events arrive bare: they need the process, fd and user tables. Captures and
     // synthetic streams carry their context already.
     let enricher: Box<dyn Enricher> = if src.name() == "kernel" {
-        Box::new(host_tables(&cfg)?)
+        Box::new(host_tables(&cfg, lean)?)
     } else {
         Box::new(PassThrough)
     };

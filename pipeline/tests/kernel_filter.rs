@@ -2,9 +2,10 @@
 //!
 //! A property over generated events: synthetic enriched streams, each open also tried with
 //! the rules' own names (and near misses: other case, a longer name, a non-normal spelling,
-//! a relative one) and as a failed call. Wherever any enabled rule matches an event
+//! a relative one, one holding `../`), for reading and for writing, by each task name the
+//! filter lists, and as a failed call. Wherever any enabled rule matches an event
 //! (`rule_matching: all`), the filter the kernel runs for those rules
-//! ([`KernelInterest::sends`], the kernel program's decision) must send it. Run on the seed's
+//! ([`KernelInterest::sends_exit`], the kernel program's decision) must send it. Run on the seed's
 //! rules (where opens are filtered by name) and on each upstream ruleset alone and together.
 //! The live side (same alerts with the filter on and off over a real workload) is in
 //! `kernel_filter_live.rs`.
@@ -12,9 +13,10 @@
 mod common;
 
 use peregrine::run::kernel_interest;
+use peregrine_event::flags::open;
 use peregrine_event::synth::{Generator, SynthConfig};
-use peregrine_event::{Event, EventType, ParamValue};
-use peregrine_probes::interest::{KernelInterest, PATH_FILTER};
+use peregrine_event::{Event, EventType, FdKind, ParamValue};
+use peregrine_probes::interest::{Exit, KernelInterest, PATH_FILTER};
 use peregrine_rules::{load_files, CompileOptions, RuleMatching, Ruleset};
 use std::sync::Arc;
 
@@ -50,6 +52,35 @@ fn renamed(ev: &Event, raw: &str, name: &str) -> Event {
     e
 }
 
+/// Where an open's flags are (creat has none).
+fn flags_index(t: EventType) -> Option<usize> {
+    match t {
+        EventType::OPEN => Some(2),
+        EventType::OPENAT | EventType::OPENAT2 => Some(3),
+        _ => None,
+    }
+}
+
+/// The same open for reading only, or for writing.
+fn with_mode(ev: &Event, write: bool) -> Option<Event> {
+    let i = flags_index(ev.etype)?;
+    let mut e = ev.clone();
+    let flags = e.param(i).as_u64().unwrap_or(0) & !open::O_ACCMODE;
+    e.params[i] = ParamValue::Uint(flags | if write { open::O_RDWR } else { 0 });
+    Some(e)
+}
+
+/// The same event from a process of another name.
+fn by_task(ev: &Event, comm: &str) -> Event {
+    let mut e = ev.clone();
+    if let Some(p) = &e.process {
+        let mut p = (**p).clone();
+        p.name = comm.into();
+        e.process = Some(Arc::new(p));
+    }
+    e
+}
+
 /// The same call, failed: no fd, as the enricher leaves a failed open.
 fn failed(ev: &Event) -> Event {
     let mut e = ev.clone();
@@ -67,7 +98,15 @@ fn names(interest: &KernelInterest) -> Vec<(String, String)> {
         ("shadow".to_string(), "/etc/shadow".to_string()),
     ];
     let p = &interest.paths;
-    for n in p.exact.iter().chain(p.prefixes.iter()) {
+    for dotdot in [
+        "/tmp/a../b",
+        "/etc/x../shadow",
+        "/etc/a../b../shadow",
+        "/var/..a/../b",
+    ] {
+        out.push((dotdot.to_string(), dotdot.to_string()));
+    }
+    for n in p.exact.keys().chain(p.prefixes.keys()) {
         out.push((n.clone(), n.clone()));
         out.push((format!("{n}x"), format!("{n}x")));
         out.push((format!("{n}/sub"), format!("{n}/sub")));
@@ -114,13 +153,32 @@ fn check(files: &[&str], events: usize) {
                 .unwrap_or_default()
                 .to_string()
         });
+        let write = flags_index(ev.etype)
+            .and_then(|i| ev.param(i).as_u64())
+            .is_some_and(|f| matches!(f & open::O_ACCMODE, open::O_WRONLY | open::O_RDWR));
+        let comm = ev
+            .process
+            .as_ref()
+            .map(|p| p.name.to_string())
+            .unwrap_or_default();
+        // A regular file unless the event says otherwise: then only the filter decides.
+        let regular = ev.fd.as_ref().is_none_or(|f| f.kind == FdKind::File);
+        let exit = Exit {
+            syscall: ev.etype.name(),
+            ret,
+            path: raw.as_deref(),
+            write,
+            comm: &comm,
+            regular,
+        };
         assert!(
-            interest.sends(ev.etype.name(), ret, raw.as_deref()),
-            "{files:?}: rule {:?} matches {} (ret {ret}, name {raw:?}) but the kernel would not send it",
+            interest.sends_exit(&exit),
+            "{files:?}: rule {:?} matches {} ({exit:?}) but the kernel would not send it",
             rs.rules()[hits[0]].name,
             ev.etype.name(),
         );
     };
+    let comms: Vec<String> = interest.paths.comms.keys().cloned().collect();
     for _ in 0..events {
         let ev = gen.next_event();
         verify(&ev);
@@ -130,8 +188,20 @@ fn check(files: &[&str], events: usize) {
         if ev.etype.is_open() && ev.fd.is_some() {
             for (raw, name) in &names {
                 let e = renamed(&ev, raw, name);
+                for e in [Some(e.clone()), with_mode(&e, true), with_mode(&e, false)]
+                    .into_iter()
+                    .flatten()
+                {
+                    verify(&e);
+                    verify(&failed(&e));
+                }
+            }
+            for comm in &comms {
+                let e = by_task(&ev, comm);
                 verify(&e);
-                verify(&failed(&e));
+                if let Some(e) = with_mode(&e, false) {
+                    verify(&e);
+                }
             }
         }
     }

@@ -1,14 +1,14 @@
 //! Loading and attaching the kernel programs with aya, and the maps userspace writes.
 
 use crate::error::ProbeError;
-use crate::interest::{KernelInterest, PATH_KEY_BYTES};
+use crate::interest::{self, KernelInterest, PATH_KEY_BYTES};
 use crate::reader::Ring;
 use crate::sleep::SleepFlags;
 use aya::maps::lpm_trie::{Key, LpmTrie};
-use aya::maps::{Array, ArrayOfMaps, Map, MapData, RingBuf};
-use aya::programs::BtfTracePoint;
+use aya::maps::{Array, ArrayOfMaps, HashMap, Map, MapData, RingBuf};
+use aya::programs::{BtfTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader, Pod};
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The compiled kernel programs (built from `ebpf-src/` by its Makefile, committed).
@@ -178,7 +178,16 @@ pub struct KernelProbe {
     interesting: Array<MapData, u8>,
     paths: LpmTrie<MapData, [u8; PATH_KEY_BYTES], u8>,
     /// What `paths` holds now.
-    path_keys: BTreeSet<(u32, Vec<u8>)>,
+    path_keys: BTreeMap<(u32, Vec<u8>), u8>,
+    comms: HashMap<MapData, [u8; 16], u8>,
+    /// What `comms` holds now.
+    comm_keys: BTreeMap<[u8; 16], u8>,
+    /// Whether closes can be told apart by the kind of file they close (the program on
+    /// close's entry loaded); without it the state tables keep regular files.
+    close_kinds: bool,
+    /// Whether filters may leave regular files out of the state tables: decided once,
+    /// since the tables must agree (see [`KernelProbe::decide_lean`]).
+    lean: bool,
     ncpus: u32,
 }
 
@@ -239,6 +248,7 @@ impl KernelProbe {
             .map_max_entries("pg_scratch", ncpus)
             .map_max_entries("pg_sc_counters", ncpus)
             .map_max_entries("pg_asleep", ncpus)
+            .map_max_entries("pg_close_marks", ncpus)
             .load(OBJECT)?;
 
         // Programs are loaded (verified, bound to the maps) before the maps are taken out
@@ -251,6 +261,13 @@ impl KernelProbe {
                     source,
                 })?;
         }
+        // Attached now, while the agent may still mount tracefs and open perf events.
+        let close_kinds = load_close_kinds(&mut ebpf)
+            && attach_close_kinds(&mut ebpf)
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "cannot attach to close's entry: the state tables keep every fd");
+                })
+                .is_ok();
         let mut settings: Array<MapData, Settings> = take(&mut ebpf, "pg_settings")?;
         let ring_bytes = opts.buffer_bytes.max(4096).next_power_of_two();
         let s = Settings {
@@ -274,6 +291,13 @@ impl KernelProbe {
             map: "pg_paths",
             source,
         })?;
+        let comms = ebpf
+            .take_map("pg_comms")
+            .ok_or(ProbeError::MissingMap("pg_comms"))?;
+        let comms = HashMap::try_from(comms).map_err(|source| ProbeError::Map {
+            map: "pg_comms",
+            source,
+        })?;
         let sleep = Arc::new(SleepFlags::new(take(&mut ebpf, "pg_asleep")?));
         let (rings_map, rings) = create_rings(
             &mut ebpf,
@@ -290,7 +314,11 @@ impl KernelProbe {
             sc_counters,
             interesting,
             paths,
-            path_keys: BTreeSet::new(),
+            path_keys: BTreeMap::new(),
+            comms,
+            comm_keys: BTreeMap::new(),
+            close_kinds,
+            lean: false,
             ncpus,
         };
         probe.set_interest(&opts.syscalls)?;
@@ -317,13 +345,33 @@ impl KernelProbe {
     /// Replaces what the kernel sends (after a rules reload). Names are added before the
     /// per-syscall bits change and removed after, so no exit either set needs is filtered
     /// while it changes.
+    /// Entries whose bits shrink get their new bits after, too.
     pub fn set_interest(&mut self, interest: &KernelInterest) -> Result<(), ProbeError> {
         let map_err = |map: &'static str| move |source| ProbeError::Map { map, source };
-        let keys = path_keys(interest);
-        for key in keys.difference(&self.path_keys) {
-            self.paths
-                .insert(&lpm_key(key), 1, 0)
-                .map_err(map_err("pg_paths"))?;
+        let interest = self.effective(interest);
+        let keys = interest.paths.trie_entries();
+        let comms: BTreeMap<[u8; 16], u8> = interest
+            .paths
+            .comms
+            .iter()
+            .map(|(c, bits)| (comm_key(c), *bits))
+            .collect();
+        // First both filters' entries, each with the bits of both.
+        for (key, bits) in &keys {
+            let old = self.path_keys.get(key).copied().unwrap_or(0);
+            if old | bits != old {
+                self.paths
+                    .insert(&lpm_key(key), old | bits, 0)
+                    .map_err(map_err("pg_paths"))?;
+            }
+        }
+        for (key, bits) in &comms {
+            let old = self.comm_keys.get(key).copied().unwrap_or(0);
+            if old | bits != old {
+                self.comms
+                    .insert(key, old | bits, 0)
+                    .map_err(map_err("pg_comms"))?;
+            }
         }
         for id in 0..self.interesting.len() {
             let bits = interest.flags.get(&id).copied().unwrap_or(0);
@@ -331,13 +379,62 @@ impl KernelProbe {
                 .set(id, bits, 0)
                 .map_err(map_err("pg_interesting"))?;
         }
-        for key in self.path_keys.difference(&keys) {
-            self.paths
-                .remove(&lpm_key(key))
-                .map_err(map_err("pg_paths"))?;
+        // Then the new filter's alone.
+        for (key, old) in &self.path_keys {
+            match keys.get(key) {
+                None => self
+                    .paths
+                    .remove(&lpm_key(key))
+                    .map_err(map_err("pg_paths"))?,
+                Some(bits) if old | bits != *bits => self
+                    .paths
+                    .insert(&lpm_key(key), *bits, 0)
+                    .map_err(map_err("pg_paths"))?,
+                Some(_) => {}
+            }
+        }
+        for (key, old) in &self.comm_keys {
+            match comms.get(key) {
+                None => self.comms.remove(key).map_err(map_err("pg_comms"))?,
+                Some(bits) if old | bits != *bits => self
+                    .comms
+                    .insert(key, *bits, 0)
+                    .map_err(map_err("pg_comms"))?,
+                Some(_) => {}
+            }
         }
         self.path_keys = keys;
+        self.comm_keys = comms;
         Ok(())
+    }
+
+    /// Decides, once, whether filters may leave regular files out of the state tables
+    /// ([`interest::TRACK_NONREG`]): when `wanted` (the rules' filter does) and this kernel
+    /// can tell closes apart. Whoever keeps the fd tables must keep no regular file then;
+    /// until this is called, and after a `false`, every open and close is sent.
+    pub fn decide_lean(&mut self, wanted: bool) -> bool {
+        self.lean = wanted && self.close_kinds;
+        self.lean
+    }
+
+    /// See [`KernelProbe::decide_lean`].
+    pub fn lean(&self) -> bool {
+        self.lean
+    }
+
+    /// `interest` as it may be filtered: unless lean was decided, every open and close is
+    /// sent for the state tables.
+    fn effective(&self, interest: &KernelInterest) -> KernelInterest {
+        if self.lean || !interest.lean() {
+            return interest.clone();
+        }
+        let mut out = interest.clone();
+        for f in out.flags.values_mut() {
+            if *f & interest::TRACK_NONREG != 0 {
+                *f = interest::WANT_OK | (*f & interest::WANT_FAILED);
+            }
+        }
+        out
     }
 
     /// Per traced syscall, exits seen and filtered in the kernel, over all CPUs.
@@ -441,24 +538,85 @@ fn take<V: Pod>(ebpf: &mut Ebpf, name: &'static str) -> Result<Array<MapData, V>
     Array::try_from(map).map_err(|source| ProbeError::Map { map: name, source })
 }
 
-/// The trie's entries: exact names with their NUL, prefixes without (prefix length in bits).
-fn path_keys(interest: &KernelInterest) -> BTreeSet<(u32, Vec<u8>)> {
-    let exact = interest.paths.exact.iter().map(|e| {
-        let mut b = e.as_bytes().to_vec();
-        b.push(0);
-        b
-    });
-    let prefixes = interest
-        .paths
-        .prefixes
-        .iter()
-        .map(|p| p.as_bytes().to_vec());
-    exact
-        .chain(prefixes)
-        .filter(|b| b.len() <= PATH_KEY_BYTES)
-        .map(|b| (8 * b.len() as u32, b))
-        .collect()
+/// A task name as the kernel keeps it: NUL-padded to 16 bytes.
+fn comm_key(name: &str) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    let n = name.len().min(interest::COMM_BYTES);
+    key[..n].copy_from_slice(&name.as_bytes()[..n]);
+    key
 }
+
+/// Loads the program on close's entry tracepoint; `false`, with the reason logged, where
+/// the kernel refuses it.
+fn load_close_kinds(ebpf: &mut Ebpf) -> bool {
+    let loaded = close_kinds_program(ebpf).and_then(|p| {
+        p.load().map_err(|source| ProbeError::Program {
+            program: CLOSE_KINDS,
+            source,
+        })
+    });
+    match loaded {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "cannot tell closes of regular files apart on this kernel: the state tables keep every fd"
+            );
+            false
+        }
+    }
+}
+
+fn close_kinds_program(ebpf: &mut Ebpf) -> Result<&mut TracePoint, ProbeError> {
+    ebpf.program_mut(CLOSE_KINDS)
+        .ok_or(ProbeError::MissingProgram(CLOSE_KINDS))?
+        .try_into()
+        .map_err(|source| ProbeError::Program {
+            program: CLOSE_KINDS,
+            source,
+        })
+}
+
+/// Attaches it, mounting tracefs first where the host has not (its per-syscall
+/// tracepoints are found there; aya looks for it once).
+fn attach_close_kinds(ebpf: &mut Ebpf) -> Result<(), ProbeError> {
+    let p = close_kinds_program(ebpf)?;
+    let mounted = [
+        "/sys/kernel/tracing/events",
+        "/sys/kernel/debug/tracing/events",
+    ]
+    .iter()
+    .any(|d| std::path::Path::new(d).is_dir());
+    if !mounted {
+        mount_tracefs();
+    }
+    p.attach("syscalls", "sys_enter_close")
+        .map_err(|source| ProbeError::Program {
+            program: CLOSE_KINDS,
+            source,
+        })?;
+    Ok(())
+}
+
+fn mount_tracefs() {
+    let target = c"/sys/kernel/tracing";
+    // SAFETY: valid C strings; mounting tracefs changes nothing but that mount point.
+    let r = unsafe {
+        libc::mount(
+            c"tracefs".as_ptr(),
+            target.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if r == 0 {
+        tracing::info!("mounted tracefs on /sys/kernel/tracing (for close's tracepoint)");
+    }
+}
+
+/// The program that notes what each close closes (ebpf-src/sys.bpf.c).
+const CLOSE_KINDS: &str = "pg_close_enter";
 
 fn lpm_key((bits, bytes): &(u32, Vec<u8>)) -> Key<[u8; PATH_KEY_BYTES]> {
     let mut data = [0u8; PATH_KEY_BYTES];

@@ -6,7 +6,8 @@
 //! lengths are checked against the record, counts against the schema.
 
 use peregrine_event::{
-    Direction, Event, EventType, L4Proto, ParamKind, ParamValue, SockAddr, SockTuple,
+    Direction, Event, EventType, FdInfo, FdKind, L4Proto, ParamKind, ParamValue, SockAddr,
+    SockTuple,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use thiserror::Error;
@@ -167,7 +168,9 @@ pub fn decode_reporting(
     let etype = EventType::from_index(h.etype).ok_or(WireError::UnknownType(h.etype))?;
     let schema = etype.params();
     let n = h.nparams as usize;
-    if n > schema.len() || n > MAX_PARAMS {
+    // fchmod may carry its file's path after its parameters (`PG_FD_AS_PATH`).
+    let extra = usize::from(etype == EventType::FCHMOD && n == schema.len() + 1);
+    if n > schema.len() + extra || n > MAX_PARAMS {
         return Err(WireError::TooManyParams {
             etype: etype.name(),
             nparams: n,
@@ -203,6 +206,16 @@ pub fn decode_reporting(
         });
         params.push(value);
     }
+    let mut fd_path = None;
+    if extra == 1 {
+        let plen = u16_at(rec, HDR_SIZE + 2 * schema.len()) as usize;
+        let Some(bytes) = rec.get(pos..pos + plen) else {
+            return Err(WireError::ParamsOverrun {
+                etype: etype.name(),
+            });
+        };
+        fd_path = Some(text(bytes));
+    }
     bad.into_iter().for_each(undecoded);
     let mut ev = Event::new(
         etype,
@@ -213,6 +226,16 @@ pub fn decode_reporting(
     ev.pid = i64::from(h.pid);
     ev.cpu = h.cpu;
     ev.dir = Direction::Exit;
+    if let (Some(name), Some(num)) = (fd_path, ev.fd_num()) {
+        // The fd as the kernel saw it, for when the state tables do not hold it.
+        ev.fd = Some(std::sync::Arc::new(FdInfo {
+            num,
+            kind: FdKind::File,
+            nameraw: name.clone(),
+            name,
+            ..FdInfo::default()
+        }));
+    }
     Ok(ev)
 }
 

@@ -8,7 +8,7 @@ mod common;
 
 use common::{cstr, gettid, int, s, Capture};
 use peregrine_event::{EventType, SYSCALL_NAMES};
-use peregrine_probes::interest::{plan, PathSet, RuleNeed};
+use peregrine_probes::interest::{plan, NameSet, OpenFilter, RuleNeed};
 use peregrine_probes::ProbeOptions;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -44,10 +44,15 @@ fn opens_pass_the_kernel_filter_as_modelled() {
         "openat".to_string(),
         RuleNeed {
             failed: false,
-            paths: Some(PathSet {
-                exact: [format!("{d}/hit")].into(),
-                prefixes: [format!("{d}/pre/")].into(),
+            paths: Some(OpenFilter {
+                any: NameSet {
+                    exact: [format!("{d}/hit")].into(),
+                    prefixes: [format!("{d}/pre/")].into(),
+                    ..NameSet::default()
+                },
+                ..OpenFilter::default()
             }),
+            reads_fds: false,
         },
     );
     let interest = plan(&needs, true);

@@ -41,6 +41,12 @@ impl KernelSource {
         self.requested.clone()
     }
 
+    /// Whether the state tables must keep no regular files (see
+    /// [`KernelProbe::decide_lean`]).
+    pub fn lean(&self) -> bool {
+        self.probe.lean()
+    }
+
     /// Sends exactly this from now on.
     pub fn set_interest(
         &mut self,
@@ -53,6 +59,11 @@ impl KernelSource {
         let Some(interest) = self.requested.lock().ok().and_then(|mut r| r.take()) else {
             return;
         };
+        if self.probe.lean() && !interest.lean() {
+            tracing::warn!(
+                "the reloaded rules read regular files from the fd table, which this run keeps none of (fds are looked up in /proc instead): restart the agent to keep them"
+            );
+        }
         match self.probe.set_interest(&interest) {
             Ok(()) => tracing::info!(
                 syscalls = interest.flags.len(),
