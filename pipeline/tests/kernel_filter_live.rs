@@ -176,3 +176,144 @@ fn alerts_are_the_same_with_the_kernel_filter_on_and_off() {
         "the filtering agent kept nothing in the kernel: {filtered}"
     );
 }
+
+/// What the upstream rules catch, each command marked `pg-kf-up` in its command line so
+/// the alerts it causes can be told from the rest of the host's (the other agent's too).
+const UPSTREAM_WORKLOAD: &str = r#"
+set -e
+d=/tmp/pg-kf-up
+rm -rf $d; mkdir -p $d; echo x > $d/f
+for i in 1 2; do
+  cat /etc/shadow /dev/null pg-kf-up 2>/dev/null || true
+  python3 -c '
+import os, subprocess, sys
+# Directory traversal: opened by cat, whose parent is not a shell.
+subprocess.run(["cat", "/etc/../etc/../etc/passwd", "pg-kf-up"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+# Setuid bit through fchmod of a file the tables leave out.
+fd = os.open("/tmp/pg-kf-up/f", os.O_RDONLY)
+os.fchmod(fd, 0o4755)
+os.close(fd)
+' pg-kf-up
+  touch /etc/pg-kf-up-file pg-kf-up 2>/dev/null; rm -f /etc/pg-kf-up-file
+done
+"#;
+
+/// In a container: a sensitive read, and stdin/stdout handed to a TCP socket (nc -e dups
+/// the connection onto 0, 1 and 2).
+const UPSTREAM_CONTAINER: &str = "cat /etc/shadow /dev/null pg-kf-up >/dev/null 2>&1; \
+     (nc -l -p 4444 >/dev/null &); sleep 1; nc 127.0.0.1 4444 -e /bin/true pg-kf-up; \
+     cd /etc && cat ../etc/../etc/shadow pg-kf-up >/dev/null 2>&1; true";
+
+#[test]
+fn upstream_alerts_are_the_same_with_the_kernel_filter_on_and_off() {
+    let test = "upstream_alerts_are_the_same_with_the_kernel_filter_on_and_off";
+    if common::skip_podman(test) {
+        return;
+    }
+    let Some(testdata) = common::testdata(test) else {
+        return;
+    };
+    let files: Vec<_> = [
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ]
+    .iter()
+    .map(|f| testdata.join("upstream").join(f))
+    .collect();
+    let dirs: Vec<_> = ["up-on", "up-off"]
+        .iter()
+        .map(|m| {
+            let d = std::env::temp_dir().join(format!("peregrine-kf-{m}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            d
+        })
+        .collect();
+    let on = Agent::start_in(
+        &dirs[0],
+        &files,
+        &[
+            "-o",
+            "rule_matching=all",
+            "-o",
+            "pipeline.kernel_filter=true",
+        ],
+    );
+    let off = Agent::start_beside(
+        &dirs[1],
+        &files,
+        &[
+            "-o",
+            "rule_matching=all",
+            "-o",
+            "pipeline.kernel_filter=false",
+        ],
+    );
+    let log = on.stderr();
+    assert!(
+        log.contains("regular_files_tracked=false"),
+        "no upstream rule reads a regular file's fd but fchmod's: {log}"
+    );
+
+    assert!(Command::new("sh")
+        .args(["-c", UPSTREAM_WORKLOAD])
+        .status()
+        .unwrap()
+        .success());
+    let status = Command::new("podman")
+        .args([
+            "run",
+            "--rm",
+            "localhost/peregrine-test:latest",
+            "sh",
+            "-c",
+            UPSTREAM_CONTAINER,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let ((alerts_on, log_on), _) = on.stop_with_stats_log();
+    let alerts_off = off.stop();
+    let ours = |alerts: &[Value]| {
+        let mut out = BTreeMap::new();
+        for a in alerts {
+            let output = a["output"].as_str().unwrap_or_default();
+            if !output.contains("pg-kf-up") {
+                continue;
+            }
+            let text = output.split_once(": ").map_or(output, |(_, t)| t);
+            let key = (
+                a["rule"].as_str().unwrap_or_default().to_string(),
+                text.to_string(),
+            );
+            *out.entry(key).or_insert(0usize) += 1;
+        }
+        out
+    };
+    let (a, b) = (ours(&alerts_on), ours(&alerts_off));
+    assert_eq!(a, b, "filter on (left) and off (right) must alert alike");
+    let rules: std::collections::BTreeSet<&str> = a.keys().map(|(r, _)| r.as_str()).collect();
+    for want in [
+        "Read sensitive file untrusted",
+        "Directory traversal monitored file read",
+        "Set Setuid or Setgid bit",
+        "Write below etc",
+        "Redirect STDOUT/STDIN to Network Connection in Container",
+    ] {
+        assert!(rules.contains(want), "{want}: {a:#?}");
+    }
+    // fchmod names its file though the tables left it out.
+    assert!(
+        a.keys()
+            .any(|(r, t)| r == "Set Setuid or Setgid bit" && t.contains("/tmp/pg-kf-up/f")),
+        "{a:#?}"
+    );
+    let filtered = log_on
+        .lines()
+        .find(|l| l.contains("Kernel filter:"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(!filtered.contains("Kernel filter: 0 of"), "{filtered}");
+}
