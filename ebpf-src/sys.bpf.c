@@ -24,18 +24,15 @@ static __always_inline __u64 pg_switches(struct task_struct *task)
 
 /*
  * On close's entry, while the fd still names its file: notes on this CPU whether the file
- * is regular, for the close's exit to read (see pg_closed_regular). A per-syscall
- * tracepoint, so other syscalls do not run it.
+ * is regular, for the close's exit to read (see pg_closed_regular).
  */
-SEC("tracepoint/syscalls/sys_enter_close")
-int pg_close_enter(struct pg_close_enter_args *ctx)
+static __always_inline void pg_note_close(int fd)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct pg_close_mark *m = bpf_map_lookup_elem(&pg_close_marks, &cpu);
 	if (!m)
-		return 0;
+		return;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	int fd = (int)ctx->fd;
 	struct files_struct *files = NULL;
 	struct fdtable *fdt = NULL;
 	struct file **fds = NULL;
@@ -54,6 +51,24 @@ int pg_close_enter(struct pg_close_enter_args *ctx)
 	m->tid = (__u32)bpf_get_current_pid_tgid();
 	m->fd = fd;
 	m->regular = pg_file_regular(file);
+}
+
+/* Through close's own tracepoint (tracefs): other syscalls do not run it. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int pg_close_enter(struct pg_close_enter_args *ctx)
+{
+	pg_note_close((int)ctx->fd);
+	return 0;
+}
+
+/* Where tracefs cannot be had (a container without it): every syscall's entry. */
+SEC("tp_btf/sys_enter")
+int pg_close_enter_raw(__u64 *ctx)
+{
+	if (ctx[1] != PG_NR_close)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)ctx[0];
+	pg_note_close((int)regs->di);
 	return 0;
 }
 

@@ -152,6 +152,9 @@ pub struct ProbeOptions {
     /// The kernel's BTF (default `/sys/kernel/btf/vmlinux`; in a container, where the
     /// host's is mounted).
     pub btf: std::path::PathBuf,
+    /// Tell closes apart on close's own tracepoint when tracefs can be had (default), else
+    /// at every syscall's entry.
+    pub close_tracepoint: bool,
 }
 
 impl Default for ProbeOptions {
@@ -164,6 +167,7 @@ impl Default for ProbeOptions {
             ignore_tgid: Some(std::process::id()),
             syscalls: crate::interest::syscall_ids([]).into(),
             btf: BTF_PATH.into(),
+            close_tracepoint: true,
         }
     }
 }
@@ -184,7 +188,7 @@ pub struct KernelProbe {
     comm_keys: BTreeMap<[u8; 16], u8>,
     /// Whether closes can be told apart by the kind of file they close (the program on
     /// close's entry loaded); without it the state tables keep regular files.
-    close_kinds: bool,
+    close_notes: Option<CloseNotes>,
     /// Whether filters may leave regular files out of the state tables: decided once,
     /// since the tables must agree (see [`KernelProbe::decide_lean`]).
     lean: bool,
@@ -262,12 +266,7 @@ impl KernelProbe {
                 })?;
         }
         // Attached now, while the agent may still mount tracefs and open perf events.
-        let close_kinds = load_close_kinds(&mut ebpf)
-            && attach_close_kinds(&mut ebpf)
-                .inspect_err(|e| {
-                    tracing::warn!(error = %e, "cannot attach to close's entry: the state tables keep every fd");
-                })
-                .is_ok();
+        let close_notes = CloseNotes::start(&mut ebpf, &btf, opts.close_tracepoint);
         let mut settings: Array<MapData, Settings> = take(&mut ebpf, "pg_settings")?;
         let ring_bytes = opts.buffer_bytes.max(4096).next_power_of_two();
         let s = Settings {
@@ -317,7 +316,7 @@ impl KernelProbe {
             path_keys: BTreeMap::new(),
             comms,
             comm_keys: BTreeMap::new(),
-            close_kinds,
+            close_notes,
             lean: false,
             ncpus,
         };
@@ -411,15 +410,26 @@ impl KernelProbe {
     /// Decides, once, whether filters may leave regular files out of the state tables
     /// ([`interest::TRACK_NONREG`]): when `wanted` (the rules' filter does) and this kernel
     /// can tell closes apart. Whoever keeps the fd tables must keep no regular file then;
-    /// until this is called, and after a `false`, every open and close is sent.
+    /// until this is called, and after a `false`, every open and close is sent. Without
+    /// it, the program on close's entry goes: closes no longer pay for it.
     pub fn decide_lean(&mut self, wanted: bool) -> bool {
-        self.lean = wanted && self.close_kinds;
+        self.lean = wanted && self.close_notes.is_some();
+        if !self.lean {
+            if let Some(notes) = self.close_notes.take() {
+                notes.stop(&mut self.ebpf);
+            }
+        }
         self.lean
     }
 
     /// See [`KernelProbe::decide_lean`].
     pub fn lean(&self) -> bool {
         self.lean
+    }
+
+    /// The program that tells closes apart, while one is attached.
+    pub fn close_notes(&self) -> Option<&'static str> {
+        self.close_notes.map(CloseNotes::program)
     }
 
     /// `interest` as it may be filtered: unless lean was decided, every open and close is
@@ -546,41 +556,96 @@ fn comm_key(name: &str) -> [u8; 16] {
     key
 }
 
-/// Loads the program on close's entry tracepoint; `false`, with the reason logged, where
-/// the kernel refuses it.
-fn load_close_kinds(ebpf: &mut Ebpf) -> bool {
-    let loaded = close_kinds_program(ebpf).and_then(|p| {
-        p.load().map_err(|source| ProbeError::Program {
-            program: CLOSE_KINDS,
-            source,
-        })
-    });
-    match loaded {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(
-                error = %e,
-                "cannot tell closes of regular files apart on this kernel: the state tables keep every fd"
-            );
-            false
+/// Which program notes what each close closes (ebpf-src/sys.bpf.c).
+#[derive(Clone, Copy, Debug)]
+enum CloseNotes {
+    /// On close's own tracepoint: other syscalls do not run it.
+    Tracepoint,
+    /// On every syscall's entry, where tracefs cannot be had (a container without it and
+    /// without the right to mount it).
+    RawEnter,
+}
+
+impl CloseNotes {
+    fn program(self) -> &'static str {
+        match self {
+            CloseNotes::Tracepoint => "pg_close_enter",
+            CloseNotes::RawEnter => "pg_close_enter_raw",
+        }
+    }
+
+    /// Loads and attaches the first that works; `None`, with the reasons logged, where
+    /// neither does.
+    fn start(ebpf: &mut Ebpf, btf: &Btf, tracepoint: bool) -> Option<CloseNotes> {
+        let tracepoint = if tracepoint {
+            attach_close_tracepoint(ebpf)
+        } else {
+            Err(ProbeError::MissingProgram("pg_close_enter"))
+        };
+        if tracepoint.is_ok() {
+            return Some(CloseNotes::Tracepoint);
+        }
+        let raw = ebpf
+            .program_mut(CloseNotes::RawEnter.program())
+            .ok_or(ProbeError::MissingProgram("pg_close_enter_raw"))
+            .and_then(|p| {
+                let p: &mut BtfTracePoint = p.try_into().map_err(|source| ProbeError::Program {
+                    program: "pg_close_enter_raw",
+                    source,
+                })?;
+                p.load("sys_enter", btf)
+                    .and_then(|()| p.attach().map(drop))
+                    .map_err(|source| ProbeError::Program {
+                        program: "pg_close_enter_raw",
+                        source,
+                    })
+            });
+        match (tracepoint, raw) {
+            (Err(e), Ok(())) => {
+                tracing::info!(reason = %e, "closes are told apart at every syscall's entry (close's tracepoint is not available)");
+                Some(CloseNotes::RawEnter)
+            }
+            (Err(e), Err(e2)) => {
+                tracing::warn!(
+                    tracepoint = %e,
+                    sys_enter = %e2,
+                    "cannot tell closes of regular files apart: the state tables keep every fd"
+                );
+                None
+            }
+            (Ok(()), _) => Some(CloseNotes::Tracepoint),
+        }
+    }
+
+    /// Detaches and unloads it.
+    fn stop(self, ebpf: &mut Ebpf) {
+        let Some(p) = ebpf.program_mut(self.program()) else {
+            return;
+        };
+        let unloaded = match self {
+            CloseNotes::Tracepoint => <&mut TracePoint>::try_from(p).map(|p| p.unload()),
+            CloseNotes::RawEnter => <&mut BtfTracePoint>::try_from(p).map(|p| p.unload()),
+        };
+        if !matches!(unloaded, Ok(Ok(()))) {
+            tracing::debug!(program = self.program(), "could not unload");
         }
     }
 }
 
-fn close_kinds_program(ebpf: &mut Ebpf) -> Result<&mut TracePoint, ProbeError> {
-    ebpf.program_mut(CLOSE_KINDS)
-        .ok_or(ProbeError::MissingProgram(CLOSE_KINDS))?
+/// Loads the program on close's tracepoint and attaches it, mounting tracefs first where
+/// the host has not (its per-syscall tracepoints are found there; aya looks for it once).
+fn attach_close_tracepoint(ebpf: &mut Ebpf) -> Result<(), ProbeError> {
+    let name = CloseNotes::Tracepoint.program();
+    let err = |source| ProbeError::Program {
+        program: "pg_close_enter",
+        source,
+    };
+    let p: &mut TracePoint = ebpf
+        .program_mut(name)
+        .ok_or(ProbeError::MissingProgram("pg_close_enter"))?
         .try_into()
-        .map_err(|source| ProbeError::Program {
-            program: CLOSE_KINDS,
-            source,
-        })
-}
-
-/// Attaches it, mounting tracefs first where the host has not (its per-syscall
-/// tracepoints are found there; aya looks for it once).
-fn attach_close_kinds(ebpf: &mut Ebpf) -> Result<(), ProbeError> {
-    let p = close_kinds_program(ebpf)?;
+        .map_err(err)?;
+    p.load().map_err(err)?;
     let mounted = [
         "/sys/kernel/tracing/events",
         "/sys/kernel/debug/tracing/events",
@@ -590,11 +655,10 @@ fn attach_close_kinds(ebpf: &mut Ebpf) -> Result<(), ProbeError> {
     if !mounted {
         mount_tracefs();
     }
-    p.attach("syscalls", "sys_enter_close")
-        .map_err(|source| ProbeError::Program {
-            program: CLOSE_KINDS,
-            source,
-        })?;
+    if let Err(e) = p.attach("syscalls", "sys_enter_close") {
+        let _ = p.unload();
+        return Err(err(e));
+    }
     Ok(())
 }
 
@@ -614,9 +678,6 @@ fn mount_tracefs() {
         tracing::info!("mounted tracefs on /sys/kernel/tracing (for close's tracepoint)");
     }
 }
-
-/// The program that notes what each close closes (ebpf-src/sys.bpf.c).
-const CLOSE_KINDS: &str = "pg_close_enter";
 
 fn lpm_key((bits, bytes): &(u32, Vec<u8>)) -> Key<[u8; PATH_KEY_BYTES]> {
     let mut data = [0u8; PATH_KEY_BYTES];

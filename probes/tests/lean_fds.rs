@@ -43,7 +43,23 @@ fn regular_files_stay_in_the_kernel_unless_a_rule_wants_them() {
     if common::skip_unless_privileged("regular_files_stay_in_the_kernel_unless_a_rule_wants_them") {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("pg-lean-{}", std::process::id()));
+    check(true);
+}
+
+/// The same where close's tracepoint cannot be had (no tracefs in a container).
+#[test]
+fn closes_are_told_apart_at_every_syscall_entry_without_tracefs() {
+    if common::skip_unless_privileged(
+        "closes_are_told_apart_at_every_syscall_entry_without_tracefs",
+    ) {
+        return;
+    }
+    check(false);
+}
+
+fn check(close_tracepoint: bool) {
+    let dir =
+        std::env::temp_dir().join(format!("pg-lean-{}-{close_tracepoint}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("w")).unwrap();
     std::fs::create_dir_all(dir.join("a..")).unwrap();
@@ -83,8 +99,15 @@ fn regular_files_stay_in_the_kernel_unless_a_rule_wants_them() {
     let mut cap = Capture::with(ProbeOptions {
         ignore_tgid: None,
         buffer_bytes: 4 << 20,
+        close_tracepoint,
         ..ProbeOptions::default()
     });
+    let want = if close_tracepoint {
+        "pg_close_enter"
+    } else {
+        "pg_close_enter_raw"
+    };
+    assert_eq!(cap.probe.close_notes(), Some(want));
     assert!(
         cap.probe.decide_lean(true),
         "this kernel cannot tell closes apart (the syscalls:sys_enter_close tracepoint)"
