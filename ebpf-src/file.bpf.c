@@ -57,13 +57,18 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 	/*
 	 * Which opens the path filter judges: not those the state tables follow (all but
 	 * regular files under PG_TRACK_NONREG), not writes under PG_WRITE_ANY, not those of
-	 * a task named in pg_comms.
+	 * a task named in pg_comms. The new fd's file is looked up here only when the tables'
+	 * choice needs it, else once the open is known to be sent.
 	 */
-	struct file *file = sc->ret >= 0 ? (struct file *)pg_fd_file_ptr(task, sc->ret) : NULL;
-	bool untracked = (sc->want & PG_TRACK_NONREG) && file && pg_file_regular(file);
+	struct file *file = NULL;
+	bool untracked = false, tracked = false;
+	if ((sc->want & PG_TRACK_NONREG) && sc->ret >= 0) {
+		file = (struct file *)pg_fd_file_ptr(task, sc->ret);
+		untracked = file && pg_file_regular(file);
+		tracked = file && !untracked;
+	}
 	bool write = etype != PG_ET_CREAT && ((flags & 3) == 1 || (flags & 3) == 2);
 	__u8 admit = PG_ADMIT_ANY | (write ? PG_ADMIT_WRITE : 0);
-	bool tracked = (sc->want & PG_TRACK_NONREG) && file && !untracked;
 	bool filter = (sc->want & PG_PATH_FILTER) && !tracked &&
 		      !(write && (sc->want & PG_WRITE_ANY)) &&
 		      !((sc->want & PG_COMM) && pg_comm_wanted(admit));
@@ -131,6 +136,8 @@ static __noinline void pg_file_open(struct pg_sc *sc)
 	}
 
 	bool created = false;
+	if (!file && sc->ret >= 0)
+		file = (struct file *)pg_fd_file_ptr(task, sc->ret);
 	if (file) {
 		struct inode *inode;
 		__u32 fmode;

@@ -11,6 +11,7 @@ mod common;
 use common::Agent;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const RULES: &str = r#"
@@ -59,6 +60,26 @@ os.close(os.open("/etc/hostname", os.O_RDONLY))
 done
 "#;
 
+/// Two agents on the same rules, one filtering in the kernel and one not, with
+/// `rule_matching: all`; `setup` prepares each one's directory and gives its rules files.
+fn on_and_off(tag: &str, setup: impl Fn(&Path) -> Vec<PathBuf>) -> (Agent, Agent) {
+    let start = |mode: &str| {
+        let d =
+            std::env::temp_dir().join(format!("peregrine-kf-{tag}{mode}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let files = setup(&d);
+        let filter = format!("pipeline.kernel_filter={}", mode == "on");
+        let args = ["-o", "rule_matching=all", "-o", filter.as_str()];
+        if mode == "on" {
+            Agent::start_in(&d, &files, &args)
+        } else {
+            Agent::start_beside(&d, &files, &args)
+        }
+    };
+    (start("on"), start("off"))
+}
+
 /// (rule, output) of each alert the workload caused, with how often it came.
 fn tally(alerts: &[Value]) -> BTreeMap<(String, String), usize> {
     let mut out = BTreeMap::new();
@@ -90,37 +111,10 @@ fn alerts_are_the_same_with_the_kernel_filter_on_and_off() {
         return;
     };
     let seed = testdata.join("seed_rules.yaml");
-    let dirs: Vec<_> = ["on", "off"]
-        .iter()
-        .map(|m| {
-            let d = std::env::temp_dir().join(format!("peregrine-kf-{m}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&d);
-            std::fs::create_dir_all(&d).unwrap();
-            std::fs::write(d.join("kf.yaml"), RULES).unwrap();
-            d
-        })
-        .collect();
-    let files = |d: &std::path::Path| vec![seed.clone(), d.join("kf.yaml")];
-    let on = Agent::start_in(
-        &dirs[0],
-        &files(&dirs[0]),
-        &[
-            "-o",
-            "rule_matching=all",
-            "-o",
-            "pipeline.kernel_filter=true",
-        ],
-    );
-    let off = Agent::start_beside(
-        &dirs[1],
-        &files(&dirs[1]),
-        &[
-            "-o",
-            "rule_matching=all",
-            "-o",
-            "pipeline.kernel_filter=false",
-        ],
-    );
+    let (on, off) = on_and_off("", |d| {
+        std::fs::write(d.join("kf.yaml"), RULES).unwrap();
+        vec![seed.clone(), d.join("kf.yaml")]
+    });
     let log = on.stderr();
     assert!(
         log.contains("by_name=open,openat,openat2"),
@@ -221,35 +215,7 @@ fn upstream_alerts_are_the_same_with_the_kernel_filter_on_and_off() {
     .iter()
     .map(|f| testdata.join("upstream").join(f))
     .collect();
-    let dirs: Vec<_> = ["up-on", "up-off"]
-        .iter()
-        .map(|m| {
-            let d = std::env::temp_dir().join(format!("peregrine-kf-{m}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&d);
-            std::fs::create_dir_all(&d).unwrap();
-            d
-        })
-        .collect();
-    let on = Agent::start_in(
-        &dirs[0],
-        &files,
-        &[
-            "-o",
-            "rule_matching=all",
-            "-o",
-            "pipeline.kernel_filter=true",
-        ],
-    );
-    let off = Agent::start_beside(
-        &dirs[1],
-        &files,
-        &[
-            "-o",
-            "rule_matching=all",
-            "-o",
-            "pipeline.kernel_filter=false",
-        ],
-    );
+    let (on, off) = on_and_off("up-", |_| files.clone());
     let log = on.stderr();
     assert!(
         log.contains("regular_files_tracked=false"),
