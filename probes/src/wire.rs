@@ -214,7 +214,11 @@ pub fn decode_reporting(
                 etype: etype.name(),
             });
         };
-        fd_path = Some(text(bytes));
+        let path = text(bytes);
+        // Kept past the schema's parameters (as many values as the record has; rules and
+        // outputs read only the schema's), and as the fd's name.
+        params.push(ParamValue::Str(path.clone()));
+        fd_path = Some(path);
     }
     bad.into_iter().for_each(undecoded);
     let mut ev = Event::new(
