@@ -188,7 +188,7 @@ fd = os.open("/tmp/pg-kf-up/f", os.O_RDONLY)
 os.fchmod(fd, 0o4755)
 os.close(fd)
 ' pg-kf-up
-  touch /etc/pg-kf-up-file pg-kf-up 2>/dev/null; rm -f /etc/pg-kf-up-file
+  touch /etc/pg-kf-up-file; rm -f /etc/pg-kf-up-file
 done
 "#;
 
