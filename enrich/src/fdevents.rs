@@ -100,9 +100,7 @@ impl FdCtx<'_> {
     fn insert(&mut self, p: &mut Process, info: FdInfo) -> Arc<FdInfo> {
         if !self.keep_regular_files && regular(&info) {
             // Whatever held the number before is gone.
-            if p.fds.get(info.num).is_some() {
-                table(p).remove(info.num);
-            }
+            forget(p, info.num);
             return Arc::new(info);
         }
         self.store(p, info)
@@ -122,6 +120,14 @@ impl FdCtx<'_> {
 
 fn table(p: &mut Process) -> &mut FdTable {
     Arc::make_mut(&mut p.fds)
+}
+
+/// Drops what the table holds for `fd`, if anything (a table shared after a fork is copied
+/// only then).
+fn forget(p: &mut Process, fd: i64) {
+    if p.fds.get(fd).is_some() {
+        table(p).remove(fd);
+    }
 }
 
 /// Applies an fd event to `p`'s table and returns the fd info the event should carry.
@@ -206,8 +212,8 @@ pub(crate) fn apply(p: &mut Process, ev: &Event, cx: &mut FdCtx<'_>) -> Option<A
             let oldfd = param_i64(ev, 1)?;
             let Some(base) = cx.lookup(p, oldfd, true) else {
                 // Unknown now, so is the new number: drop what it held before.
-                if newfd != oldfd && p.fds.get(newfd).is_some() {
-                    table(p).remove(newfd);
+                if newfd != oldfd {
+                    forget(p, newfd);
                 }
                 return None;
             };
@@ -305,9 +311,7 @@ fn opened(p: &mut Process, ev: &Event, cx: &mut FdCtx<'_>) -> Option<Arc<FdInfo>
     if cx.untracked {
         // Its close will not come: kept out of the table, as any earlier holder of the
         // number is gone.
-        if p.fds.get(fd).is_some() {
-            table(p).remove(fd);
-        }
+        forget(p, fd);
         return Some(Arc::new(info));
     }
     Some(cx.store(p, info))
